@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from velollm import __version__, main
+from velollm.errors import VelollmError
+
+
+def test_version_fast_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"velollm {__version__}\n"
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["no-such-command"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_no_command_is_usage_error() -> None:
+    assert main.main([]) == 2
+
+
+@pytest.mark.parametrize("command", main.COMMANDS)
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main([command, "--help"]) == 0
+    assert command in capsys.readouterr().out
+
+
+def test_expected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def boom(_args: object) -> int:
+        raise VelollmError("the thing is wrong", hint="do the other thing")
+
+    monkeypatch.setattr(main._load("detect"), "run", boom)
+    assert main.main(["detect"]) == 1
+    err = capsys.readouterr().err
+    assert "error: the thing is wrong" in err
+    assert "hint: do the other thing" in err
+    assert "Traceback" not in err
+
+
+def test_expected_error_json_twin(monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    def boom(_args: object) -> int:
+        raise VelollmError("bad key", path="$.server.x")
+
+    monkeypatch.setattr(main._load("detect"), "run", boom)
+    assert main.main(["detect", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "error"
+    assert doc["errors"] == [{"path": "$.server.x", "message": "bad key"}]
+
+
+def test_bug_writes_crash_log_not_traceback(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str],
+                                            isolated_home: Path) -> None:
+    def bug(_args: object) -> int:
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(main._load("detect"), "run", bug)
+    assert main.main(["detect"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    logs = list((isolated_home / ".local/state/velollm/logs").glob("velollm-crash-*.log"))
+    assert len(logs) == 1
+    assert str(logs[0]) in err
+    assert "ZeroDivisionError: oops" in logs[0].read_text()
+
+
+def test_keyboard_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(_args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(main._load("detect"), "run", interrupted)
+    assert main.main(["detect"]) == 130
+
+
+def test_python_dash_m_runs() -> None:
+    proc = subprocess.run([sys.executable, "-m", "velollm", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"velollm {__version__}"
+
+
+def test_version_does_not_import_heavy_libraries() -> None:
+    code = ("import sys; from velollm.main import main; main(['--version']);"
+            "heavy = {'deepdiff','jinja2','jsonschema','requests','yaml','psutil','pynvml'};"
+            "print(sorted(heavy & set(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip().endswith("[]")

@@ -1,0 +1,3 @@
+from velollm.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""Entry point: the parser, the COMMANDS table and the one error handler. No domain logic here.
+
+Command modules import only argparse-level things at module scope; heavy libraries (jsonschema,
+jinja2, requests, deepdiff) are imported inside `run()`, so `velollm --version` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from velollm import __version__
+from velollm.errors import SchemaValidationError, VelollmError
+from velollm.output import OUT, configure
+
+# Order is the order of `velollm --help`.
+COMMANDS: tuple[str, ...] = (
+    "detect",
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _global_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options valid both before and after the subcommand.
+
+    The copy attached to subcommands uses SUPPRESS defaults so it never overwrites a value given
+    before the subcommand (an argparse quirk with parents on both levels).
+    """
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--json", action="store_true", default=default(False),
+                   help="print one JSON document on stdout instead of the text report")
+    p.add_argument("--color", choices=("auto", "always", "never"), default=default("auto"),
+                   help="colour the output (default: auto; NO_COLOR is honoured)")
+    p.add_argument("-v", "--verbose", action="count", default=default(0),
+                   help="more detail (repeatable)")
+    p.add_argument("-q", "--quiet", action="count", default=default(0),
+                   help="only results and errors")
+    return p
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"velollm.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="velollm",
+        description="Declarative configuration manager for Ollama: detect, plan, apply, verify.",
+        parents=[_global_options(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"velollm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    common = _global_options(suppress=True)
+    for name in COMMANDS:
+        _load(name).add_parser(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list in (["--version"], ["-V"]):
+        # Fast path: no subcommand modules, no parser construction.
+        print(f"velollm {__version__}")
+        return EXIT_OK
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
+        return int(exc.code or 0)
+    configure(color=args.color, verbosity=args.verbose - args.quiet, json_mode=args.json)
+    with _error_handler(args.command) as result:
+        result.code = _load(args.command).run(args)
+    return result.code
+
+
+class _Result:
+    code: int = EXIT_ERROR
+
+
+class _error_handler:  # lower case: reads like the context manager it is
+    """Map exceptions to exit codes: VelollmError 1, ^C 130, anything else 3 with a crash log."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.result = _Result()
+
+    def __enter__(self) -> _Result:
+        return self.result
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, VelollmError):
+            self.result.code = _report_expected(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            OUT.error("Interrupted (^C)")
+            self.result.code = EXIT_INTERRUPTED
+        elif isinstance(exc, BrokenPipeError):
+            # The reader went away (e.g. `velollm detect | head`): stop quietly.
+            _silence_stdout()
+            self.result.code = EXIT_ERROR
+        elif isinstance(exc, Exception):
+            log = write_crash_log(self.command, exc)
+            OUT.error(f"an unexpected error occurred ({type(exc).__name__}: {exc}); "
+                      "this is a bug in velollm",
+                      hint=f"the traceback is in {log}; please attach it to a bug report")
+            self.result.code = EXIT_BUG
+        else:
+            return False  # SystemExit and friends pass through
+        return True
+
+
+def _report_expected(exc: VelollmError) -> int:
+    problems = exc.problems if isinstance(exc, SchemaValidationError) else [
+        {"path": exc.path, "message": exc.message}]
+    if OUT.json_mode:
+        OUT.json({"status": "error", "errors": problems})
+    if isinstance(exc, SchemaValidationError):
+        for p in problems:
+            OUT.error(p["message"] if not p.get("path") else f"{p['path']}: {p['message']}")
+        OUT.error(exc.message, hint=exc.hint)
+    else:
+        OUT.error(exc.message, hint=exc.hint)
+    return exc.exit_code
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def crash_log_dir() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                             ".local", "state")
+    return Path(state) / "velollm" / "logs"
+
+
+def write_crash_log(command: str, exc: BaseException) -> Path:
+    text = (f"# velollm crash report\n\nversion: {__version__}\ncommand: {command}\n"
+            f"python: {sys.version.split()[0]}\nplatform: {sys.platform}\n"
+            f"argv: {sys.argv!r}\n\n```\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) + "```\n")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for directory in (crash_log_dir(), Path(tempfile.gettempdir())):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"velollm-crash-{stamp}-", suffix=".log",
+                                        dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return Path(name)
+        except OSError:
+            continue
+    return Path(os.devnull)

@@ -1,0 +1,1 @@
+"""Everything that talks to, or reads the state of, an Ollama server."""
