@@ -1,0 +1,184 @@
+"""What the Ollama server runs with now, and where each value comes from.
+
+Sources, most authoritative first:
+- the environment of the running `ollama serve` process (/proc/<pid>/environ, Linux, where readable);
+- systemd: `systemctl show ollama -p Environment` and the drop-ins in ollama.service.d/;
+- macOS: `launchctl getenv` for each OLLAMA_* name;
+- the current shell environment (what `ollama serve` started from this shell would see).
+The files velollm itself manages are read by the planner through state.py, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROBE_TIMEOUT = 2.0
+SYSTEMD_DIRS = (Path("/etc/systemd/system"), Path("/usr/lib/systemd/system"),
+                Path("/lib/systemd/system"))
+
+
+@dataclass(frozen=True)
+class Observed:
+    value: str
+    source: str  # "process 1234", "systemd drop-in /etc/.../override.conf", "shell environment"
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    pid: int
+    cmdline: tuple[str, ...]
+    environ: Mapping[str, str] | None  # None: not readable (another user's process without root)
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    process: ServerProcess | None
+    # Every source, each a map OLLAMA_X -> value, in priority order.
+    sources: tuple[tuple[str, Mapping[str, str]], ...] = field(default_factory=tuple)
+
+    def effective(self) -> dict[str, Observed]:
+        """The value each variable has in the highest-priority source that sets it."""
+        found: dict[str, Observed] = {}
+        for source, values in self.sources:
+            for name, value in values.items():
+                found.setdefault(name, Observed(value, source))
+        return found
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "process": None if self.process is None else {
+                "pid": self.process.pid, "cmdline": list(self.process.cmdline),
+                "environ_readable": self.process.environ is not None},
+            "sources": [{"source": s, "values": dict(v)} for s, v in self.sources],
+        }
+
+
+def _ollama_only(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("OLLAMA_")}
+
+
+def parse_environ(raw: bytes) -> dict[str, str]:
+    """/proc/<pid>/environ: NUL-separated K=V pairs."""
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return env
+
+
+def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
+    found: list[ServerProcess] = []
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = tuple(a.decode("utf-8", "replace")
+                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
+        except OSError:
+            continue
+        if len(argv) < 2 or "ollama" not in Path(argv[0]).name or argv[1] != "serve":
+            continue
+        try:
+            environ: Mapping[str, str] | None = parse_environ((entry / "environ").read_bytes())
+        except OSError:
+            environ = None
+        found.append(ServerProcess(int(entry.name), argv, environ))
+    return sorted(found, key=lambda p: p.pid)
+
+
+def parse_systemd_environment(text: str) -> dict[str, str]:
+    """Values of Environment= lines (drop-in files) or `systemctl show -p Environment` output.
+
+    systemd splits on whitespace honouring double and single quotes and backslash escapes, which
+    shlex in POSIX mode matches for the forms Ollama's docs use (Environment="K=V").
+    """
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("Environment="):
+            continue
+        try:
+            words = shlex.split(line[len("Environment="):], comments=False, posix=True)
+        except ValueError:
+            continue
+        for word in words:
+            key, sep, value = word.partition("=")
+            if sep:
+                env[key] = value
+    return env
+
+
+def systemd_dropins(unit: str = "ollama.service",
+                    dirs: Iterable[Path] = SYSTEMD_DIRS) -> list[Path]:
+    files: list[Path] = []
+    for base in dirs:
+        d = base / f"{unit}.d"
+        if d.is_dir():
+            files.extend(sorted(p for p in d.glob("*.conf") if p.is_file()))
+    return files
+
+
+def _run(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def _systemd_sources(dirs: Iterable[Path]) -> list[tuple[str, Mapping[str, str]]]:
+    sources: list[tuple[str, Mapping[str, str]]] = []
+    shown = _run(["systemctl", "show", "ollama", "-p", "Environment", "--no-pager"])
+    if shown:
+        values = _ollama_only(parse_systemd_environment(shown))
+        if values:
+            sources.append(("systemctl show ollama", values))
+    # Later drop-ins override earlier ones (systemd sorts them by file name).
+    for dropin in reversed(systemd_dropins(dirs=dirs)):
+        try:
+            values = _ollama_only(parse_systemd_environment(dropin.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if values:
+            sources.append((f"systemd drop-in {dropin}", values))
+    return sources
+
+
+def _launchctl_source(names: Iterable[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in names:
+        out = _run(["launchctl", "getenv", name])
+        if out and out.strip():
+            values[name] = out.rstrip("\n")
+    return values
+
+
+def read_current(*, known_names: Iterable[str], environ: Mapping[str, str] | None = None,
+                 proc: Path = Path("/proc"), systemd_dirs: Iterable[Path] = SYSTEMD_DIRS,
+                 platform: str = sys.platform) -> CurrentState:
+    """Collect every source. `known_names` are the OLLAMA_* variables to ask launchctl about."""
+    sources: list[tuple[str, Mapping[str, str]]] = []
+    processes = find_server_processes(proc) if platform.startswith("linux") else []
+    process = processes[0] if processes else None
+    if process is not None and process.environ is not None:
+        sources.append((f"running server (pid {process.pid})", _ollama_only(process.environ)))
+    if platform.startswith("linux"):
+        sources.extend(_systemd_sources(systemd_dirs))
+    elif platform == "darwin":
+        values = _launchctl_source(known_names)
+        if values:
+            sources.append(("launchctl getenv", values))
+    shell = _ollama_only(os.environ if environ is None else environ)
+    if shell:
+        sources.append(("shell environment", shell))
+    return CurrentState(process=process, sources=tuple(sources))
