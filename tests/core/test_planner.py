@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from velollm import planner
+from velollm.errors import ConfigError
+
+
+def _changes(**kw: object) -> tuple[planner.Change, ...]:
+    args: dict[str, object] = {"current_env": {}, "desired_env": {}, "current_models": {},
+                               "desired_models": {}, "reasons": {}}
+    args.update(kw)
+    return planner.diff_settings(**args)  # type: ignore[arg-type]
+
+
+def test_add_change_remove_with_reasons() -> None:
+    changes = _changes(
+        current_env={"OLLAMA_NUM_PARALLEL": "1", "OLLAMA_DEBUG": "1", "OLLAMA_KEEP_ALIVE": "5m"},
+        desired_env={"OLLAMA_NUM_PARALLEL": "4", "OLLAMA_FLASH_ATTENTION": "1",
+                     "OLLAMA_KEEP_ALIVE": "5m"},
+        reasons={"OLLAMA_NUM_PARALLEL": "four slots fit", "OLLAMA_FLASH_ATTENTION": "saves VRAM"},
+    )
+    assert [(c.action, c.key, c.before, c.after) for c in changes] == [
+        ("remove", "OLLAMA_DEBUG", "1", None),
+        ("add", "OLLAMA_FLASH_ATTENTION", None, "1"),
+        ("change", "OLLAMA_NUM_PARALLEL", "1", "4"),
+    ]
+    by_key = {c.key: c for c in changes}
+    assert by_key["OLLAMA_NUM_PARALLEL"].reason == "four slots fit"
+    assert by_key["OLLAMA_DEBUG"].action == "remove"
+    assert "OLLAMA_KEEP_ALIVE" not in by_key
+
+
+def test_model_parameters_and_drift_wording() -> None:
+    changes = _changes(
+        current_models={"llama3.1:8b": {"num_ctx": "2048"}},
+        desired_models={"llama3.1:8b": {"num_ctx": "8192"}, "tiny": {"num_thread": "2"}},
+        reasons={"llama3.1:8b num_ctx": "0.5.4 does not read OLLAMA_CONTEXT_LENGTH"},
+        drifted=True,
+    )
+    by_key = {c.key: c for c in changes}
+    assert by_key["llama3.1:8b num_ctx"].scope == "model"
+    assert by_key["llama3.1:8b num_ctx"].reason.endswith("(changed outside velollm)")
+    assert by_key["tiny num_thread"].action == "add"
+    assert "outside" not in by_key["tiny num_thread"].reason
+
+
+def test_no_changes() -> None:
+    env = {"OLLAMA_NUM_PARALLEL": "2"}
+    assert _changes(current_env=env, desired_env=dict(env)) == ()
+
+
+def test_plan_round_trips_through_json() -> None:
+    content = "export OLLAMA_NUM_PARALLEL='4'\n"
+    plan = planner.Plan(
+        target_kind="shell", target_path="/tmp/x.sh", env={"OLLAMA_NUM_PARALLEL": "4"},
+        model_params={"tiny": {"num_ctx": "4096"}},
+        changes=_changes(desired_env={"OLLAMA_NUM_PARALLEL": "4"}),
+        files=(planner.PlannedFile("/tmp/x.sh", content, planner.sha256_text(content), 0o644,
+                                   "shell", ("source /tmp/x.sh",), "restart ollama serve"),),
+        warnings=("w",), notes=("n",), fingerprint={"config": "abc"}, offline=True,
+        ollama_version="0.5.4")
+    doc = json.loads(json.dumps(plan.to_dict()))
+    assert doc["summary"] == {"add": 1, "change": 0, "remove": 0}
+    assert planner.plan_from_dict(doc) == plan
+
+
+def test_foreign_json_is_not_a_plan() -> None:
+    with pytest.raises(ConfigError, match="not a velollm plan"):
+        planner.plan_from_dict({"kind": "velollm.hardware"})
+
+
+def test_stale_reasons_name_what_changed() -> None:
+    assert planner.stale_reasons({"config": "a", "file:/x": "1"},
+                                 {"config": "b", "file:/x": "1"}) == [
+        "velollm.yaml changed since the plan was made"]
+    assert planner.stale_reasons({"file:/x": "1"}, {"file:/x": "2"}) == [
+        "/x changed since the plan was made"]
+
+
+def test_fingerprint_ignores_key_order() -> None:
+    assert planner.fingerprint_of({"a": 1, "b": 2}) == planner.fingerprint_of({"b": 2, "a": 1})

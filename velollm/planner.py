@@ -1,0 +1,151 @@
+"""The Plan value: what would change, why, which files would be written, and a fingerprint of
+every input so a saved plan can refuse to apply once the world moved on. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from velollm.errors import ConfigError
+
+PLAN_FORMAT = 1
+Action = Literal["add", "change", "remove"]
+SYMBOL: dict[str, str] = {"add": "+", "change": "~", "remove": "-"}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    scope: Literal["server", "model"]
+    key: str  # OLLAMA_NUM_PARALLEL, or "llama3.1:8b num_ctx" for a model parameter
+    before: str | None
+    after: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: str
+    content: str
+    sha256: str
+    mode: int
+    kind: str  # target kind that rendered it: shell, fish, systemd, launchd, modelfile
+    follow_up: tuple[str, ...] = ()  # commands to run afterwards (daemon-reload, ollama create)
+    pickup: str = ""  # how the server picks the change up
+
+
+@dataclass(frozen=True)
+class Plan:
+    target_kind: str
+    target_path: str
+    env: Mapping[str, str]  # desired server environment, exactly as written
+    model_params: Mapping[str, Mapping[str, str]]
+    changes: tuple[Change, ...]
+    files: tuple[PlannedFile, ...]
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # settings deliberately not written, and why
+    settings: tuple[dict[str, Any], ...] = ()  # every recommendation with its reason
+    fingerprint: Mapping[str, str] = field(default_factory=dict)
+    offline: bool = False
+    ollama_version: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {a: sum(1 for c in self.changes if c.action == a) for a in SYMBOL}
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["env"] = dict(self.env)
+        doc["model_params"] = {m: dict(p) for m, p in self.model_params.items()}
+        doc["fingerprint"] = dict(self.fingerprint)
+        return {"kind": "velollm.plan", "plan_format": PLAN_FORMAT, **doc,
+                "summary": self.counts}
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint_of(value: Any) -> str:
+    """Stable hash of any JSON-able input (dict key order does not matter)."""
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _model_key(model: str, param: str) -> str:
+    return f"{model} {param}"
+
+
+def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, str],
+                  current_models: Mapping[str, Mapping[str, str]],
+                  desired_models: Mapping[str, Mapping[str, str]],
+                  reasons: Mapping[str, str], drifted: bool = False) -> tuple[Change, ...]:
+    """Changes from what the target holds now to what velollm.yaml wants, via deepdiff."""
+    from deepdiff import DeepDiff
+
+    before = {"server": dict(current_env),
+              "model": {_model_key(m, p): v for m, ps in current_models.items()
+                        for p, v in ps.items()}}
+    after = {"server": dict(desired_env),
+             "model": {_model_key(m, p): v for m, ps in desired_models.items()
+                       for p, v in ps.items()}}
+    diff = DeepDiff(before, after, view="tree")
+    outside = " (changed outside velollm)" if drifted else ""
+    changes: list[Change] = []
+    for action, kind in (("add", "dictionary_item_added"), ("change", "values_changed"),
+                         ("remove", "dictionary_item_removed")):
+        for item in diff.get(kind, []):
+            scope, key = item.path(output_format="list")
+            old = None if action == "add" else str(item.t1)
+            new = None if action == "remove" else str(item.t2)
+            if action == "remove":
+                reason = "no longer wanted by velollm.yaml"
+            else:
+                reason = reasons.get(key, "set in velollm.yaml")
+            if action != "add":
+                reason += outside
+            changes.append(Change(action, scope, key, old, new, reason))  # type: ignore[arg-type]
+    order = {"server": 0, "model": 1}
+    return tuple(sorted(changes, key=lambda c: (order[c.scope], c.key)))
+
+
+def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
+    """Read a saved plan file (`velollm plan --out`); refuse other formats clearly."""
+    if doc.get("kind") != "velollm.plan" or doc.get("plan_format") != PLAN_FORMAT:
+        raise ConfigError("this file is not a velollm plan of a supported format",
+                          hint="create one with `velollm plan --out plan.json`")
+    try:
+        return Plan(
+            target_kind=doc["target_kind"], target_path=doc["target_path"],
+            env=dict(doc["env"]), model_params={m: dict(p) for m, p in
+                                                doc["model_params"].items()},
+            changes=tuple(Change(**c) for c in doc["changes"]),
+            files=tuple(PlannedFile(**{**f, "follow_up": tuple(f["follow_up"])})
+                        for f in doc["files"]),
+            warnings=tuple(doc["warnings"]), notes=tuple(doc["notes"]),
+            settings=tuple(doc["settings"]), fingerprint=dict(doc["fingerprint"]),
+            offline=bool(doc["offline"]), ollama_version=doc.get("ollama_version"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
+                          hint="create a new one with `velollm plan --out plan.json`") from None
+
+
+def stale_reasons(saved: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """What changed between the inputs a plan saw and the inputs of today."""
+    names = {"config": "velollm.yaml", "profile": "the profile", "hardware": "the hardware",
+             "state": "velollm's state", "ollama_version": "the Ollama version"}
+    reasons: list[str] = []
+    for key in sorted(set(saved) | set(now)):
+        if saved.get(key) != now.get(key):
+            label = names.get(key, key.removeprefix("file:"))
+            reasons.append(f"{label} changed since the plan was made")
+    return reasons
