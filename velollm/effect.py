@@ -1,0 +1,122 @@
+"""Did each setting velollm wrote really take effect on the running server? Pure.
+
+Evidence, best first: the running server's own environment (/proc/<pid>/environ), then its
+start-up log line `server config env="map[...]"` (ollama-facts.md §1.1), which lists every
+variable that version read, with the value it parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["effective", "not effective", "unknown"]
+_SERVER_CONFIG = re.compile(r'server config"? env="map\[(?P<body>.*)\]"')
+_KEY = re.compile(r"(?:^|\s)(OLLAMA_[A-Z0-9_]+|HTTPS?_PROXY|NO_PROXY|CUDA_VISIBLE_DEVICES|"
+                  r"GPU_DEVICE_ORDINAL|HIP_VISIBLE_DEVICES|ROCR_VISIBLE_DEVICES):")
+
+
+@dataclass(frozen=True)
+class Effect:
+    env: str
+    wanted: str
+    observed: str | None
+    status: Status
+    why: str
+
+
+def parse_server_config(log_text: str) -> dict[str, str] | None:
+    """Values from the LAST `server config` line of an Ollama log (the current run)."""
+    matches = list(_SERVER_CONFIG.finditer(log_text))
+    if not matches:
+        return None
+    body = matches[-1].group("body")
+    keys = list(_KEY.finditer(body))
+    values: dict[str, str] = {}
+    for i, m in enumerate(keys):
+        end = keys[i + 1].start() if i + 1 < len(keys) else len(body)
+        values[m.group(1)] = body[m.end():end].strip()
+    return values
+
+
+# Log lines with which Ollama says it read a variable and then did not use it (realrt README).
+_IGNORED_LOG_LINES = {
+    "flash attention enabled but not supported by gpu": (
+        "OLLAMA_FLASH_ATTENTION", ("the server read it but this device does not support flash "
+        "attention (its log: 'flash attention enabled but not supported by gpu')")),
+    "quantized kv cache requested but flash attention disabled": (
+        "OLLAMA_KV_CACHE_TYPE", ("the server read it but ignores a quantized KV cache without "
+        "flash attention (its log: 'quantized kv cache requested but flash attention disabled')")),
+}
+
+
+def ignored_by_log(log_text: str) -> dict[str, str]:
+    """Variables the server's log says it read and then ignored, since its last start."""
+    last_start = log_text.rfind("server config")
+    tail = log_text[last_start:] if last_start >= 0 else log_text
+    return {env: why for line, (env, why) in _IGNORED_LOG_LINES.items() if line in tail}
+
+
+def _same(wanted: str, observed: str) -> bool:
+    """Compare as Ollama would read them: bools by truth, otherwise exact text."""
+    truth = {"1": "true", "true": "true", "t": "true", "0": "false", "false": "false",
+             "f": "false"}
+    w, o = wanted.strip().lower(), observed.strip().lower()
+    return truth.get(w, w) == truth.get(o, o)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    process_env: Mapping[str, str] | None  # None: no server process, or its env is unreadable
+    log_config: Mapping[str, str] | None  # parsed `server config` line, None: no log known
+    server_managed_by: str  # systemd | launchd | app | none (from detect)
+    target_kind: str  # where velollm wrote the settings
+    restarted_since_apply: bool | None  # None: unknown
+    ignored: Mapping[str, str] = field(default_factory=dict)  # env -> why, from ignored_by_log()
+
+
+def check_effects(wanted: Mapping[str, str], evidence: Evidence, *,
+                  version_reads: Callable[[str], str | None]) -> list[Effect]:
+    """`version_reads(env_name)` returns None when the running version reads the variable, or
+    the reason it does not (from the knob catalogue)."""
+    return [_one(env, value, evidence, version_reads(env)) for env, value in sorted(wanted.items())]
+
+
+def _one(env: str, value: str, ev: Evidence, not_read: str | None) -> Effect:
+    observed = None if ev.process_env is None else ev.process_env.get(env)
+    logged = None if ev.log_config is None else ev.log_config.get(env)
+    if not_read is not None:
+        return Effect(env, value, observed or logged, "not effective", not_read)
+    if env in ev.ignored:
+        return Effect(env, value, observed or logged, "not effective", ev.ignored[env])
+    if ev.process_env is None and ev.log_config is None:
+        return Effect(env, value, None, "unknown",
+                      "no running `ollama serve` whose environment or log velollm can read")
+    if ev.process_env is not None and observed is not None and _same(value, observed):
+        if logged is not None and not _same(value, logged):
+            return Effect(env, value, logged, "not effective",
+                          f"the server has {env}={observed} but parsed it as {logged}")
+        return Effect(env, value, observed, "effective", "the running server has this value")
+    if ev.process_env is None and logged is not None and _same(value, logged):
+        return Effect(env, value, logged, "effective", "the server's start-up log shows it")
+    return Effect(env, value, observed if observed is not None else logged, "not effective",
+                  _why_missing(env, ev))
+
+
+def _why_missing(env: str, ev: Evidence) -> str:
+    shell_targets = {"shell", "fish"}
+    if ev.target_kind in shell_targets and ev.server_managed_by == "systemd":
+        return (f"{env} is set in a {ev.target_kind} file, which the systemd service never "
+                "reads: use the systemd target")
+    if ev.target_kind in shell_targets and ev.server_managed_by in {"app", "launchd"}:
+        return (f"{env} is set in a {ev.target_kind} file, which Ollama.app never reads: "
+                "use the launchd target")
+    if ev.restarted_since_apply is False:
+        how = {"systemd": "sudo systemctl restart ollama", "launchd": "restart Ollama.app",
+               "app": "restart Ollama.app"}.get(ev.server_managed_by,
+                                                "restart `ollama serve` from a shell that "
+                                                "sources the file")
+        return f"the server was started before velollm wrote the setting: {how}"
+    return "the running server does not have this value"
