@@ -113,7 +113,7 @@ def parse_systemd_environment(text: str) -> dict[str, str]:
         for word in words:
             key, sep, value = word.partition("=")
             if sep:
-                env[key] = value
+                env[key] = value.replace("%%", "%")  # systemd's escape for a literal %
     return env
 
 

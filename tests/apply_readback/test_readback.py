@@ -1,0 +1,46 @@
+"""Everything a target renders reads back to the same values (the "before" of the next plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from velollm import readback, targets
+
+NASTY = {
+    "OLLAMA_A": "plain",
+    "OLLAMA_B": "with space and 'single' and \"double\" quotes",
+    "OLLAMA_C": "$HOME $(id) `id` %h 100% back\\slash \\n",
+    "OLLAMA_D": "unicode é 漢字 🚀",
+    "OLLAMA_E": "",
+    "OLLAMA_F": "semi;colon & amp | pipe # hash",
+}
+
+
+@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "launchd"])
+def test_rendered_env_reads_back_exactly(kind: str, tmp_path: Path) -> None:
+    (rendered,) = targets.render_target(kind, NASTY, path=tmp_path / "f", home=tmp_path)
+    assert readback.parse_env_file(kind, rendered.content) == NASTY
+
+
+def test_rendered_modelfile_reads_back(tmp_path: Path) -> None:
+    models = {"llama3.1:8b": {"num_ctx": "8192", "stop": "a b"}}
+    (rendered,) = targets.render_target("modelfile", {}, path=tmp_path, models=models,
+                                        home=tmp_path)
+    assert readback.parse_modelfile(rendered.content) == ("llama3.1:8b", models["llama3.1:8b"])
+
+
+def test_hand_edited_shell_file() -> None:
+    text = "# mine\nexport OLLAMA_NUM_PARALLEL=8\nexport  OLLAMA_KEEP_ALIVE=\"1h\"  # note\n" \
+           "echo hi\nexport BROKEN='unterminated\n"
+    assert readback.parse_shell(text) == {"OLLAMA_NUM_PARALLEL": "8", "OLLAMA_KEEP_ALIVE": "1h"}
+
+
+def test_hand_edited_fish_file() -> None:
+    text = "set -gx OLLAMA_NUM_PARALLEL 8\nset -x OLLAMA_KEEP_ALIVE \"1h\"\nset -g NOT_EXPORTED 1\n"
+    assert readback.parse_fish(text) == {"OLLAMA_NUM_PARALLEL": "8", "OLLAMA_KEEP_ALIVE": "1h"}
+
+
+def test_garbage_plist_reads_as_empty() -> None:
+    assert readback.parse_launchd("not a plist") == {}
