@@ -25,6 +25,7 @@ from velollm.output import OUT, configure
 # Order is the order of `velollm --help`.
 COMMANDS: tuple[str, ...] = (
     "detect",
+    "benchmark",
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
