@@ -1,0 +1,239 @@
+"""Hostile-input-safe YAML loading with a line number for every key path.
+
+Refuses what PyYAML would accept silently or choke on: duplicate keys (PyYAML keeps the last),
+alias bombs, deep nesting (a RecursionError in the composer), huge files, binary bytes, tabs used
+for indentation, and any tag beyond plain YAML values (!!python/object and friends).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from velollm.errors import ConfigError, SchemaValidationError
+
+if TYPE_CHECKING:
+    import yaml
+
+MAX_BYTES = 1024 * 1024   # a velollm.yaml is a few hundred bytes; 1 MiB is generous
+MAX_DEPTH = 64            # far below Python's recursion limit
+MAX_ALIASES = 100
+MAX_NODES = 100_000       # nodes after alias expansion (billion laughs)
+
+Problem = dict[str, Any]  # {"path": "$.server.x", "line": 7 | None, "message": "..."}
+_Y = "tag:yaml.org,2002:"
+_CONSTRUCTED = {f"{_Y}{t}" for t in ("null", "bool", "int", "float")}
+_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    data: Any
+    lines: dict[str, int]  # key path -> 1-based line
+
+    def line(self, path: str) -> int | None:
+        """Line of `path`, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        return None
+
+
+def problem(path: str, line: int | None, message: str) -> Problem:
+    return {"path": path, "line": line, "message": message}
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def _fail(name: str, problems: list[Problem]) -> SchemaValidationError:
+    return SchemaValidationError(f"{name} cannot be read as YAML", problems)
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory, not a velollm.yaml file", path=str(path))
+        with path.open("rb") as fh:
+            return fh.read(MAX_BYTES + 1)  # never read more than the cap
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}", hint="create one with `velollm init`",
+                          path=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
+
+
+def decode(raw: bytes, name: str) -> str:
+    def at(offset: int) -> int:
+        return raw[:offset].count(b"\n") + 1
+
+    if len(raw) > MAX_BYTES:
+        raise _fail(name, [problem("$", None, f"the file is larger than {MAX_BYTES} bytes; "
+                                              "a velollm.yaml is a few hundred bytes")])
+    if b"\x00" in raw:
+        raise _fail(name, [problem("$", at(raw.index(b"\x00")),
+                                   "the file contains NUL bytes: is it a binary file?")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(name, [problem("$", at(exc.start),
+                                   f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}): "
+                                   "save it as UTF-8")]) from None
+    tabs = [m.start() for m in _TAB_INDENT.finditer(text)]
+    if tabs:
+        raise _fail(name, [problem("$", text[:t].count("\n") + 1,
+                                   "a tab is used for indentation; YAML allows spaces only")
+                           for t in tabs[:10]])
+    return text
+
+
+def load_yaml(path: Path, name: str | None = None) -> Loaded:
+    return load_text(decode(read_bytes(path), name or str(path)), name or str(path))
+
+
+def load_text(text: str, name: str) -> Loaded:
+    import yaml
+
+    loader = _loader_class()(text)
+    try:
+        node = loader.get_single_node()
+    except _Refused as exc:
+        raise _fail(name, [problem("$", exc.line, exc.message)]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = f"{exc.problem}" + (f" ({exc.context})" if exc.context else "")
+        raise _fail(name, [problem("$", mark.line + 1 if mark else None,
+                                   f"YAML syntax error: {detail}")]) from None
+    except yaml.reader.ReaderError as exc:
+        raise _fail(name, [problem("$", text[:exc.position].count("\n") + 1,
+                                   f"the file contains a character YAML does not allow "
+                                   f"(#x{exc.character:04x})")]) from None
+    except yaml.YAMLError as exc:
+        raise _fail(name, [problem("$", None, f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise _fail(name, [problem("$", None, "the file is empty: start with `version: 1` "
+                                              "(or run `velollm init`)")])
+    if _expanded_size(node, {}) > MAX_NODES:
+        raise _fail(name, [problem("$", None, "aliases expand to more than "
+                                              f"{MAX_NODES} values (an alias bomb?)")])
+    return _Converter(loader).run(node, name)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    import yaml
+
+    if id(node) not in memo:
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(_expanded_size(n, memo) for n in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+        memo[id(node)] = min(size, MAX_NODES + 1)
+    return memo[id(node)]
+
+
+def _loader_class() -> type[yaml.SafeLoader]:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that counts depth and aliases while composing (before any expansion)."""
+
+        depth = 0
+        aliases = 0
+        open_anchors: frozenset[str] = frozenset()
+
+        def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+            event = self.peek_event()
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise _Refused(f"more than {MAX_ALIASES} aliases (an alias bomb?)", line)
+                if event.anchor in self.open_anchors:
+                    raise _Refused(f"alias *{event.anchor} refers to itself", line)
+                return super().compose_node(parent, index)
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _Refused(f"values are nested more than {MAX_DEPTH} levels deep", line)
+            saved = self.open_anchors
+            anchor = getattr(event, "anchor", None)
+            if anchor:
+                self.open_anchors = saved | {anchor}
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+                self.open_anchors = saved
+
+    return Loader
+
+
+class _Converter:
+    """Node tree -> plain Python values, recording lines and every problem on the way."""
+
+    def __init__(self, loader: yaml.SafeLoader) -> None:
+        self.loader = loader
+        self.lines: dict[str, int] = {"$": 1}
+        self.problems: list[Problem] = []
+
+    def run(self, node: yaml.Node, name: str) -> Loaded:
+        data = self.value(node, "$")
+        if self.problems:
+            raise _fail(name, self.problems)
+        return Loaded(data, self.lines)
+
+    def value(self, node: yaml.Node, path: str) -> Any:
+        import yaml
+
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            out = []
+            for i, item in enumerate(node.value):
+                self.lines.setdefault(f"{path}[{i}]", item.start_mark.line + 1)
+                out.append(self.value(item, f"{path}[{i}]"))
+            return out
+        return self.scalar(node, path)
+
+    def scalar(self, node: yaml.Node, path: str) -> Any:
+        if node.tag in _CONSTRUCTED:
+            return self.loader.construct_object(node)
+        if node.tag in (f"{_Y}str", f"{_Y}timestamp"):
+            return node.value  # dates stay strings
+        tag = node.tag.replace(_Y, "!!")
+        self.problems.append(problem(path, node.start_mark.line + 1,
+                                     f"the tag {tag} is not allowed: only plain YAML values "
+                                     "(Python and custom tags are refused for safety)"))
+        return None
+
+    def mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
+        import yaml
+
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == f"{_Y}merge":
+                self.problems.append(problem(path, line, "merge keys (<<) are not supported: "
+                                                         "write the keys out"))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(problem(path, line, "a key must be a plain name"))
+                continue
+            key = str(key_node.value)
+            child = f"{path}.{key}"
+            if key in out:
+                self.problems.append(problem(child, line, f"duplicate key {key!r} (first at line "
+                                                          f"{self.lines[child]}): YAML would "
+                                                          "silently keep the last one"))
+                continue
+            self.lines[child] = line
+            out[key] = self.value(value_node, child)
+        return out
