@@ -9,6 +9,8 @@ import pytest
 
 from velollm import output
 
+pytest_plugins = ["tests.realserver"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory,
