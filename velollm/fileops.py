@@ -342,7 +342,8 @@ def unified_diff(path: str | Path, before: str | None, after: str | None) -> str
     """`diff -u` text for one file; /dev/null stands for a missing side."""
     old = (before or "").splitlines(keepends=True)
     new = (after or "").splitlines(keepends=True)
-    lines = difflib.unified_diff(old, new, fromfile=f"a/{path}" if before is not None else "/dev/null",
-                                 tofile=f"b/{path}" if after is not None else "/dev/null")
+    name = str(path).lstrip("/")  # git's style for absolute paths: a/etc/x
+    lines = difflib.unified_diff(old, new, fromfile=f"a/{name}" if before is not None else "/dev/null",
+                                 tofile=f"b/{name}" if after is not None else "/dev/null")
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                    for line in lines)
