@@ -230,6 +230,8 @@ def _check_writable(changes: Sequence[_Change]) -> None:
         probe = ch.path.parent
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent  # the directory that mkdir will have to write into
+        if os.statvfs(probe).f_flag & os.ST_RDONLY:
+            raise write_error(OSError(errno.EROFS, "Read-only file system"), ch.path)
         if not os.access(probe, os.W_OK | os.X_OK):
             raise write_error(OSError(errno.EACCES, "Permission denied"), ch.path)
 
