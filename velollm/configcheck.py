@@ -57,12 +57,14 @@ def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
 
 def _translate(err: ValidationError, loaded: Loaded) -> list[Problem]:
     path = err.json_path
-    if err.validator == "additionalProperties":
+    instance: Any = err.instance
+    if err.validator == "additionalProperties" and isinstance(err.schema, dict):
         known = list(err.schema.get("properties", {}))
         return [problem(f"{path}.{k}", loaded.line(f"{path}.{k}"), unknown_key(k, known, path))
-                for k in err.instance if k not in known]
+                for k in instance if k not in known]
     if err.validator == "required":
-        missing = [k for k in err.validator_value if k not in err.instance]
+        required: Any = err.validator_value
+        missing = [k for k in required if k not in instance]
         return [problem(f"{path}.{k}", loaded.line(path), f"the key {k!r} is required")
                 for k in missing]
     return [problem(path, loaded.line(path), _message(err, path))]
@@ -85,7 +87,7 @@ def _message(err: ValidationError, path: str) -> str:
         # "auto" is one branch of every tunable knob; the other branch says what was meant.
         real = [e for e in err.context if e.validator != "const"] or list(err.context)
         auto = len(real) < len(err.context)
-        return best_match(real).message + (" (or auto)" if auto else "")
+        return str(best_match(real).message) + (" (or auto)" if auto else "")
     return err.message
 
 
@@ -94,7 +96,7 @@ def unknown_key(key: str, known: list[str], path: str) -> str:
     lower = key.lower().removeprefix("ollama_")
     if path.endswith(".server"):
         if key in NOT_KNOBS or lower in NOT_KNOBS:
-            return NOT_KNOBS.get(key) or NOT_KNOBS[lower]
+            return NOT_KNOBS.get(key, NOT_KNOBS.get(lower, ""))
         if key in MODEL_KNOBS:
             return f"{key} is a per-model parameter: put it under models[]"
         if lower != key and lower in SERVER_KNOBS:

@@ -77,8 +77,8 @@ _SERVER: tuple[ServerKnob, ...] = (
        "default context length (num_ctx) unless a Modelfile or request sets one",
        introduced="0.5.13", minimum=0, maximum=_UINT32, tunable=True,
        default_history=(("0.5.13", "2048"), ("0.6.7", "4096"),
-                        ("0.15.5", "0 = by total VRAM: 4096, 32768 (>= 23 GiB), "
-                                   "262144 (>= 47 GiB)"))),
+                        ("0.15.5", ("0 = by total VRAM: 4096, 32768 (>= 23 GiB), "
+                                    "262144 (>= 47 GiB)")))),
     # §1.5: plain bool (default off) v0.1.39-v0.12.3; unset = per-model auto from v0.12.4.
     _k("flash_attention", "bool", None, "force flash attention on (true) or off (false)",
        introduced="0.1.39", tunable=True,

@@ -244,6 +244,7 @@ def _kv_cache_trap(server: dict[str, object], version: str | None) -> list[str]:
     fa = server.get("flash_attention")
     if fa is False or (fa is None and _version(version) < (0, 30, 0)):
         state = "off" if fa is False else "not set"
-        return [f"kv_cache_type {kv} needs flash_attention: true, but flash attention is {state}: "
-                "the cache stays f16 (before Ollama 0.30) or the load fails (0.30 and later)"]
+        return [(f"kv_cache_type {kv} needs flash_attention: true, but flash attention is "
+                 f"{state}: the cache stays f16 (before Ollama 0.30) or the load fails (0.30 "
+                 "and later)")]
     return []

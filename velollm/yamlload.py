@@ -151,7 +151,7 @@ def _loader_class() -> type[yaml.SafeLoader]:
         open_anchors: frozenset[str] = frozenset()
 
         def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             line = event.start_mark.line + 1 if event.start_mark else None
             if isinstance(event, yaml.AliasEvent):
                 self.aliases += 1
