@@ -25,6 +25,9 @@ from velollm.output import OUT, configure
 # Order is the order of `velollm --help`.
 COMMANDS: tuple[str, ...] = (
     "detect",
+    "init",
+    "validate",
+    "profiles",
     "benchmark",
 )
 
