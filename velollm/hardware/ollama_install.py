@@ -54,7 +54,7 @@ def probe_install(ctx: ProbeContext, timeout: float) -> tuple[Install, Probe]:
     if path is not None:
         result = run_tool(["ollama", "--version"], timeout=ctx.budget(timeout), which=ctx.which,
                           env=ctx.environ)
-        version = parse_version(result.stdout + "\n" + result.detail)
+        version = parse_version(f"{result.stdout}\n{result.stderr}")
         detail = f"{path}, version {version}" if version else f"{path}: {result.detail}"
     unit, dropins = systemd_unit(ctx)
     managed = _managed_by(ctx, unit)

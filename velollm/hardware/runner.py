@@ -51,6 +51,7 @@ class ToolResult:
     status: ProbeStatus
     stdout: str = ""
     detail: str = ""
+    stderr: str = ""
     returncode: int | None = None
 
 
@@ -73,9 +74,9 @@ def run_tool(argv: Sequence[str], *, timeout: float, which: Which = shutil.which
         return ToolResult("timeout", detail=f"{argv[0]} did not answer within {timeout:g} s")
     if proc.returncode != 0:
         reason = _first_line(err) or _first_line(out) or "no output"
-        return ToolResult("error", stdout=out, returncode=proc.returncode,
+        return ToolResult("error", stdout=out, stderr=err, returncode=proc.returncode,
                           detail=f"{argv[0]} exited {proc.returncode}: {reason}")
-    return ToolResult("ok", stdout=out, returncode=0)
+    return ToolResult("ok", stdout=out, stderr=err, returncode=0)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
