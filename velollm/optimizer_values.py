@@ -25,6 +25,7 @@ class Choice:
     estimates: dict[str, Estimate]
     partial: dict[str, int]  # models that cannot fit: layers left on the CPU
     together: int  # how many of the models fit in memory at once
+    unfit: frozenset[str] = frozenset()  # models that spill or cannot load (warned)
 
 
 def truthy(value: Any) -> bool:
@@ -88,7 +89,9 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
     final = ests(*chosen)
     partial = _warn_unfit(final, hw, obj, overhead, spread, hopeless, bool(pins), warnings)
     together = _together(final, hw, obj, overhead, spread)
-    return Choice(chosen[0], chosen[1], kv, fa, final, partial, together)
+    unfit = frozenset(n for n, e in final.items()
+                      if not fits_alone(e, hw, obj, overhead, spread)[0])
+    return Choice(chosen[0], chosen[1], kv, fa, final, partial, together, unfit)
 
 
 def _warn_unfit(final: dict[str, Estimate], hw: Budget, obj: Objective, overhead: int,
@@ -134,7 +137,7 @@ def _together(final: dict[str, Estimate], hw: Budget, obj: Objective, overhead: 
 
 
 def _biggest(choice: Choice) -> Estimate | None:
-    fitting = [e for n, e in choice.estimates.items() if n not in choice.partial]
+    fitting = [e for n, e in choice.estimates.items() if n not in choice.unfit]
     return max(fitting, key=lambda e: e.total, default=None)
 
 
