@@ -156,7 +156,7 @@ def _get(url: str, timeout: float = 1.0) -> bytes:
 class ServerFactory:
     runtime: Runtime
     workdir: Path
-    started: list[tuple[Server, psutil.Process]] = field(default_factory=list)
+    started: list[tuple[Server, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     def __call__(self, env: dict[str, str] | None = None, *, model: bool = True) -> Server:
         n = len(self.started)
@@ -174,7 +174,7 @@ class ServerFactory:
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         server = Server(f"http://127.0.0.1:{port}", proc.pid, log_path, models, home)
-        self.started.append((server, psutil.Process(proc.pid)))
+        self.started.append((server, proc))
         self._wait_ready(server, proc)
         if model:
             self._create_model(server, full_env)
@@ -212,14 +212,19 @@ class ServerFactory:
             _stop_group(proc, signal.SIGTERM)
 
 
-def _stop_group(proc: psutil.Process, sig: int) -> None:
+def _stop_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     try:
-        family = [proc, *proc.children(recursive=True)]
+        children = psutil.Process(proc.pid).children(recursive=True)  # the runners
     except psutil.NoSuchProcess:
-        family = [proc]
+        children = []
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)  # serve was started in its own session: pgid == pid
-    _gone, alive = psutil.wait_procs(family, timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     for p in alive:
         p.kill()
     _gone, alive = psutil.wait_procs(alive, timeout=5)
