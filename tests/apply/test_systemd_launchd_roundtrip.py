@@ -78,7 +78,7 @@ def test_systemd_parses_every_value_exactly(tmp_path: Path) -> None:
     if "DropIn Path:" not in text:
         pytest.skip("this systemd-analyze does not dump the parsed unit at debug level")
     assert f"DropIn Path: {unit.parent}/ollama.service.d/velollm.conf" in text
-    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.M))
+    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.MULTILINE))
     assert got == NASTY
 
 
