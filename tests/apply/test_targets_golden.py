@@ -9,8 +9,14 @@ import pytest
 
 from velollm.errors import ConfigError
 from velollm.resources import data_dir
-from velollm.targets import (KINDS, PlatformFacts, auto_target, default_path, modelfile_stem,
-                             render_target)
+from velollm.targets import (
+    KINDS,
+    PlatformFacts,
+    auto_target,
+    default_path,
+    modelfile_stem,
+    render_target,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE_ENV = {"OLLAMA_HOST": "0.0.0.0:11434", "OLLAMA_KEEP_ALIVE": "30m",
@@ -24,11 +30,11 @@ GOLDEN_NAMES = {"shell": ["shell.sh"], "fish": ["fish.fish"], "systemd": ["syste
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_target_matches_its_golden_file(kind: str, tmp_path: Path) -> None:
+def test_every_target_matches_its_golden_file(kind: str) -> None:
     rendered = render_target(kind, SAMPLE_ENV, models=SAMPLE_MODELS, header=HEADER,
                              home=Path("/home/user"))
     assert len(rendered) == len(GOLDEN_NAMES[kind])
-    for golden, f in zip(GOLDEN_NAMES[kind], rendered):
+    for golden, f in zip(GOLDEN_NAMES[kind], rendered, strict=True):
         assert f.content == (GOLDEN / golden).read_text(encoding="utf-8"), golden
         assert f.target == kind and f.mode == 0o644 and f.pickup
 
