@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -26,7 +25,7 @@ DATA = Path(__file__).resolve().parent / "data"
 HARDWARE = DATA / "hardware"
 
 RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
-                   r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.M)
+                   r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.MULTILINE)
 
 
 def apply_available() -> bool:
@@ -35,13 +34,11 @@ def apply_available() -> bool:
 
 
 def velollm_executable(tmp: Path) -> str:
-    """The velollm of this checkout: the installed script, else a wrapper around `-m velollm`."""
-    found = shutil.which("velollm")
-    if found:
-        return found
+    """A wrapper that runs this checkout's velollm (not whatever `velollm` is first in PATH)."""
     wrapper = tmp / "bin" / "velollm"
     wrapper.parent.mkdir(parents=True, exist_ok=True)
-    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m velollm "$@"\n', encoding="utf-8")
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}${{PYTHONPATH:+:$PYTHONPATH}}" '
+                       f'exec "{sys.executable}" -m velollm "$@"\n', encoding="utf-8")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     return str(wrapper)
 
@@ -101,6 +98,8 @@ def write_inventory(tmp: Path, hosts: list[SimHost], executable: str) -> Path:
 def ansible_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
+        # The controller's own HOME too: module-scoped fixtures run before the per-test HOME.
+        "HOME": str(tmp / "controller-home"),
         "ANSIBLE_CONFIG": str(EXAMPLES / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(ANSIBLE_DIR),
         "ANSIBLE_HOME": str(tmp / "ansible-home"),
@@ -134,6 +133,7 @@ class PlaybookRun:
 
 def run_playbook(tmp: Path, inventory: Path, *options: str,
                  playbook: Path = SITE) -> PlaybookRun:
+    (tmp / "controller-home").mkdir(exist_ok=True)
     proc = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), str(playbook), *options],
         cwd=tmp, env=ansible_env(tmp), capture_output=True, text=True, timeout=300, check=False)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # MIT License (see the VeloLLM repository)
 """Run the velollm CLI on a managed host and read the one JSON document it prints.
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # MIT License (see the VeloLLM repository)
 """Ansible module: run `velollm apply --json` on the managed host."""
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # MIT License (see the VeloLLM repository)
 """Ansible module: the host's hardware from `velollm detect --json`, as facts."""
 
