@@ -87,7 +87,10 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
             chosen = (p, c)
             break
     final = ests(*chosen)
-    partial = _warn_unfit(final, hw, obj, overhead, spread, hopeless, bool(pins), warnings)
+    sizing = {"num_parallel", "context_length", "kv_cache_type", "gpu_overhead"}
+    pinned = bool(sizing & pins.keys()) or any(
+        mp.get("num_ctx") not in (None, "auto") for mp in model_pins.values())
+    partial = _warn_unfit(final, hw, obj, overhead, spread, pinned, warnings)
     together = _together(final, hw, obj, overhead, spread)
     unfit = frozenset(n for n, e in final.items()
                       if not fits_alone(e, hw, obj, overhead, spread)[0])
@@ -95,7 +98,7 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
 
 
 def _warn_unfit(final: dict[str, Estimate], hw: Budget, obj: Objective, overhead: int,
-                spread: bool, hopeless: set[str], pinned: bool, warnings: list[str]) -> dict[
+                spread: bool, pinned: bool, warnings: list[str]) -> dict[
                     str, int]:
     partial = {}
     where = f"{gib(hw.vram)} of VRAM" if hw.gpus else f"{gib(hw.ram)} of usable RAM"
@@ -104,7 +107,7 @@ def _warn_unfit(final: dict[str, Estimate], hw: Budget, obj: Objective, overhead
         if ok:
             continue
         need = f"{name} needs {gib(est.total)} at {est.num_ctx} tokens x {est.num_parallel}"
-        if name not in hopeless and pinned:
+        if pinned:
             warnings.append(f"{need} with your pinned settings, more than the {where} "
                             "available: kept as pinned, expect it to spill to the CPU or fail")
         elif hw.cpu_only:
