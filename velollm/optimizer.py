@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from velollm import knobs
-from velollm.memory import Estimate, estimate, gib
+from velollm.memory import Estimate, gib
 from velollm.models import ModelInfo
 from velollm.optimizer_profiles import OBJECTIVES, PROFILES, Budget, Objective, budget
-from velollm.optimizer_values import choose, fits_alone, server_values
+from velollm.optimizer_values import choose, server_values
 
-__all__ = ["OBJECTIVES", "DesiredInput", "Recommendation", "Settings", "recommend"]
+__all__ = ["AUTO", "OBJECTIVES", "DesiredInput", "Recommendation", "Settings", "recommend"]
 
 AUTO = "auto"
 
@@ -130,5 +130,3 @@ def _ctx_why(est: Estimate, server_ctx: int) -> str:
     return (f"{est.model.name} needs {gib(est.total)} at {est.num_ctx} tokens; "
             f"{server_ctx} would not fit")
 
-
-__all__ += ["AUTO", "estimate", "fits_alone"]

@@ -101,6 +101,8 @@ def budget(hardware: Mapping[str, Any], cpu_only: bool = False) -> Budget:
         capable = capable and _fa_capable(g)
     mem = hardware.get("memory") or {}
     total = int(mem.get("total_bytes") or 0)
+    if not total:
+        notes.append("RAM size unknown: CPU memory is planned as none")
     cores = (hardware.get("cpu") or {}).get("physical_cores")
-    return Budget(() if cpu_only else tuple(gpus), total - os_headroom(total), total,
+    return Budget(() if cpu_only else tuple(gpus), max(total - os_headroom(total), 0), total,
                   int(cores) if cores else None, capable and bool(gpus), tuple(notes))

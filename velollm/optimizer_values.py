@@ -81,7 +81,7 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
     if hopeless:  # parallel slots multiply the spill of a model that does not fit
         cands = [pc for pc in cands if pc[0] == min(parallels)]
     chosen = cands[-1]
-    for p, c in cands if len(hopeless) < len(models) else []:
+    for p, c in cands if not models or len(hopeless) < len(models) else []:
         if all(fits_alone(e, hw, obj, overhead, spread)[0]
                for n, e in ests(p, c).items() if n not in hopeless):
             chosen = (p, c)

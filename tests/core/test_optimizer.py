@@ -13,7 +13,7 @@ from velollm.optimizer import DesiredInput, Settings, recommend
 G = GIB
 
 
-def _gpu(vendor: str, name: str, vram: int, cc: str | None = None) -> dict[str, Any]:
+def _gpu(vendor: str, name: str, vram: int | None, cc: str | None = None) -> dict[str, Any]:
     return {"vendor": vendor, "name": name, "vram_total_bytes": vram, "compute_capability": cc,
             "unified_memory": vendor == "apple"}
 
@@ -183,3 +183,17 @@ def test_models_that_fit_together() -> None:
 def test_unknown_objective_is_refused() -> None:
     with pytest.raises(ValueError, match="objective"):
         _plan("h100", "8b", "fastest")
+
+
+def test_no_models_gets_the_profile_defaults() -> None:
+    s = recommend(MACHINES["h100"], DesiredInput(objective="throughput"), [], "0.12.4")
+    assert s.server_env()["num_parallel"] == 8
+    assert "max_loaded_models" not in s.server_env()
+    assert not s.offline
+
+
+def test_unknown_memory_is_said() -> None:
+    hw = {"gpus": [_gpu("nvidia", "mystery", None)]}
+    s = recommend(hw, DesiredInput(), [], None)
+    assert any("VRAM unknown" in w for w in s.warnings)
+    assert any("RAM size unknown" in w for w in s.warnings)
