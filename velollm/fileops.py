@@ -251,10 +251,10 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
             return ApplyResult(changed=False)
         _check_writable(changes)
         stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-        backups = [_backup(ch, directory, stamp) for ch in changes if ch.record.backup is None
-                   and not ch.record.created and ch.before is not None]
-        changes = [replace(ch, record=replace(ch.record, backup=str(b))) if b else ch
-                   for ch, b in _match_backups(changes, backups)]
+        backups = {ch.path: _backup(ch, directory, stamp) for ch in changes
+                   if ch.record.backup is None and not ch.record.created and ch.before is not None}
+        changes = [replace(ch, record=replace(ch.record, backup=str(backups[ch.path])))
+                   if ch.path in backups else ch for ch in changes]
         intent = State(files=_merge(prior.files, [c.record for c in changes]),
                        settings=dict(settings or {}), plan_id=plan_id, fingerprint=fingerprint,
                        applied_at=stamp)
@@ -262,7 +262,8 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
         done: list[_Change] = []
         try:
             for ch in changes:
-                atomic_write(ch.path, ch.after, ch.mode)
+                if ch.before != ch.after:  # identical bytes: only the record was out of date
+                    atomic_write(ch.path, ch.after, ch.mode)
                 done.append(ch)
         except VelollmError:
             # Forget what was never written so destroy will not touch it.
@@ -271,19 +272,13 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
             _save(replace(intent, files=_merge(tuple(kept), [r for r in prior.files
                                                              if r.path in unwritten])), directory)
             raise
-        return replace(_result(changes), backups=tuple(b for _, b in backups))
+        return replace(_result(changes), backups=tuple(backups.values()))
 
 
-def _backup(ch: _Change, directory: Path, stamp: str) -> tuple[Path, Path]:
+def _backup(ch: _Change, directory: Path, stamp: str) -> Path:
     dest = directory / "backups" / f"{stamp}-{sha256_bytes(str(ch.path).encode())[:8]}-{ch.path.name}"
     atomic_write(dest, ch.before or b"", stat.S_IMODE(os.stat(ch.path).st_mode))
-    return ch.path, dest
-
-
-def _match_backups(changes: list[_Change],
-                   backups: list[tuple[Path, Path]]) -> list[tuple[_Change, Path | None]]:
-    by_path = dict(backups)
-    return [(ch, by_path.get(ch.path)) for ch in changes]
+    return dest
 
 
 def _merge(old: tuple[FileRecord, ...], new: list[FileRecord]) -> tuple[FileRecord, ...]:

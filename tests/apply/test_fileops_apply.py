@@ -161,3 +161,13 @@ def test_unified_diff() -> None:
     created = unified_diff("/p/f", None, "x")
     assert created.startswith("--- /dev/null\n+++ b/p/f\n")
     assert created.endswith("+x\n\\ No newline at end of file\n")
+
+
+def test_hand_edit_that_matches_the_new_content_is_adopted_without_a_write(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    apply_files([_file(target, "A\n")])
+    target.write_text("B\n")
+    before = target.stat().st_mtime_ns
+    apply_files([_file(target, "B\n")])
+    assert target.stat().st_mtime_ns == before
+    assert drifted(load_state()) == []
