@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 SCHEMA_FILE = "velollm.schema.json"
 Kind = Literal["config", "profile"]
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tabs inside values are harmless
+_COMPARISON = re.compile(r"\.when\.(gpu_count|vram_gb|vram_total_gb|ram_gb)$")
 _SERVER_VALUE = re.compile(r"\.server\.([A-Za-z0-9_]+)$")
 
 
@@ -47,7 +48,10 @@ def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema_for(kind))
-    problems = [p for err in validator.iter_errors(data) for p in _translate(err, loaded)]
+    knobs = _knob_problems(data, loaded)
+    said = {p["path"] for p in knobs}  # the catalogue's message beats the schema's
+    problems = knobs + [p for err in validator.iter_errors(data)
+                        for p in _translate(err, loaded) if p["path"] not in said]
     problems += _control_characters(data, "$", loaded)
     if kind == "config":
         problems += _profile_problems(data.get("profile"), loaded, base_dir)
@@ -83,10 +87,14 @@ def _message(err: ValidationError, path: str) -> str:
         return f"unsupported version {value!r}: this velollm reads version 1 files (version: 1)"
     if path == "$.backend":
         return f"unknown backend {value!r}: velollm supports ollama"
+    if _COMPARISON.search(path):
+        return f"{value!r} is not a comparison: write e.g. \">=24\", \"<8\" or a number (at least)"
     if err.validator in ("anyOf", "oneOf") and err.context:
         # "auto" is one branch of every tunable knob; the other branch says what was meant.
         real = [e for e in err.context if e.validator != "const"] or list(err.context)
         auto = len(real) < len(err.context)
+        # A branch of the right type explains better than "is not of type" from the others.
+        real = [e for e in real if e.validator != "type"] or real
         return str(best_match(real).message) + (" (or auto)" if auto else "")
     return err.message
 
@@ -111,6 +119,25 @@ def unknown_key(key: str, known: list[str], path: str) -> str:
         return (f"unknown key {key!r}: not an Ollama server variable velollm knows "
                 "(see `velollm profiles show balanced` for examples)")
     return f"unknown key {key!r}; allowed here: {', '.join(sorted(known))}"
+
+
+def _knob_problems(data: dict[str, Any], loaded: Loaded) -> list[Problem]:
+    """Values the schema accepts but Ollama would misread (auto where it means nothing, a bad
+    port, ...), checked with the catalogue's own parsing rules."""
+    sections = [("$.server", data.get("server"))]
+    overrides = data.get("overrides")
+    if isinstance(overrides, list):
+        sections += [(f"$.overrides[{i}].server", o.get("server"))
+                     for i, o in enumerate(overrides) if isinstance(o, dict)]
+    found = []
+    for where, server in sections:
+        if not isinstance(server, dict):
+            continue
+        for key, value in server.items():
+            if key in SERVER_KNOBS and (msg := value_problem(key, value)):
+                path = f"{where}.{key}"
+                found.append(problem(path, loaded.line(path), msg))
+    return found
 
 
 def _control_characters(value: Any, path: str, loaded: Loaded) -> list[Problem]:

@@ -25,6 +25,7 @@ MAX_NODES = 100_000       # nodes after alias expansion (billion laughs)
 Problem = dict[str, Any]  # {"path": "$.server.x", "line": 7 | None, "message": "..."}
 _Y = "tag:yaml.org,2002:"
 _CONSTRUCTED = {f"{_Y}{t}" for t in ("null", "bool", "int", "float")}
+_PLAIN = {f"{_Y}seq", f"{_Y}map"}
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
 
 
@@ -100,8 +101,9 @@ def load_yaml(path: Path, name: str | None = None) -> Loaded:
 def load_text(text: str, name: str) -> Loaded:
     import yaml
 
-    loader = _loader_class()(text)
+    loader = None
     try:
+        loader = _loader_class()(text)  # the reader refuses non-printable characters here
         node = loader.get_single_node()
     except _Refused as exc:
         raise _fail(name, [problem("$", exc.line, exc.message)]) from None
@@ -117,7 +119,8 @@ def load_text(text: str, name: str) -> Loaded:
     except yaml.YAMLError as exc:
         raise _fail(name, [problem("$", None, f"YAML error: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise _fail(name, [problem("$", None, "the file is empty: start with `version: 1` "
                                               "(or run `velollm init`)")])
@@ -193,6 +196,8 @@ class _Converter:
     def value(self, node: yaml.Node, path: str) -> Any:
         import yaml
 
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN:
+            return self.refuse(node, path)
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -208,11 +213,13 @@ class _Converter:
             return self.loader.construct_object(node)
         if node.tag in (f"{_Y}str", f"{_Y}timestamp"):
             return node.value  # dates stay strings
+        return self.refuse(node, path)
+
+    def refuse(self, node: yaml.Node, path: str) -> None:
         tag = node.tag.replace(_Y, "!!")
         self.problems.append(problem(path, node.start_mark.line + 1,
                                      f"the tag {tag} is not allowed: only plain YAML values "
                                      "(Python and custom tags are refused for safety)"))
-        return None
 
     def mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
         import yaml
