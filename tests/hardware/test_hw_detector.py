@@ -20,6 +20,7 @@ from .hwfakes import RTX4090, ToolBox, fake_pynvml, install_fixture
 def box(tmp_path: Path) -> ToolBox:
     install_fixture(tmp_path, "/proc/cpuinfo", "cpuinfo-x86-sapphire-rapids.txt")
     install_fixture(tmp_path, "/proc/meminfo", "meminfo.txt")
+    (tmp_path / "proc/driver/nvidia").mkdir(parents=True)  # the NVIDIA kernel driver is loaded
     return ToolBox(tmp_path)
 
 
@@ -121,3 +122,16 @@ def test_invalid_document_lists_every_problem(box: ToolBox) -> None:
         Hardware.from_dict(doc)
     paths = {p["path"] for p in info.value.problems}
     assert "$.memory.total_bytes" in paths and "$.gpus[0]" in paths
+
+
+def test_without_the_nvidia_kernel_driver_pynvml_is_not_even_loaded(tmp_path: Path) -> None:
+    box = ToolBox(tmp_path)
+    box.tool("nvidia-smi", "nvidia-smi-broken.txt", exit_code=9)
+
+    def must_not_load() -> ModuleType:
+        raise AssertionError("pynvml loaded although no NVIDIA driver is present")
+
+    hw = detect(timeout=1.0, ctx=box.ctx(), nvml_loader=must_not_load)
+    probes = {p.name: p for p in hw.probes}
+    assert probes["nvml"].status == "absent" and "/proc/driver/nvidia" in probes["nvml"].detail
+    assert probes["nvidia-smi"].status == "error"  # the fallback still runs and says why

@@ -58,11 +58,24 @@ def _single(result: tuple[list[Gpu], Probe]) -> GpuProbe:
 
 
 def _nvidia(ctx: ProbeContext, timeout: float, loader: nvml.Loader) -> GpuProbe:
-    gpus, probe = nvml.probe(loader)
+    if _no_nvidia_driver(ctx):
+        # Loading pynvml + libnvidia-ml via ctypes costs ~15 ms only to learn the same thing.
+        probe = Probe("nvml", "absent", "NVIDIA kernel driver not loaded (no /proc/driver/nvidia)")
+        gpus: list[Gpu] = []
+    else:
+        gpus, probe = nvml.probe(loader)
     if probe.status == "ok":
         return gpus, [probe]
     smi_gpus, smi_probe = nvidia_smi.probe(ctx, timeout)
     return smi_gpus, [probe, smi_probe]
+
+
+def _no_nvidia_driver(ctx: ProbeContext) -> bool:
+    """Linux only: the driver creates /proc/driver/nvidia (visible in containers too); WSL2
+    drives the GPU through /dev/dxg instead, so there we always ask NVML."""
+    if ctx.system != "linux" or system_probe.detect_wsl(ctx):
+        return False
+    return not ctx.path("/proc/driver/nvidia").exists()
 
 
 def _amd(ctx: ProbeContext, timeout: float) -> GpuProbe:

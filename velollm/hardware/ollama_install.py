@@ -6,6 +6,7 @@ being set up) we answer in a millisecond without importing requests through the 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from dataclasses import dataclass
@@ -108,9 +109,16 @@ def probe_server(ctx: ProbeContext, timeout: float) -> tuple[Server, Probe]:
 
 def _port_open(url: str, timeout: float) -> bool:
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (
+        443 if parts.scheme == "https" else 80)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:  # a name: resolve it (getaddrinfo pulls in the idna codec, ~2 ms)
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0
