@@ -111,7 +111,7 @@ def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, 
                 add("num_thread", hw.physical_cores,
                     f"num_thread = {hw.physical_cores}: one thread per physical core; "
                     "hyper-threads slow matrix work down")
-        elif name in plan.partial:
+        elif name in plan.partial and hw.physical_cores:
             layers = plan.partial[name]
             add("num_thread", hw.physical_cores, f"num_thread = {hw.physical_cores}: {layers} "
                 f"of {est.model.block_count + 1} layers run on the CPU; one thread per core")

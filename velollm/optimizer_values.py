@@ -13,6 +13,10 @@ from velollm.optimizer_profiles import Budget, Objective
 
 # Architectures whose flash attention Ollama drops before 0.30 (§1.5): their KV cache stays f16.
 NO_FA_ARCHS = ("gemma2", "bert", "nomic-bert")
+# Ollama runs these with one slot whatever OLLAMA_NUM_PARALLEL says (§1.3, Scheduler.load).
+SINGLE_SLOT_ARCHS = ("mllama", "qwen3vl", "qwen3vlmoe", "qwen35", "qwen35moe", "qwen3next", "lfm2",
+                     "lfm2moe", "nemotron_h", "nemotron_h_moe", "nemotron_h_omni", "bert",
+                     "nomic-bert")
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 6: "six", 8: "eight", 16: "sixteen"}
 
 
@@ -73,7 +77,8 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
             ctx = int(mp["num_ctx"]) if mp.get("num_ctx") not in (None, "auto") else min(
                 want, m.context_length)
             batch = int(mp.get("num_batch") or obj.num_batch or 512) if not hw.cpu_only else 512
-            out[m.name] = estimate(m, ctx, p, _kv_for(m, kv, fa and kv_read, version), batch)
+            slots = 1 if m.architecture in SINGLE_SLOT_ARCHS else p
+            out[m.name] = estimate(m, ctx, slots, _kv_for(m, kv, fa and kv_read, version), batch)
         return out
 
     smallest = ests(*cands[-1])

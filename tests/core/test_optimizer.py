@@ -197,3 +197,11 @@ def test_unknown_memory_is_said() -> None:
     s = recommend(hw, DesiredInput(), [], None)
     assert any("VRAM unknown" in w for w in s.warnings)
     assert any("RAM size unknown" in w for w in s.warnings)
+
+
+def test_partial_offload_gets_cpu_threads() -> None:
+    # 70B on 24 GiB: the layers left on the CPU run with one thread per physical core.
+    s = _plan("rtx4090", "70b")
+    assert s.model_params("llama3.3:70b") == {"num_thread": 16}
+    rec = s.get("num_thread", "llama3.3:70b")
+    assert rec is not None and "of 81 layers run on the CPU" in rec.reason
