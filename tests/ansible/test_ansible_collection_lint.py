@@ -81,3 +81,10 @@ def test_failure_message_without_json_uses_stderr(velollm_cli: Any) -> None:
 def test_env_expands_home_and_disables_colour(velollm_cli: Any) -> None:
     env = velollm_cli.velollm_env({"XDG_STATE_HOME": "~/state", "N": 3})
     assert env == {"NO_COLOR": "1", "XDG_STATE_HOME": os.path.expanduser("~/state"), "N": "3"}
+
+
+def test_failure_message_names_file_and_line_when_velollm_gives_them(velollm_cli: Any) -> None:
+    doc = {"errors": [{"file": "/tmp/x/velollm.yaml", "line": 3, "path": "$.server.num_gpu",
+                       "message": "put it under models[]"}]}
+    assert velollm_cli.failure_message("apply", 1, doc, "") == (
+        "velollm apply failed: velollm.yaml:3: $.server.num_gpu: put it under models[]")

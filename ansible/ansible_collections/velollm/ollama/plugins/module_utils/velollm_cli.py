@@ -56,7 +56,11 @@ def _error_lines(doc: dict[str, Any] | None) -> list[str]:
         if not isinstance(problem, dict):
             continue
         path, message = problem.get("path") or "", problem.get("message") or ""
-        lines.append(f"{path}: {message}" if path else str(message))
+        where = problem.get("file") or ""
+        if where and problem.get("line"):
+            where = f"{os.path.basename(str(where))}:{problem['line']}"
+        text = ": ".join(str(part) for part in (where, path, message) if part)
+        lines.append(text)
     return lines
 
 
