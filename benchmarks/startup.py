@@ -6,6 +6,8 @@
     velollm detect --json    target: <= 200 ms on a 2-core machine without GPU
 
 Each command runs N times as a child; os.wait4 gives that child's own peak RSS (ru_maxrss).
+PYTHONDONTWRITEBYTECODE is dropped for the children so the warm-up run caches bytecode, as
+`pip install` does: otherwise every run recompiles every module and measures the compiler.
 Usage: python3 benchmarks/startup.py [-n 15] [--velollm "velollm"]
 """
 
@@ -23,10 +25,12 @@ import time
 
 def measure(argv: list[str], runs: int) -> tuple[float, float, int]:
     """(median wall ms, max wall ms, peak RSS KiB) over `runs` runs, after one warm-up run."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     walls, peaks = [], []
     for i in range(runs + 1):
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = (time.perf_counter() - start) * 1000
         proc.returncode = os.waitstatus_to_exitcode(status)
