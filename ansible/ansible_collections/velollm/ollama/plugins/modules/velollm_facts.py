@@ -12,7 +12,8 @@ description:
   - Runs C(velollm detect --json) on the managed host and returns the document as the fact
     C(velollm_hardware), so playbooks can branch on a host's hardware and operators can
     review it.
-  - With O(hardware_file) the document is read from that file instead (a recorded or simulated host).
+  - With O(hardware_file) the document is read from that file instead (a recorded or
+    simulated host).
 version_added: "0.1.0"
 author: VeloLLM contributors
 options:
