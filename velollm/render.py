@@ -87,16 +87,21 @@ def systemd_quote(assignment: str) -> str:
 
 
 def modelfile_value(value: str) -> str:
-    """A PARAMETER value: bare when it is one plain word, otherwise in double quotes.
+    """A PARAMETER value as Ollama's parser reads it back (parser/parser.go ParseFile + unquote).
 
-    Ollama's Modelfile parser has no escape for `"` inside a quoted value, so such values are refused.
+    The parser takes the rest of the line, trims whitespace and strips one pair of double quotes
+    (or of tripled double quotes); there are no escapes and it drops non-printable runes. So: bare
+    for one plain word, otherwise quoted as the docs show (tripled when the value starts with two
+    quotes, where a single pair would read as the opening of a triple).
     """
     check_value(value)
-    if '"' in value:
-        raise ConfigError(f"Modelfile parameter value {value!r} contains a double quote, "
-                          "which a Modelfile cannot express", hint="remove the '\"' from the value")
-    if value and not re.search(r"[\s#\\]", value):
+    if not value.isprintable():  # same classes as Go's strconv.IsPrint
+        raise ConfigError(f"Modelfile parameter value {value!r} contains a character that "
+                          "Ollama's Modelfile parser drops", hint="use printable characters only")
+    if value and not re.search(r"\s", value) and not value.startswith('"'):
         return value
+    if value.startswith('""') or value == '"':  # else the wrapped form opens with three quotes
+        return f'"""{value}"""'
     return f'"{value}"'
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.apply.conftest import NASTY
 from velollm.errors import ConfigError
 from velollm.resources import data_dir
 from velollm.targets import (
@@ -84,7 +85,7 @@ def test_modelfile_create_command_is_one_quoted_argv(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("models", "message"), [
-    ({"llama3": {"stop": 'say "x"'}}, "double quote"),
+    ({"llama3": {"stop": "nb\u00a0space"}}, "parser drops"),
     ({"llama3": {"stop": "a\nb"}}, "control character"),
     ({"llama3": {"Bad-Name": "1"}}, "parameter name"),
     ({"bad model": {"num_ctx": "1"}}, "model name"),
@@ -99,3 +100,25 @@ def test_unknown_target_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="unknown target 'docker'") as info:
         render_target("docker", {})
     assert "shell" in (info.value.hint or "")
+
+
+def _ollama_parameter_value(line: str) -> str:
+    """Port of ollama parser/parser.go (ParseFile, stateValue + unquote) for one PARAMETER line."""
+    rest = line.split(" ", 2)[2]
+    buf = "".join(r for r in rest if r.isprintable()).strip()
+    if buf.startswith('"""'):
+        assert len(buf) >= 6 and buf.endswith('"""'), line
+        return buf[3:-3]
+    if buf.startswith('"'):
+        assert len(buf) >= 2 and buf.endswith('"'), line
+        return buf[1:-1]
+    return buf
+
+
+def test_modelfile_values_read_back_exactly_by_ollamas_parser_rules() -> None:
+    values = [v for v in NASTY.values()] + ['"', '""', '"q', 'q"', '""x""', '"""', ' " ', "#x"]
+    params = {f"p{i}": v for i, v in enumerate(values)}
+    [f] = render_target("modelfile", {}, models={"m:1": params})
+    lines = [ln for ln in f.content.splitlines() if ln.startswith("PARAMETER ")]
+    got = {ln.split(" ", 2)[1]: _ollama_parameter_value(ln) for ln in lines}
+    assert got == params
