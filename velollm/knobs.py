@@ -169,7 +169,10 @@ def _typed_problem(knob: ServerKnob, value: object) -> str | None:
     if kind == "list":
         return _list_problem(value)
     if kind == "level":
-        if isinstance(value, bool) or (isinstance(value, int) and 0 <= value <= 4):
+        # §1.1: 1/true = DEBUG, an integer n = level -4n (2 = TRACE).
+        text = str(value).strip() if isinstance(value, (str, int)) else ""
+        if isinstance(value, bool) or text in GO_BOOLS_TRUE + GO_BOOLS_FALSE or (
+                text.isdigit() and int(text) <= 4):
             return None
         return f"{value!r} is not a log level: write false, true (DEBUG) or 2 (TRACE)"
     if kind == "enum":
