@@ -96,7 +96,9 @@ def write_inventory(tmp: Path, hosts: list[SimHost], executable: str) -> Path:
 
 
 def ansible_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    # Nothing of the caller's Ollama, velollm, XDG or Ansible settings leaks into the run.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OLLAMA_", "VELOLLM_", "XDG_", "ANSIBLE_"))}
     env.update({
         # The controller's own HOME too: module-scoped fixtures run before the per-test HOME.
         "HOME": str(tmp / "controller-home"),
