@@ -259,20 +259,23 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
                        settings=dict(settings or {}), plan_id=plan_id, fingerprint=fingerprint,
                        applied_at=stamp)
         _save(intent, directory)
-        done: list[_Change] = []
-        try:
-            for ch in changes:
-                if ch.before != ch.after:  # identical bytes: only the record was out of date
-                    atomic_write(ch.path, ch.after, ch.mode)
-                done.append(ch)
-        except VelollmError:
-            # Forget what was never written so destroy will not touch it.
-            unwritten = {str(c.path) for c in changes if c not in done}
-            kept = [r for r in intent.files if r.path not in unwritten]
-            _save(replace(intent, files=_merge(tuple(kept), [r for r in prior.files
-                                                             if r.path in unwritten])), directory)
-            raise
+        _write_all(changes, prior, directory)
         return replace(_result(changes), backups=tuple(backups.values()))
+
+
+def _write_all(changes: list[_Change], prior: State, directory: Path) -> None:
+    done: set[str] = set()
+    try:
+        for ch in changes:
+            if ch.before != ch.after:  # identical bytes: only the record was out of date
+                atomic_write(ch.path, ch.after, ch.mode)
+            done.add(str(ch.path))
+    except VelollmError:
+        # The apply failed: keep records of what was written, the prior ones for the rest, and
+        # the prior plan, so drift and destroy describe exactly what is on disk.
+        written = [c.record for c in changes if str(c.path) in done]
+        _save(replace(prior, files=_merge(prior.files, written)), directory)
+        raise
 
 
 def _backup(ch: _Change, directory: Path, stamp: str) -> Path:
@@ -287,10 +290,11 @@ def _merge(old: tuple[FileRecord, ...], new: list[FileRecord]) -> tuple[FileReco
 
 
 def _result(changes: list[_Change], dry_run: bool = False) -> ApplyResult:
-    return ApplyResult(changed=bool(changes), dry_run=dry_run,
+    real = [c for c in changes if c.before != c.after]
+    return ApplyResult(changed=bool(real), dry_run=dry_run,
                        diffs=tuple(FileDiff(str(c.path), _text(c.before), _text(c.after))
-                                   for c in changes),
-                       written=() if dry_run else tuple(c.path for c in changes))
+                                   for c in real),
+                       written=() if dry_run else tuple(c.path for c in real))
 
 
 def _save(state: State, directory: Path) -> None:

@@ -127,7 +127,7 @@ def test_held_lock_fails_with_a_clear_message_and_dies_with_its_process(tmp_path
 def test_permission_error_at_replace_leaves_original_and_state_intact(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "managed.sh"
-    apply_files([RenderedFile(target, "old\n")])
+    apply_files([RenderedFile(target, "old\n")], plan_id="p1")
     real_replace = os.replace
 
     def refuse(src: str, dst: str | Path) -> None:
@@ -137,11 +137,15 @@ def test_permission_error_at_replace_leaves_original_and_state_intact(
 
     monkeypatch.setattr(fileops.os, "replace", refuse)
     with pytest.raises(WriteError, match=f"permission denied: cannot write {target}") as info:
-        apply_files([RenderedFile(target, "new\n"), RenderedFile(tmp_path / "b", "b\n")])
+        apply_files([RenderedFile(tmp_path / "b", "b\n"), RenderedFile(target, "new\n")],
+                    plan_id="p2")
     assert "sudo" in (info.value.hint or "")
-    assert target.read_text() == "old\n"
+    assert target.read_text() == "old\n" and (tmp_path / "b").read_text() == "b\n"
     assert not list(tmp_path.glob("*.velollm-tmp"))
-    assert drifted(load_state()) == []  # state still describes what is on disk
+    state = load_state()
+    assert drifted(state) == []  # state still describes exactly what is on disk
+    assert [r.path for r in state.files] == [str(tmp_path / "b"), str(target)]
+    assert state.plan_id == "p1"  # the failed plan is not recorded as applied
 
 
 def _run_as_root_without_dac_override(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
