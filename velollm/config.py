@@ -120,7 +120,7 @@ def _build_config(loaded: Loaded, path: Path) -> Config:
 
 def profile_path(name_or_path: str, base_dir: Path) -> Path:
     if is_profile_path(name_or_path):
-        return (base_dir / name_or_path).expanduser()
+        return base_dir / Path(name_or_path).expanduser()
     if name_or_path not in builtin_profiles():
         raise ConfigError(f"unknown profile {name_or_path!r}",
                           hint=f"built-in profiles: {', '.join(builtin_profiles())}")

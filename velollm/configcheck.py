@@ -164,7 +164,7 @@ def _profile_problems(name: object, loaded: Loaded, base_dir: Path) -> list[Prob
     if not isinstance(name, str) or not name or _CONTROL.search(name):
         return []  # the schema already said so
     if is_profile_path(name):
-        if (base_dir / name).expanduser().is_file():
+        if (base_dir / Path(name).expanduser()).is_file():
             return []
         message = f"profile file {name!r} not found (relative to {base_dir})"
     else:

@@ -104,3 +104,13 @@ def test_matches_all_facts() -> None:
     assert matches({"gpu_vendor": ["nvidia", "apple"], "os": "darwin", "arch": "aarch64"}, facts)
     assert not matches({"gpu_vendor": "apple", "ram_gb": ">=128"}, facts)
     assert matches({"cpu_only": False, "gpu_count": "==1"}, facts)
+
+
+def test_profile_path_under_home(isolated_home: Path) -> None:
+    (isolated_home / "mine.yaml").write_text("description: x\nobjective: low-memory\n",
+                                             encoding="utf-8")
+    (isolated_home / "proj").mkdir()
+    (isolated_home / "proj" / "velollm.yaml").write_text("version: 1\nprofile: ~/mine.yaml\n",
+                                                         encoding="utf-8")
+    state = resolve(load_config(isolated_home / "proj" / "velollm.yaml"), hw())
+    assert state.objective == "low-memory"
