@@ -121,3 +121,17 @@ def test_wsl_and_distribution_name(tmp_path: Path) -> None:
     (tmp_path / "etc/os-release").write_text('NAME="Ubuntu"\nPRETTY_NAME="Ubuntu 24.04.1 LTS"\n')
     info, _ = system.probe(_ctx(tmp_path))
     assert info.wsl is True and info.release == "Ubuntu 24.04.1 LTS" and info.container is None
+
+
+@pytest.mark.parametrize(("limit", "expected_total"), [
+    ("4294967296\n", 4294967296), ("max\n", 65536000 * 1024),
+    ("9223372036854771712\n", 65536000 * 1024)])  # cgroup v1 "no limit" is a huge number
+def test_container_memory_limit_caps_total(tmp_path: Path, limit: str,
+                                           expected_total: int) -> None:
+    install_fixture(tmp_path, "/proc/meminfo", "meminfo.txt")
+    (tmp_path / "sys/fs/cgroup").mkdir(parents=True)
+    (tmp_path / "sys/fs/cgroup/memory.max").write_text(limit)
+    mem, probe = memory.probe(_ctx(tmp_path))
+    assert mem.total_bytes == expected_total
+    assert mem.available_bytes <= mem.total_bytes
+    assert ("cgroup limit" in probe.detail) == (expected_total == 4294967296)

@@ -95,3 +95,11 @@ def test_nothing_listening_is_absent(tmp_path: Path) -> None:
     ctx = ToolBox(tmp_path).ctx(environ={"OLLAMA_HOST": f"127.0.0.1:{_free_port()}"})
     server, probe = ollama_install.probe_server(ctx, 2.0)
     assert not server.reachable and probe.status == "absent"
+
+
+def test_ipv6_and_name_hosts_with_nothing_listening(tmp_path: Path) -> None:
+    port = _free_port()
+    for value in (f"[::1]:{port}", f"localhost:{port}"):
+        ctx = ToolBox(tmp_path).ctx(environ={"OLLAMA_HOST": value})
+        server, probe = ollama_install.probe_server(ctx, 1.0)
+        assert not server.reachable and probe.status == "absent", value

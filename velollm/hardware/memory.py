@@ -20,7 +20,25 @@ def probe(ctx: ProbeContext) -> tuple[Memory, Probe]:
     memory = parse_meminfo(text)
     if memory is None:
         return _psutil()
+    limit = _cgroup_limit(ctx)
+    if limit is not None and limit < memory.total_bytes:
+        # /proc/meminfo shows the host; the cgroup (a container's --memory) is what we may use.
+        capped = Memory(total_bytes=limit, available_bytes=min(memory.available_bytes, limit),
+                        swap_total_bytes=memory.swap_total_bytes)
+        return capped, Probe("memory", "ok", f"/proc/meminfo, capped by the cgroup limit "
+                                             f"of {limit} bytes")
     return memory, Probe("memory", "ok", "/proc/meminfo")
+
+
+def _cgroup_limit(ctx: ProbeContext) -> int | None:
+    """cgroup v2 memory.max, or v1 memory.limit_in_bytes ("max" / a huge number: no limit)."""
+    for name in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = ctx.path(name).read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        return int(text) if text.isdigit() else None
+    return None
 
 
 def parse_meminfo(text: str) -> Memory | None:

@@ -119,6 +119,9 @@ def _port_open(url: str, timeout: float) -> bool:
                 return True
         except OSError:
             return False
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        return sock.connect_ex((host, port)) == 0
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            return sock.connect_ex((host, port)) == 0
+    except OSError:  # e.g. IPv6 disabled on this host
+        return False

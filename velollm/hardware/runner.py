@@ -80,8 +80,11 @@ def run_tool(argv: Sequence[str], *, timeout: float, which: Which = shutil.which
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
+    killpg = getattr(os, "killpg", None)  # POSIX only; Windows has no process groups here
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        if killpg is None:
+            raise ProcessLookupError
+        killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
     # The pipes close once the whole group is dead, so this returns promptly.
