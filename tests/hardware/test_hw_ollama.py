@@ -103,3 +103,11 @@ def test_ipv6_and_name_hosts_with_nothing_listening(tmp_path: Path) -> None:
         ctx = ToolBox(tmp_path).ctx(environ={"OLLAMA_HOST": value})
         server, probe = ollama_install.probe_server(ctx, 1.0)
         assert not server.reachable and probe.status == "absent", value
+
+
+def test_hanging_ollama_version_is_a_timeout_not_a_wait(tmp_path: Path) -> None:
+    box = ToolBox(tmp_path)
+    box.script("ollama", "sleep 60")
+    install, probe = ollama_install.probe_install(box.ctx(), 0.5)
+    assert install.path is not None and install.version is None
+    assert probe.status == "timeout" and "did not answer within 0.5 s" in probe.detail

@@ -148,21 +148,9 @@ def _unpack(result: Any) -> GpuProbe:
 
 
 def _ollama(ctx: ProbeContext, results: dict[str, Any]) -> tuple[OllamaInstall, list[Probe]]:
-    install = results["ollama"]
-    server = results["ollama-server"]
-    probes: list[Probe] = []
-    inst = None
-    if isinstance(install, Probe):
-        probes.append(install)
-    else:
-        inst, probe = install
-        probes.append(probe)
-    srv = None
-    if isinstance(server, Probe):
-        probes.append(server)
-    else:
-        srv, probe = server
-        probes.append(probe)
+    inst, inst_probe = _value(results["ollama"])
+    srv, srv_probe = _value(results["ollama-server"])
+    probes = [inst_probe, srv_probe]
     host = srv.host if srv else parse_host(ctx.environ.get("OLLAMA_HOST"))
     return OllamaInstall(
         installed=bool(inst and inst.path), host=host,
@@ -173,3 +161,11 @@ def _ollama(ctx: ProbeContext, results: dict[str, Any]) -> tuple[OllamaInstall, 
         systemd_unit=inst.systemd_unit if inst else None,
         systemd_dropins=inst.systemd_dropins if inst else (),
     ), probes
+
+
+def _value(result: Any) -> tuple[Any, Probe]:
+    """(value, probe) from a probe that answered; (None, its timeout/error probe) otherwise."""
+    if isinstance(result, Probe):
+        return None, result
+    value, probe = result
+    return value, probe

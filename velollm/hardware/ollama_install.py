@@ -12,7 +12,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from velollm.hardware.model import ManagedBy, Probe
+from velollm.hardware.model import ManagedBy, Probe, ProbeStatus
 from velollm.hardware.runner import ProbeContext, run_tool
 from velollm.ollama.host import connect_url, parse_host
 
@@ -52,16 +52,20 @@ def probe_install(ctx: ProbeContext, timeout: float) -> tuple[Install, Probe]:
     path = ctx.which("ollama")
     version = None
     detail = "ollama not found on PATH"
+    status: ProbeStatus = "absent"
     if path is not None:
         result = run_tool(["ollama", "--version"], timeout=ctx.budget(timeout), which=ctx.which,
                           env=ctx.environ)
         version = parse_version(f"{result.stdout}\n{result.stderr}")
         detail = f"{path}, version {version}" if version else f"{path}: {result.detail}"
+        # Installed but `--version` hung or failed: say so rather than a plain "ok".
+        status = "ok" if version or result.status == "ok" else result.status
     unit, dropins = systemd_unit(ctx)
     managed = _managed_by(ctx, unit)
+    if status == "absent" and managed != "none":
+        status = "ok"  # a service or app without the CLI on PATH
     install = Install(path, version, managed, unit, dropins)
-    found = path is not None or managed != "none"
-    return install, Probe("ollama", "ok" if found else "absent", f"{detail}; managed by {managed}")
+    return install, Probe("ollama", status, f"{detail}; managed by {managed}")
 
 
 def systemd_unit(ctx: ProbeContext) -> tuple[str | None, tuple[str, ...]]:
