@@ -74,3 +74,19 @@ def test_gpu_line_shows_vram_in_gib() -> None:
               memory_bandwidth_gbps=3352.3, pcie=Pcie(5, 16))
     assert gpu_line(gpu) == ("0 NVIDIA H100 80GB HBM3 [nvidia, nvml], 80.0 GiB VRAM, 79.0 GiB free, "
                              "driver 550.54.15, compute 9.0, 3352 GB/s, PCIe 5 x16")
+
+
+def test_detect_does_not_load_heavy_libraries_when_no_server_listens() -> None:
+    # Import hygiene, not timing: requests only loads when a port answers, psutil only off Linux,
+    # pynvml only with an NVIDIA driver present, jsonschema only when a document is read back.
+    code = ("import sys, json; import velollm.commands.detect; from velollm.hardware import detect;"
+            " detect(timeout=1.0); print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(proc.stdout)}
+    heavy = {"requests", "urllib3", "jsonschema", "jinja2", "deepdiff", "yaml"}
+    if sys.platform == "linux":
+        heavy.add("psutil")
+    if not Path("/proc/driver/nvidia").exists():
+        heavy.add("pynvml")
+    assert loaded.isdisjoint(heavy), sorted(loaded & heavy)
