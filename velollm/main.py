@@ -25,6 +25,7 @@ from velollm.output import OUT, configure
 # Order is the order of `velollm --help`.
 COMMANDS: tuple[str, ...] = (
     "detect",
+    "plan",
     "init",
     "validate",
     "profiles",

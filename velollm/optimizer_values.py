@@ -187,6 +187,9 @@ def server_values(obj: Objective, hw: Budget, pins: Mapping[str, Any], choice: C
 
 def _parallel_reason(choice: Choice, big: Estimate | None, hw: Budget, room: str) -> str:
     p = choice.parallel
+    if big is None and not choice.estimates:
+        return (f"num_parallel = {p}: no models are listed in velollm.yaml to size it for; "
+                "list them under models[] for a sized choice")
     if big is None:
         return f"num_parallel = {p}: the least memory, as no model fits fully (see warnings)"
     spare = (hw.vram if hw.gpus else hw.ram) - (

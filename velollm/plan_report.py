@@ -38,7 +38,7 @@ def render_plan(plan: Plan, out: Output) -> None:
         out.line(out.style(f"      # {change.reason}", "dim"))
     if plan.notes:
         out.line("")
-        out.line("Not written:")
+        out.line("Notes:")
         for note in plan.notes:
             out.line(f"  - {note}")
     if plan.changes and plan.files:

@@ -52,6 +52,7 @@ class Plan:
     fingerprint: Mapping[str, str] = field(default_factory=dict)
     offline: bool = False
     ollama_version: str | None = None
+    inputs: Mapping[str, str | None] = field(default_factory=dict)  # how to re-plan (staleness)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -66,6 +67,7 @@ class Plan:
         doc["env"] = dict(self.env)
         doc["model_params"] = {m: dict(p) for m, p in self.model_params.items()}
         doc["fingerprint"] = dict(self.fingerprint)
+        doc["inputs"] = dict(self.inputs)
         return {"kind": "velollm.plan", "plan_format": PLAN_FORMAT, **doc,
                 "summary": self.counts}
 
@@ -97,7 +99,8 @@ def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, s
     after = {"server": dict(desired_env),
              "model": {_model_key(m, p): v for m, ps in desired_models.items()
                        for p, v in ps.items()}}
-    diff = DeepDiff(before, after, view="tree")
+    # threshold 0: always list single keys, never replace a whole dict that shares no key.
+    diff = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
     outside = " (changed outside velollm)" if drifted else ""
     changes: list[Change] = []
     for action, kind in (("add", "dictionary_item_added"), ("change", "values_changed"),
@@ -133,6 +136,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             warnings=tuple(doc["warnings"]), notes=tuple(doc["notes"]),
             settings=tuple(doc["settings"]), fingerprint=dict(doc["fingerprint"]),
             offline=bool(doc["offline"]), ollama_version=doc.get("ollama_version"),
+            inputs=dict(doc.get("inputs") or {}),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",

@@ -82,3 +82,10 @@ def test_stale_reasons_name_what_changed() -> None:
 
 def test_fingerprint_ignores_key_order() -> None:
     assert planner.fingerprint_of({"a": 1, "b": 2}) == planner.fingerprint_of({"b": 2, "a": 1})
+
+
+def test_disjoint_keys_are_listed_one_by_one() -> None:
+    changes = _changes(current_env={"OLLAMA_DEBUG": "1"},
+                       desired_env={"OLLAMA_NUM_PARALLEL": "4"})
+    assert [(c.action, c.key) for c in changes] == [("remove", "OLLAMA_DEBUG"),
+                                                    ("add", "OLLAMA_NUM_PARALLEL")]
