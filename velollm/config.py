@@ -88,8 +88,9 @@ class DesiredState:
 def _invalid(name: str, problems: list[dict[str, Any]]) -> SchemaValidationError:
     lines = sorted({p["line"] for p in problems if p.get("line")})
     where = f" (line {', '.join(map(str, lines))})" if lines else ""
+    named = [{"file": name, **p} for p in problems]  # so every command can print FILE:LINE
     return SchemaValidationError(f"{name} is not valid{where}: {len(problems)} problem(s)",
-                                 problems)
+                                 named)
 
 
 def _models(items: list[dict[str, Any]] | None) -> list[ModelSpec]:

@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, TracebackType
 from typing import Any
 
 from velollm import __version__
@@ -26,6 +26,8 @@ from velollm.output import OUT, configure
 COMMANDS: tuple[str, ...] = (
     "detect",
     "plan",
+    "apply",
+    "destroy",
     "init",
     "validate",
     "profiles",
@@ -108,7 +110,7 @@ class _error_handler:  # lower case: reads like the context manager it is
         return self.result
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: Any) -> bool:
+                 tb: TracebackType | None) -> bool:
         if exc is None:
             return False
         if isinstance(exc, VelollmError):
@@ -138,7 +140,9 @@ def _report_expected(exc: VelollmError) -> int:
         OUT.json({"status": "error", "errors": problems})
     if isinstance(exc, SchemaValidationError):
         for p in problems:
-            OUT.error(p["message"] if not p.get("path") else f"{p['path']}: {p['message']}")
+            where = ":".join(str(p[k]) for k in ("file", "line") if p.get(k))
+            text = ": ".join(x for x in (where, p.get("path"), p["message"]) if x)
+            OUT.error(text)
         OUT.error(exc.message, hint=exc.hint)
     else:
         OUT.error(exc.message, hint=exc.hint)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from velollm.output import Output
-from velollm.planner import SYMBOL, Plan
+from velollm.planner import SYMBOL, Change, Plan
 
 _COLOR = {"add": "green", "change": "yellow", "remove": "red"}
 NO_CHANGES = "No changes. Your Ollama configuration matches velollm.yaml."
@@ -14,6 +14,16 @@ def summary_line(plan: Plan) -> str:
         return NO_CHANGES
     c = plan.counts
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['remove']} to remove."
+
+
+def _body(change: Change) -> str:
+    if change.scope == "file":
+        return f"{change.key} (file edited by hand)"
+    if change.action == "add":
+        return f"{change.key} = {change.after}"
+    if change.action == "change":
+        return f"{change.key}: {change.before} -> {change.after}"
+    return f"{change.key} (was {change.before})"
 
 
 def render_plan(plan: Plan, out: Output) -> None:
@@ -28,13 +38,7 @@ def render_plan(plan: Plan, out: Output) -> None:
         out.line("velollm will make these changes:")
     for change in plan.changes:
         sym = out.style(SYMBOL[change.action], _COLOR[change.action], "bold")
-        if change.action == "add":
-            body = f"{change.key} = {change.after}"
-        elif change.action == "change":
-            body = f"{change.key}: {change.before} -> {change.after}"
-        else:
-            body = f"{change.key} (was {change.before})"
-        out.line(f"  {sym} {body}")
+        out.line(f"  {sym} {_body(change)}")
         out.line(out.style(f"      # {change.reason}", "dim"))
     if plan.notes:
         out.line("")

@@ -20,8 +20,8 @@ SYMBOL: dict[str, str] = {"add": "+", "change": "~", "remove": "-"}
 @dataclass(frozen=True)
 class Change:
     action: Action
-    scope: Literal["server", "model"]
-    key: str  # OLLAMA_NUM_PARALLEL, or "llama3.1:8b num_ctx" for a model parameter
+    scope: Literal["server", "model", "file"]
+    key: str  # OLLAMA_NUM_PARALLEL, "llama3.1:8b num_ctx" (model parameter), or a file path
     before: str | None
     after: str | None
     reason: str
@@ -116,8 +116,14 @@ def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, s
             if action != "add":
                 reason += outside
             changes.append(Change(action, scope, key, old, new, reason))  # type: ignore[arg-type]
-    order = {"server": 0, "model": 1}
+    order = {"server": 0, "model": 1, "file": 2}
     return tuple(sorted(changes, key=lambda c: (order[c.scope], c.key)))
+
+
+def file_drift(path: str) -> Change:
+    """A managed file edited by hand without changing any value velollm reads back."""
+    return Change("change", "file", path, "edited by hand", "velollm's content",
+                  "changed outside velollm: apply restores the file velollm wrote")
 
 
 def plan_from_dict(doc: Mapping[str, Any]) -> Plan:

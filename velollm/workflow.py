@@ -129,6 +129,9 @@ def make_plan(req: PlanRequest) -> Plan:
     changes = planner.diff_settings(current_env=current_env, desired_env=env,
                                     current_models=current_models, desired_models=model_params,
                                     reasons=reasons, drifted=drift)
+    if not changes:
+        changes = tuple(planner.file_drift(str(f.path)) for f in rendered
+                        if str(f.path) in drift_paths and _read(f.path) != f.content)
     files = tuple(PlannedFile(str(f.path), f.content, planner.sha256_text(f.content), f.mode,
                               f.target, f.follow_up, f.pickup) for f in rendered)
     fingerprint = {
