@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         OUT.json({"status": "ok", "changed": plan.has_changes, **doc})
     else:
         render_plan(plan, OUT)
-        if args.out:
-            OUT.line(f"\nSaved the plan to {args.out}. To apply exactly it: "
+        if args.out:  # on stderr: the Plan: line stays the last line of the report
+            OUT.info(f"Saved the plan to {args.out}. To apply exactly it: "
                      f"velollm apply {args.out}")
     return 2 if args.detailed_exitcode and plan.has_changes else 0

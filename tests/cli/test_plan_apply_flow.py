@@ -1,0 +1,176 @@
+"""Issue 5's acceptance flow through the CLI, with the shell target in a temporary HOME:
+plan -> apply -> plan (no changes) -> hand edit -> drift -> stale saved plan refused -> destroy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli import hwdocs
+from velollm.main import main
+
+CONFIG = """\
+version: 1
+backend: ollama
+profile: balanced
+target: {kind: shell}
+server:
+  keep_alive: 30m
+  num_parallel: auto
+models:
+  - name: llama3.1:8b
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "velollm.yaml").write_text(CONFIG)
+    hwdocs.write(tmp_path / "hw.json",
+                 hwdocs.hardware(gpus=[hwdocs.nvidia("NVIDIA GeForce RTX 4090", 24)]))
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def env_file(home: Path) -> Path:
+    return home / ".config" / "velollm" / "ollama.env.sh"
+
+
+def sourced(path: Path) -> dict[str, str]:
+    """What a real bash sees after sourcing the file."""
+    proc = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c",
+         f'. "{path}" && python3 -c "import os,json;print(json.dumps(dict(os.environ)))"'],
+        capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]})
+    return {k: v for k, v in json.loads(proc.stdout).items() if k.startswith("OLLAMA_")}
+
+
+def test_full_lifecycle(project: Path, isolated_home: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--out", "old-plan.json",
+                       "--detailed-exitcode")
+    assert code == 2
+    assert "+ OLLAMA_NUM_PARALLEL = " in out
+    assert "Plan: " in out.splitlines()[-1]
+    assert not env_file(isolated_home).exists()  # plan writes nothing but the plan file
+
+    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["changed"] is True
+    assert doc["files"] == [str(env_file(isolated_home))]
+    written = sourced(env_file(isolated_home))
+    assert written["OLLAMA_KEEP_ALIVE"] == "30m"
+    assert int(written["OLLAMA_NUM_PARALLEL"]) >= 1
+
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
+    assert (code, out.splitlines()[-1]) == (
+        0, "No changes. Your Ollama configuration matches velollm.yaml.")
+
+    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--json")
+    assert (code, json.loads(out)["changed"]) == (0, False)  # idempotent
+
+    text = env_file(isolated_home).read_text().replace("'30m'", "'2h'")
+    env_file(isolated_home).write_text(text)
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
+    assert code == 2
+    assert "~ OLLAMA_KEEP_ALIVE: 2h -> 30m" in out
+    assert "(changed outside velollm)" in out
+
+    code, _, err = cli(capsys, "apply", "old-plan.json")
+    assert code == 1
+    assert "Saved plan is stale" in err
+    assert "ollama.env.sh changed since the plan was made" in err
+    assert sourced(env_file(isolated_home))["OLLAMA_KEEP_ALIVE"] == "2h"  # untouched
+
+    code, out, _ = cli(capsys, "destroy", "--auto-approve")
+    assert code == 0
+    assert not env_file(isolated_home).exists()
+    code, out, _ = cli(capsys, "destroy", "--auto-approve")
+    assert (code, out.strip()) == (0, "Nothing to destroy.")
+
+
+def test_fresh_saved_plan_applies_exactly(project: Path, isolated_home: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "plan", "--hardware", "hw.json", "--out", "p.json")[0] == 0
+    saved = json.loads((project / "p.json").read_text())
+    code, out, _ = cli(capsys, "apply", "p.json", "--json")
+    assert code == 0 and json.loads(out)["changed"] is True
+    assert env_file(isolated_home).read_text() == saved["files"][0]["content"]
+
+
+def test_config_change_makes_saved_plan_stale(project: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "plan", "--hardware", "hw.json", "--out", "p.json")[0] == 0
+    (project / "velollm.yaml").write_text(CONFIG.replace("30m", "1h"))
+    code, _, err = cli(capsys, "apply", "p.json")
+    assert code == 1
+    assert "Saved plan is stale: velollm.yaml changed since the plan was made" in err
+
+
+def test_check_writes_nothing(project: Path, isolated_home: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--check", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["changed"] is True
+    assert doc["diff"][0]["before"] is None
+    assert "OLLAMA_KEEP_ALIVE='30m'" in doc["diff"][0]["after"]
+    assert not env_file(isolated_home).exists()
+    assert not (isolated_home / ".local/state/velollm/state.json").exists()
+
+
+def test_diff_shows_unified_diff(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--check", "--diff")
+    assert code == 0
+    assert "+export OLLAMA_KEEP_ALIVE='30m'" in out
+    assert "--- /dev/null" in out
+
+
+def test_no_terminal_refuses_without_auto_approve(project: Path, isolated_home: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, _, err = cli(capsys, "apply", "--hardware", "hw.json")
+    assert code == 1
+    assert "--auto-approve" in err
+    assert not env_file(isolated_home).exists()
+
+
+def test_foreign_file_needs_force_and_is_restored(project: Path, isolated_home: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    target = env_file(isolated_home)
+    target.parent.mkdir(parents=True)
+    target.write_text("export OLLAMA_DEBUG=1  # mine\n")
+    code, _, err = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve")
+    assert code == 1
+    assert "--force" in err
+    assert target.read_text() == "export OLLAMA_DEBUG=1  # mine\n"
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json")
+    assert "- OLLAMA_DEBUG (was 1)" in out
+    assert cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--force")[0] == 0
+    assert "OLLAMA_DEBUG" not in sourced(target)
+    assert cli(capsys, "destroy", "--auto-approve")[0] == 0
+    assert target.read_text() == "export OLLAMA_DEBUG=1  # mine\n"
+
+
+def test_plan_file_and_config_options_conflict(project: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "plan", "--hardware", "hw.json", "--out", "p.json")[0] == 0
+    code, _, err = cli(capsys, "apply", "p.json", "--target", "fish")
+    assert code == 1
+    assert "either PLANFILE" in err
+
+
+def test_not_a_plan_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "apply", "hw.json")
+    assert code == 1
+    assert "not a velollm plan" in err
