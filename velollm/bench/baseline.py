@@ -1,0 +1,152 @@
+"""The benchmark baseline `apply --baseline` records and `verify` compares against.
+
+The baseline is an ordinary benchmark document (schemas/benchmark.schema.json) saved as
+<state dir>/baseline.json, so `velollm benchmark --out` output can serve as one too. Comparing two
+documents (`compare_documents`) is pure: it reads the raw samples, never the summaries, so the
+bootstrap works on what was measured.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from velollm.bench import report, runner, suites
+from velollm.bench.stats import Verdict, compare, summarize
+from velollm.errors import ConfigError
+from velollm.fileops import atomic_write
+from velollm.ollama.client import OllamaClient
+from velollm.state import state_dir
+
+BASELINE_FILE = "baseline.json"
+COMPARE_SEED = 42  # a verdict is reproducible from the two documents alone
+# (metric, higher is better, gates the verdict). Prefill is shown but does not gate: Ollama 0.5.4
+# reports prompt_eval_duration in whole milliseconds, too coarse for short prompts.
+METRICS: tuple[tuple[str, bool, bool], ...] = (
+    ("decode_tps", True, True),
+    ("aggregate_tps", True, True),
+    ("ttft_s", False, True),
+    ("prefill_tps", True, False),
+)
+
+
+def baseline_path(out_dir: Path | None = None) -> Path:
+    return (out_dir or state_dir()) / BASELINE_FILE
+
+
+def measure(client: OllamaClient, model: str, suite: suites.Suite) -> dict[str, Any]:
+    """Run `suite` on the server and return the benchmark document (no hardware section)."""
+    version = client.version()
+    details = client.show(model)  # a clear 404 before any timing starts
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results = runner.run_suite(client, lambda: OllamaClient(client.base_url), model, suite)
+    loaded = next((m for m in client.ps() if m.name in (model, f"{model}:latest")), None)
+    settings = {
+        "request_options": {"temperature": 0, "seed": suites.SEED},
+        "model_parameters": details.parameters,
+        "loaded": None if loaded is None else {
+            "size": loaded.size, "size_vram": loaded.size_vram,
+            "context_length": loaded.context_length, "expires_at": loaded.expires_at},
+        "concurrency": max(s.concurrency for s in suite.scenarios),
+    }
+    info = report.RunInfo(model, client.base_url, version, started, None, settings)
+    return report.build_document(info, suite, results)
+
+
+def record_baseline(client: OllamaClient, model: str, *, suite: str = "quick",
+                    iterations: int = 3, out_dir: Path | None = None) -> Path:
+    """Benchmark the server as it runs now and save the document atomically; returns its path."""
+    document = measure(client, model, suites.get_suite(suite, iterations=iterations))
+    path = baseline_path(out_dir)
+    atomic_write(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    return path
+
+
+def load_baseline(path: Path | None = None) -> dict[str, Any] | None:
+    """The baseline document; None when there is none. A damaged file is a ConfigError."""
+    path = path or baseline_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the baseline {path}: {exc.strerror}", path=str(path),
+                          hint="check its permissions") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"the baseline {path} is not JSON ({exc})", path=str(path),
+                          hint="record a new one with `velollm apply --baseline`") from None
+    if not (isinstance(doc, dict) and isinstance(doc.get("model"), str)
+            and isinstance(doc.get("benchmarks"), list) and isinstance(doc.get("suite"), dict)):
+        raise ConfigError(f"{path} is not a velollm benchmark document (no model, suite or "
+                          "benchmarks)", path=str(path),
+                          hint="use a file written by `velollm benchmark --out` or "
+                               "`velollm apply --baseline`")
+    return doc
+
+
+def suite_of(baseline: dict[str, Any], iterations: int | None) -> suites.Suite:
+    """The suite the baseline ran, with the same concurrency, for a like-for-like rerun."""
+    name = str(baseline["suite"].get("name", "quick"))
+    concurrency = max([int(b.get("concurrency") or 1) for b in baseline["benchmarks"]] or [1])
+    return suites.get_suite(name, iterations=iterations, concurrency=max(concurrency, 1))
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    benchmark: str
+    metric: str
+    before: float | None  # medians
+    after: float | None
+    verdict: Verdict
+    gating: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"benchmark": self.benchmark, "metric": self.metric, "before": self.before,
+                "after": self.after, "gating": self.gating, **self.verdict.as_dict()}
+
+
+def _values(bench: dict[str, Any], metric: str) -> list[float]:
+    if metric == "aggregate_tps":
+        rows = bench.get("rounds") or []
+    else:
+        rows = [s for s in bench.get("samples") or [] if s.get("ok") and not s.get("warmup")]
+    return [float(r[metric]) for r in rows if isinstance(r.get(metric), (int, float))]
+
+
+def compare_documents(before: dict[str, Any], after: dict[str, Any],
+                      max_regression: float) -> list[MetricComparison]:
+    """Every metric of every benchmark present in both documents, with its verdict."""
+    rng = random.Random(COMPARE_SEED)
+    after_by_name = {b.get("name"): b for b in after.get("benchmarks") or []}
+    out = []
+    for old in before.get("benchmarks") or []:
+        new = after_by_name.get(old.get("name"))
+        if new is None:
+            continue
+        for metric, higher, gating in METRICS:
+            base, cand = _values(old, metric), _values(new, metric)
+            if not base and not cand:
+                continue
+            b, a = summarize(base), summarize(cand)
+            verdict = compare(base, cand, max_regression, rng, higher_is_better=higher)
+            out.append(MetricComparison(str(old.get("name")), metric,
+                                        None if b is None else b.median,
+                                        None if a is None else a.median, verdict, gating))
+    return out
+
+
+def overall(comparisons: list[MetricComparison]) -> str:
+    """regressed when a gating metric's regression is confirmed; else inconclusive when nothing
+    could be compared or any gating verdict is unsure; else improved when one improved."""
+    gating = [c.verdict.status for c in comparisons if c.gating]
+    if "regressed" in gating:
+        return "regressed"
+    if not gating or "inconclusive" in gating:
+        return "inconclusive"
+    return "improved" if "improved" in gating else "no_regression"
