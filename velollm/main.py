@@ -32,6 +32,7 @@ COMMANDS: tuple[str, ...] = (
     "validate",
     "profiles",
     "benchmark",
+    "verify",
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
