@@ -1,0 +1,45 @@
+"""ruff and mypy (strict) stay clean: the standards are checked by CI, not by memory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool(module: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        pytest.skip(f"{module} is not installed (pip install -e '.[test]' installs it)")
+
+
+def test_ruff_clean() -> None:
+    _tool("ruff")
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "velollm", "tests",
+                           "benchmarks"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_clean(tmp_path: Path) -> None:
+    _tool("mypy")
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "mc"),
+                           "velollm"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_second_importer_of_boundary_libraries() -> None:
+    """One module per external system (design.md): requests, pynvml and psutil each have one home."""
+    homes = {"requests": {"velollm/ollama/client.py"}, "pynvml": {"velollm/hardware/nvml.py"},
+             "psutil": {"velollm/hardware/memory.py"}}
+    found: dict[str, set[str]] = {lib: set() for lib in homes}
+    for path in (ROOT / "velollm").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for lib in homes:
+            if f"import {lib}" in text or f"from {lib} " in text or f"from {lib}." in text:
+                found[lib].add(str(path.relative_to(ROOT)))
+    assert found == homes
