@@ -164,3 +164,20 @@ def test_missing_velollm_fails_only_that_host(fleet: FleetRuns) -> None:
     fatal = "\n".join(fleet.first.host_lines("no-velollm"))
     assert "was not found on this host: install velollm there" in fatal
     assert all(fleet.first.recap[name]["failed"] == 0 for name in FLEET)
+
+
+def test_check_diff_after_a_config_change_shows_before_and_after(fleet: FleetRuns,
+                                                                 tmp_path: Path) -> None:
+    edited = tmp_path / "velollm.yaml"
+    text = (h.EXAMPLES / "velollm.yaml").read_text(encoding="utf-8")
+    edited.write_text(text.replace("keep_alive: 30m", "keep_alive: 45m"), encoding="utf-8")
+    host = fleet.hosts["ws-rtx4090-24g"]
+    before = host.shell_file.read_text(encoding="utf-8")
+    run = h.run_playbook(fleet.tmp, fleet.tmp / "inventory.yml", "--check", "--diff",
+                         "--limit", host.name, "-e", f"velollm_config_src={edited}")
+    assert run.rc == 0 and run.changed_hosts() == {host.name}, run.output
+    lines = run.output.splitlines()
+    assert any(x.startswith("-") and "OLLAMA_KEEP_ALIVE" in x and "30m" in x for x in lines)
+    assert any(x.startswith("+") and "OLLAMA_KEEP_ALIVE" in x and "45m" in x for x in lines)
+    assert not any(x.startswith(("-", "+")) and "OLLAMA_NUM_PARALLEL" in x for x in lines)
+    assert host.shell_file.read_text(encoding="utf-8") == before
