@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.realserver import free_port
 from velollm import effect, verification
 from velollm.bench import baseline
 from velollm.errors import ConfigError
@@ -18,7 +19,6 @@ from velollm.main import main
 from velollm.ollama.current import ServerProcess
 from velollm.state import load_state, state_dir
 from velollm.targets import render_target
-from tests.realserver import free_port
 
 
 def _doc(decode: list[float], ttft: list[float], aggregate: list[float]) -> dict[str, Any]:

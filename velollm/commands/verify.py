@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if OUT.json_mode:
         OUT.json(doc)
     else:
-        _render(doc)
+        render(doc)
     return code
 
 
@@ -133,7 +133,8 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
             for r in rows]
 
 
-def _render(doc: dict[str, Any]) -> None:
+def render(doc: dict[str, Any]) -> None:
+    """The text report of a verify document (the --json twin)."""
     server = doc["server"]
     OUT.line(f"Settings on Ollama {server['version']} at {server['url']}"
              + (f" (pid {server['pid']})" if server["pid"] else ""))
