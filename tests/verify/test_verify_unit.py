@@ -54,8 +54,9 @@ def test_damaged_baseline_is_a_clear_error(tmp_path: Path, text: str) -> None:
 
 
 def test_compare_documents_verdicts() -> None:
-    before = _doc([100.0, 101.0, 99.0, 100.5, 100.2], [0.010] * 5, [300.0, 301.0, 299.0])
-    slower = _doc([50.0, 51.0, 49.0, 50.5, 50.2], [0.020] * 5, [150.0, 151.0, 149.0])
+    before = _doc([100.0, 101.0, 99.0, 100.5, 100.2], [0.010] * 5,
+                  [300.0, 301.0, 299.0, 302.0, 298.0])
+    slower = _doc([50.0, 51.0, 49.0, 50.5, 50.2], [0.020] * 5, [150.0, 151.0, 149.0, 152.0, 148.0])
     got = {(c.benchmark, c.metric): c for c in
            baseline.compare_documents(before, slower, max_regression=0.05)}
     assert got[("short_completion", "decode_tps")].verdict.status == "regressed"
@@ -67,6 +68,16 @@ def test_compare_documents_verdicts() -> None:
     same = baseline.compare_documents(before, before, max_regression=0.05)
     assert baseline.overall(same) == "no_regression"
     assert baseline.overall([]) == "inconclusive"
+
+
+def test_too_few_samples_is_inconclusive_never_a_verdict() -> None:
+    # Two runs each, half the speed: the bootstrap interval of 2 values looks confirmed, but two
+    # samples cannot confirm anything on a shared machine.
+    few = baseline.compare_documents(_doc([100.0, 101.0], [0.01, 0.01], [300.0, 301.0]),
+                                     _doc([50.0, 51.0], [0.02, 0.02], [150.0, 151.0]), 0.05)
+    assert few and all(c.verdict.status == "inconclusive" for c in few)
+    assert all("at least 5" in c.note for c in few)
+    assert baseline.overall(few) == "inconclusive"
 
 
 def _effect(status: effect.Status) -> effect.Effect:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,10 @@ from velollm.state import state_dir
 
 BASELINE_FILE = "baseline.json"
 COMPARE_SEED = 42  # a verdict is reproducible from the two documents alone
+# Below this many values a side, a percentile bootstrap of the median sees only a handful of
+# distinct resamples and its interval is far too narrow: a noisy run on a busy machine would read
+# as a "confirmed" change. Fewer samples give "inconclusive", never a verdict.
+MIN_SAMPLES = 5
 # (metric, higher is better, gates the verdict). Prefill is shown but does not gate: Ollama 0.5.4
 # reports prompt_eval_duration in whole milliseconds, too coarse for short prompts.
 METRICS: tuple[tuple[str, bool, bool], ...] = (
@@ -58,7 +62,7 @@ def measure(client: OllamaClient, model: str, suite: suites.Suite) -> dict[str, 
 
 
 def record_baseline(client: OllamaClient, model: str, *, suite: str = "quick",
-                    iterations: int = 3, out_dir: Path | None = None) -> Path:
+                    iterations: int = MIN_SAMPLES, out_dir: Path | None = None) -> Path:
     """Benchmark the server as it runs now and save the document atomically; returns its path."""
     document = measure(client, model, suites.get_suite(suite, iterations=iterations))
     path = baseline_path(out_dir)
@@ -105,10 +109,12 @@ class MetricComparison:
     after: float | None
     verdict: Verdict
     gating: bool
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"benchmark": self.benchmark, "metric": self.metric, "before": self.before,
-                "after": self.after, "gating": self.gating, **self.verdict.as_dict()}
+                "after": self.after, "gating": self.gating, **self.verdict.as_dict(),
+                "note": self.note}
 
 
 def _values(bench: dict[str, Any], metric: str) -> list[float]:
@@ -135,9 +141,14 @@ def compare_documents(before: dict[str, Any], after: dict[str, Any],
                 continue
             b, a = summarize(base), summarize(cand)
             verdict = compare(base, cand, max_regression, rng, higher_is_better=higher)
+            note = ""
+            if min(len(base), len(cand)) < MIN_SAMPLES and verdict.status != "inconclusive":
+                note = (f"{min(len(base), len(cand))} samples: at least {MIN_SAMPLES} a side "
+                        "are needed for a verdict")
+                verdict = replace(verdict, status="inconclusive")
             out.append(MetricComparison(str(old.get("name")), metric,
                                         None if b is None else b.median,
-                                        None if a is None else a.median, verdict, gating))
+                                        None if a is None else a.median, verdict, gating, note))
     return out
 
 

@@ -177,7 +177,8 @@ def _render_benchmark(bench: dict[str, Any]) -> None:
     rows = [("benchmark", "metric", "before", "after", "ratio", "interval", "verdict")]
     for c in bench["comparisons"]:
         label, scale = _UNITS[c["metric"]]
-        verdict = c["status"].replace("_", " ") + ("" if c["gating"] else " (not gating)")
+        verdict = c["status"].replace("_", " ") + (" (too few samples)" if c["note"] else "") \
+            + ("" if c["gating"] else " (not gating)")
         rows.append((c["benchmark"], label, _num(c["before"], scale), _num(c["after"], scale),
                      _num(c["ratio"], digits=2),
                      f"{_num(c['ci_low'], digits=2)}-{_num(c['ci_high'], digits=2)}", verdict))
