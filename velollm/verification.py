@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from velollm import effect, knobs
@@ -34,6 +35,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
            "h": 3600.0}
 _GO_FOREVER_S = 9.2e9  # Go's largest Duration (2562047h47m16.8s): what a negative keep-alive means
+_EXPIRY_SLACK_S = 5.0  # clock skew between server and verify, rounding
 _RUNNER = re.compile(r"starting llama server\"? cmd=.*?--parallel (\d+)")
 _ENV_TO_KEY = {k.env: k.key for k in knobs.SERVER_KNOBS.values()}
 
@@ -234,17 +236,45 @@ def version_reads(version: str | None) -> Callable[[str], str | None]:
 def check(wanted: Mapping[str, str], gathered: Gathered,
           version: str | None) -> list[effect.Effect]:
     effects = effect.check_effects(wanted, gathered.evidence, version_reads=version_reads(version))
-    return [_corroborate(e, gathered) for e in effects]
+    now = time.time()
+    return [_corroborate(e, gathered, now) for e in effects]
 
 
-def _corroborate(e: effect.Effect, g: Gathered) -> effect.Effect:
-    """The runner's slots contradict an OLLAMA_NUM_PARALLEL the environment shows: say so."""
-    if e.env == "OLLAMA_NUM_PARALLEL" and e.status == "effective" and g.runner_parallel is not \
-            None and str(g.runner_parallel) != e.wanted.strip():
+def _corroborate(e: effect.Effect, g: Gathered, now: float) -> effect.Effect:
+    """What the server does can contradict what its environment says: its runner's slots
+    (log), a loaded model's expiry (/api/ps, moved by a request's keep_alive)."""
+    if e.status != "effective":
+        return e
+    if e.env == "OLLAMA_NUM_PARALLEL" and g.runner_parallel is not None \
+            and str(g.runner_parallel) != e.wanted.strip():
         return replace(e, status="not effective", observed=str(g.runner_parallel),
                        why=f"the model runner was started with --parallel {g.runner_parallel} "
                            "(its log)")
+    if e.env == "OLLAMA_KEEP_ALIVE":
+        for m in g.loaded:
+            if keep_alive_overridden(e.wanted, m.expires_at, now):
+                return replace(e, status="not effective", observed=f"expires_at {m.expires_at}",
+                               why=f"{m.name} stays loaded longer than {e.wanted} (/api/ps "
+                                   "expires_at): a request's keep_alive overrides the setting")
     return e
+
+
+def _epoch(rfc3339: str) -> float | None:
+    """Ollama's expires_at (Go RFC 3339, nanoseconds) as a POSIX time."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", rfc3339.strip()).replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def keep_alive_overridden(wanted: str, expires_at: str, now: float) -> bool:
+    """True when a model expires later than the server's keep-alive allows: the expiry is set to
+    last request + keep-alive, so only a request's own keep_alive can push it further."""
+    keep, expires = parse_go_duration(wanted), _epoch(expires_at)
+    if keep is None or expires is None or keep < 0:
+        return False  # forever (negative) cannot be exceeded
+    return expires - now > keep + _EXPIRY_SLACK_S
 
 
 def exit_code(effects: Sequence[effect.Effect], benchmark: str | None) -> int:

@@ -119,13 +119,22 @@ def test_server_not_restarted_after_apply(ollama_server: ServerFactory,
     assert keep["observed"] not in (None, ENV["OLLAMA_KEEP_ALIVE"])
 
 
-def test_effective_settings_exit_0_without_log(ollama_server: ServerFactory,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    wanted = {"OLLAMA_NUM_PARALLEL": "3", "OLLAMA_MAX_LOADED_MODELS": "1"}
-    server = ollama_server(_sourced(_apply_shell(wanted)), model=False)
+def test_effective_without_log_then_overridden_by_a_request(
+        ollama_server: ServerFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    wanted = {"OLLAMA_NUM_PARALLEL": "3", "OLLAMA_KEEP_ALIVE": "30m"}
+    server = ollama_server(_sourced(_apply_shell(wanted)))
 
     code, doc = _verify(capsys, "--host", server.base_url, "--skip-benchmark")
 
     assert code == 0 and doc["status"] == "ok"
     assert [s["status"] for s in doc["settings"]] == ["effective", "effective"]
     assert doc["server"]["log"] is None
+
+    # A client asks for its own keep_alive: the model now outlives the server's setting.
+    client = OllamaClient(server.base_url)
+    list(client.generate(MODEL, "Hello", {"num_predict": 2}, keep_alive="2h"))
+    client.close()
+    code, doc = _verify(capsys, "--host", server.base_url, "--skip-benchmark")
+    keep = next(s for s in doc["settings"] if s["env"] == "OLLAMA_KEEP_ALIVE")
+    assert keep["status"] == "not effective" and "request's keep_alive" in keep["why"]
+    assert code == 4

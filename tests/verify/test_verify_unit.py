@@ -177,3 +177,14 @@ def test_server_down_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "error"
     assert "not reachable" in doc["errors"][0]["message"] and url in doc["errors"][0]["message"]
+
+
+def test_keep_alive_overridden_by_a_later_expiry() -> None:
+    now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    in_20m = "2027-01-15T08:20:00.123456789Z"
+    in_2h = "2027-01-15T10:00:00.5+00:00"
+    assert not verification.keep_alive_overridden("30m", in_20m, now)
+    assert verification.keep_alive_overridden("30m", in_2h, now)
+    assert verification.keep_alive_overridden("600", in_20m, now)  # whole seconds
+    assert not verification.keep_alive_overridden("-1", in_2h, now)  # forever is never exceeded
+    assert not verification.keep_alive_overridden("30m", "not a time", now)
