@@ -86,12 +86,33 @@ def _model_key(model: str, param: str) -> str:
     return f"{model} {param}"
 
 
+def _deepdiff() -> Any:
+    """Import DeepDiff without its optional numpy/pydantic support.
+
+    deepdiff imports numpy and pydantic when they are installed (~100 ms together on a 2-core
+    machine, a third of a plan); our diffs are dicts of strings and need neither. They are hidden
+    only for that import, and only when nothing has imported them yet.
+    """
+    import sys
+
+    hidden = [m for m in ("numpy", "pydantic") if m not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail fast
+    try:
+        from deepdiff import DeepDiff
+    finally:
+        for name in hidden:
+            if sys.modules.get(name) is None:
+                del sys.modules[name]
+    return DeepDiff
+
+
 def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, str],
                   current_models: Mapping[str, Mapping[str, str]],
                   desired_models: Mapping[str, Mapping[str, str]],
                   reasons: Mapping[str, str], drifted: bool = False) -> tuple[Change, ...]:
     """Changes from what the target holds now to what velollm.yaml wants, via deepdiff."""
-    from deepdiff import DeepDiff
+    DeepDiff = _deepdiff()
 
     before = {"server": dict(current_env),
               "model": {_model_key(m, p): v for m, ps in current_models.items()
