@@ -158,7 +158,10 @@ class ServerFactory:
     workdir: Path
     started: list[tuple[Server, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    def __call__(self, env: dict[str, str] | None = None, *, model: bool = True) -> Server:
+    def __call__(self, env: dict[str, str] | None = None, *, model: bool = True,
+                 source: Path | None = None) -> Server:
+        """Start `ollama serve`; with `source`, from a bash that sourced that file first (the
+        way a user's profile starts it), so the server reads exactly what the file sets."""
         n = len(self.started)
         base = self.workdir / f"server{n}"
         home, models = base / "home", base / "models"
@@ -170,7 +173,11 @@ class ServerFactory:
                     "OLLAMA_HOST": f"127.0.0.1:{port}", **(env or {})}
         log_path = base / "serve.log"
         with log_path.open("wb") as log:
-            proc = subprocess.Popen([str(self.runtime.binary), "serve"], env=full_env,
+            argv = [str(self.runtime.binary), "serve"]
+            if source is not None:  # exec: the server keeps the pid we stop it by
+                argv = ["bash", "--norc", "--noprofile", "-c", '. "$1" && exec "$2" serve',
+                        "bash", str(source), str(self.runtime.binary)]
+            proc = subprocess.Popen(argv, env=full_env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
         server = Server(f"http://127.0.0.1:{port}", proc.pid, log_path, models, home)

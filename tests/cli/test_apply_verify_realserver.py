@@ -1,0 +1,79 @@
+"""The proof, end to end through the CLI against a real Ollama: plan reads the live server,
+apply writes the shell file, a server started from that file has every setting, verify says so,
+and a server started before the apply is reported as not restarted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from velollm.main import main
+
+CONFIG = """\
+version: 1
+backend: ollama
+profile: balanced
+target: {kind: shell}
+server:
+  num_parallel: 2
+  keep_alive: 45m
+  max_loaded_models: 1
+  context_length: 4096
+models:
+  - name: tiny
+verify:
+  model: tiny
+"""
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.realserver
+def test_apply_then_verify_on_a_real_server(ollama_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                            isolated_home: Path,
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "velollm.yaml").write_text(CONFIG)
+    before = ollama_server()  # running before velollm wrote anything
+
+    code, out, _ = cli(capsys, "plan", "--host", before.base_url, "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["offline"] is False
+    assert plan["ollama_version"].startswith("0.5.4")
+    # 0.5.4 does not read OLLAMA_CONTEXT_LENGTH: the context goes into tiny's num_ctx instead
+    assert "OLLAMA_CONTEXT_LENGTH" not in plan["env"]
+    assert any("OLLAMA_CONTEXT_LENGTH" in n and "0.5.13" in n for n in plan["notes"])
+    # tiny was trained on 2048 tokens: the optimizer keeps num_ctx within it, and says so
+    assert plan["model_params"]["tiny"]["num_ctx"] == "2048"
+    ctx = next(c for c in plan["changes"] if c["key"] == "tiny num_ctx")
+    assert "2048" in ctx["reason"], ctx
+
+    code, out, _ = cli(capsys, "apply", "--host", before.base_url, "--auto-approve", "--json")
+    assert code == 0 and json.loads(out)["changed"] is True
+    env_file = isolated_home / ".config" / "velollm" / "ollama.env.sh"
+
+    code, out, _ = cli(capsys, "verify", "--host", before.base_url, "--log",
+                       str(before.log_path), "--skip-benchmark", "--json")
+    stale = {s["env"]: s for s in json.loads(out)["settings"]}
+    assert code == 4
+    assert stale["OLLAMA_NUM_PARALLEL"]["status"] == "not effective"
+    assert "restart" in stale["OLLAMA_NUM_PARALLEL"]["why"]
+
+    after = ollama_server(source=env_file)  # restarted the way the file says: sourced first
+    code, out, err = cli(capsys, "verify", "--host", after.base_url, "--log",
+                         str(after.log_path), "--skip-benchmark", "--json")
+    doc = json.loads(out)
+    settings = {s["env"]: s for s in doc["settings"]}
+    assert code == 0, (doc, err)
+    for name, value in (("OLLAMA_NUM_PARALLEL", "2"), ("OLLAMA_KEEP_ALIVE", "45m"),
+                        ("OLLAMA_MAX_LOADED_MODELS", "1")):
+        assert settings[name]["status"] == "effective", settings[name]
+        assert settings[name]["wanted"] == value
