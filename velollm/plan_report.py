@@ -40,6 +40,11 @@ def render_plan(plan: Plan, out: Output) -> None:
         sym = out.style(SYMBOL[change.action], _COLOR[change.action], "bold")
         out.line(f"  {sym} {_body(change)}")
         out.line(out.style(f"      # {change.reason}", "dim"))
+    if plan.observed:
+        out.line("")
+        out.line("In effect now (until the server restarts with the new settings):")
+        for o in plan.observed:
+            out.line(f"  {o['env']}={o['value']}  ({o['source']})")
     if plan.notes:
         out.line("")
         out.line("Notes:")

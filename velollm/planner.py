@@ -53,6 +53,8 @@ class Plan:
     offline: bool = False
     ollama_version: str | None = None
     inputs: Mapping[str, str | None] = field(default_factory=dict)  # how to re-plan (staleness)
+    # What the server runs with now, from sources other than the target: {env, value, source}
+    observed: tuple[dict[str, str], ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -164,6 +166,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             settings=tuple(doc["settings"]), fingerprint=dict(doc["fingerprint"]),
             offline=bool(doc["offline"]), ollama_version=doc.get("ollama_version"),
             inputs=dict(doc.get("inputs") or {}),
+            observed=tuple(doc.get("observed") or ()),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",

@@ -141,15 +141,45 @@ def make_plan(req: PlanRequest) -> Plan:
         "ollama_version": str(version),
         **{f"file:{f.path}": _sha_or_absent(Path(f.path)) for f in files},
     }
+    observed = () if elsewhere else observe(env)
     warnings = [*settings.warnings, *knobs.trap_warnings(dict(desired.server), version),
-                *_security_warnings(env)]
+                *_security_warnings(env), *_reach_warnings(kind, hw, env, observed)]
     return Plan(target_kind=kind, target_path=str(files[0].path), env=env,
                 model_params=model_params, changes=changes, files=files,
                 warnings=tuple(dict.fromkeys(warnings)),
                 notes=tuple(dict.fromkeys([*notes, *facts.notes])),
                 settings=tuple(_setting_dict(r) for r in (*settings.server, *settings.models)),
                 fingerprint=fingerprint, offline=not facts.reachable, ollama_version=version,
-                inputs=req.to_inputs())
+                inputs=req.to_inputs(), observed=observed)
+
+
+def observe(env: dict[str, str]) -> tuple[dict[str, str], ...]:
+    """Values the running server or its service has now that differ from what we want."""
+    from velollm.ollama.current import read_current
+
+    names = [k.env for k in knobs.SERVER_KNOBS.values()]
+    now = read_current(known_names=names).effective()
+    return tuple({"env": name, "value": o.value, "source": o.source}
+                 for name, o in sorted(now.items()) if env.get(name) != o.value)
+
+
+def _reach_warnings(kind: str, hw: dict[str, Any], env: dict[str, str],
+                    observed: tuple[dict[str, str], ...]) -> list[str]:
+    """Settings that would be written where the server never looks, or be overridden."""
+    out: list[str] = []
+    managed = hw["ollama"]["managed_by"]
+    if kind in ("shell", "fish") and managed == "systemd":
+        out.append(f"Ollama runs as the systemd service ollama.service, which never reads a "
+                   f"{kind} file: use `--target systemd` (with sudo) so the service gets them")
+    if kind in ("shell", "fish") and managed in ("app", "launchd"):
+        out.append(f"Ollama.app never reads a {kind} file: use `--target launchd`")
+    ours = "systemd drop-in /etc/systemd/system/ollama.service.d/velollm.conf"
+    for o in observed:
+        later_dropin = (o["source"].startswith("systemd drop-in") and o["source"] > ours)
+        if o["env"] in env and kind == "systemd" and later_dropin:
+            out.append(f"{o['env']}={o['value']} in {o['source']} is read after velollm's "
+                       f"drop-in and overrides {env[o['env']]}: remove it there")
+    return out
 
 
 def _user_keys(config: Any, desired: Any) -> set[str]:

@@ -102,3 +102,26 @@ def test_plan_as_subprocess(workdir: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout.splitlines()[-1].startswith("Plan: ")
     assert "ollama.env.fish" in proc.stdout
+
+
+def test_shell_target_for_a_systemd_service_is_warned(workdir: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "velollm.yaml").write_text("version: 1\nbackend: ollama\ntarget: {kind: shell}\n")
+    hwdocs.write(workdir / "hw.json", hwdocs.hardware(managed_by="systemd"))
+    code, _, err = run(capsys, "plan", "--hardware", "hw.json")
+    assert code == 0
+    assert "never reads a shell file: use `--target systemd`" in err
+
+
+def test_values_in_effect_now_are_shown(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    (workdir / "velollm.yaml").write_text(
+        "version: 1\nbackend: ollama\ntarget: {kind: shell}\nserver: {num_parallel: 2}\n")
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "7")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens: offline, fast
+    code, out, _ = run(capsys, "plan")
+    assert code == 0
+    assert "OLLAMA_NUM_PARALLEL=7  (shell environment)" in out
+    code, out, _ = run(capsys, "plan", "--json")
+    assert {"env": "OLLAMA_NUM_PARALLEL", "value": "7",
+            "source": "shell environment"} in json.loads(out)["observed"]
