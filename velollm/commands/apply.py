@@ -53,6 +53,9 @@ def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
 
 
 def _confirm() -> None:
+    if OUT.json_mode:  # as terraform apply -json: stdout is one document, no prompt on it
+        raise VelollmError("apply --json cannot ask for confirmation",
+                           hint="review `velollm plan`, then re-run with --auto-approve")
     if not sys.stdin.isatty():
         raise VelollmError("apply needs confirmation, and there is no terminal to ask on",
                            hint="review `velollm plan`, then re-run with --auto-approve")
