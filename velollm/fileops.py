@@ -1,4 +1,4 @@
-"""The only module that writes files (issue 5): atomic writes, backups, the apply lock, state.json.
+"""The only module that writes files (issue 5): atomic writes, backups, state.json.
 
 Guarantees, each covered by tests/apply/:
 - A target is always either fully old or fully new: temp file in the same directory, fsync,
@@ -6,8 +6,7 @@ Guarantees, each covered by tests/apply/:
 - A file velollm did not create is never replaced unless force=True; then its original is copied to
   <state dir>/backups/ first (kept beside the state, not beside the file, so systemd and launchd never
   load a backup) and destroy puts it back.
-- One apply/destroy at a time: fcntl.flock on <state dir>/lock. The kernel drops the lock when its
-  process dies, so a kill -9 never leaves a stale lock behind.
+- One apply/destroy at a time: filelock.file_lock (its lock file is the one file written there).
 - Crash order: backups, then state (which already names the new hashes), then the files. A kill in
   between shows up as drift, never as a forgotten file; the next apply finishes the job.
 """
@@ -17,21 +16,19 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
-import fcntl
 import os
 import stat
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from velollm.errors import ApplyConflictError, LockHeldError, VelollmError
+from velollm.errors import ApplyConflictError, VelollmError
+from velollm.filelock import LOCK_TIMEOUT, file_lock
 from velollm.state import FileRecord, State, load_state, sha256_bytes, state_dir, state_path
 
-LOCK_TIMEOUT = 10.0
 _TMP_SUFFIX = ".velollm-tmp"
 
 
@@ -150,42 +147,6 @@ def _remove_stale_temps(path: Path) -> None:
     for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):
         with contextlib.suppress(OSError):
             stale.unlink()
-
-
-@contextlib.contextmanager
-def file_lock(directory: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Exclusive apply/destroy lock; waits up to `timeout` seconds, then LockHeldError."""
-    path = directory / "lock"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise write_error(exc, path, "create the lock") from None
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _lock_held(path, timeout) from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield
-    finally:
-        os.close(fd)  # releases the flock
-
-
-def _lock_held(path: Path, timeout: float) -> LockHeldError:
-    try:
-        holder = f" (pid {int(path.read_text().strip())})"
-    except (OSError, ValueError):
-        holder = ""
-    return LockHeldError(f"another velollm apply or destroy is running{holder}; "
-                         f"gave up after waiting {timeout:g} s for {path}",
-                         hint="wait for it to finish, then run again", path=str(path))
 
 
 def _read(path: Path) -> bytes | None:

@@ -101,7 +101,7 @@ def test_two_applies_at_once_serialise(tmp_path: Path) -> None:
 HOLDER = """
     import sys
     from pathlib import Path
-    from velollm.fileops import file_lock
+    from velollm.filelock import file_lock
     with file_lock(Path(sys.argv[1])):
         print("locked", flush=True)
         sys.stdin.read()
