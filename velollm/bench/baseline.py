@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,23 +43,51 @@ def baseline_path(out_dir: Path | None = None) -> Path:
     return (out_dir or state_dir()) / BASELINE_FILE
 
 
-def measure(client: OllamaClient, model: str, suite: suites.Suite) -> dict[str, Any]:
-    """Run `suite` on the server and return the benchmark document (no hardware section)."""
-    version = client.version()
+@dataclass(frozen=True)
+class Measurement:
+    """One run of a suite: the results (for the console table) and the benchmark document."""
+
+    results: list[runner.ScenarioResult]
+    document: dict[str, Any]
+
+
+def run_benchmark(client: OllamaClient, model: str, suite: suites.Suite, *,
+                  version: str | None = None,
+                  hardware: Callable[[], dict[str, Any] | None] = lambda: None,
+                  progress: runner.Progress | None = None) -> Measurement:
+    """Run `suite` on the server: `velollm benchmark`, the baseline and verify's rerun all do.
+
+    `hardware` is called once the run is over, so it sees the machine with the model loaded.
+    """
+    version = client.version() if version is None else version
     details = client.show(model)  # a clear 404 before any timing starts
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results = runner.run_suite(client, lambda: OllamaClient(client.base_url), model, suite)
+    results = runner.run_suite(client, lambda: OllamaClient(client.base_url), model, suite,
+                               progress=progress)
+    info = report.RunInfo(model, client.base_url, version, started, hardware(),
+                          run_settings(client, model, details.parameters, suite))
+    return Measurement(results, report.build_document(info, suite, results))
+
+
+def run_settings(client: OllamaClient, model: str, parameters: str,
+                 suite: suites.Suite) -> dict[str, Any]:
+    """The document's `settings`: what was in force while the suite ran."""
     loaded = next((m for m in client.ps() if m.name in (model, f"{model}:latest")), None)
-    settings = {
+    return {
+        # Runner options (num_ctx, num_batch, num_thread, num_gpu) are never sent: what is in force
+        # is the server's and the Modelfile's, held constant for every request.
         "request_options": {"temperature": 0, "seed": suites.SEED},
-        "model_parameters": details.parameters,
+        "model_parameters": parameters,
         "loaded": None if loaded is None else {
             "size": loaded.size, "size_vram": loaded.size_vram,
             "context_length": loaded.context_length, "expires_at": loaded.expires_at},
         "concurrency": max(s.concurrency for s in suite.scenarios),
     }
-    info = report.RunInfo(model, client.base_url, version, started, None, settings)
-    return report.build_document(info, suite, results)
+
+
+def measure(client: OllamaClient, model: str, suite: suites.Suite) -> dict[str, Any]:
+    """Run `suite` on the server and return the benchmark document (no hardware section)."""
+    return run_benchmark(client, model, suite).document
 
 
 def record_baseline(client: OllamaClient, model: str, *, suite: str = "quick",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from velollm.bench import report, runner, suites
+    from velollm.bench import baseline, report, suites
     from velollm.ollama.client import OllamaClient
     from velollm.ollama.host import parse_host
 
@@ -40,18 +39,20 @@ def run(args: argparse.Namespace) -> int:
     client = OllamaClient(url if "://" in url else parse_host(url))
     version = client.version()
     model = args.model or _default_model(client)
-    details = client.show(model)  # a clear 404 before any timing starts
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     progress = _Progress() if OUT.progress_enabled() else None
+
+    def hardware() -> dict[str, Any] | None:
+        if progress is not None:
+            progress.clear()  # before detection may log to stderr
+        return _hardware()
+
     try:
-        results = runner.run_suite(client, lambda: OllamaClient(client.base_url), model, suite,
-                                   progress=progress)
+        measured = baseline.run_benchmark(client, model, suite, version=version, hardware=hardware,
+                                          progress=progress)
     finally:
         if progress is not None:
             progress.clear()
-    info = report.RunInfo(model, client.base_url, version, started, _hardware(),
-                          _settings(client, model, details.parameters, suite))
-    document = report.build_document(info, suite, results)
+    results, document = measured.results, measured.document
     if args.out is not None:
         report.write_json_atomic(args.out, document)
     if OUT.json_mode:
@@ -82,23 +83,6 @@ def _default_model(client: Any) -> str:
     return name
 
 
-def _settings(client: Any, model: str, parameters: str, suite: Any) -> dict[str, Any]:
-    from velollm.bench.suites import SEED
-
-    loaded = next((m for m in client.ps() if m.name == model or m.name == f"{model}:latest"),
-                  None)
-    return {
-        # Runner options (num_ctx, num_batch, num_thread, num_gpu) are never sent: what is in force
-        # is the server's and the Modelfile's, held constant for every request.
-        "request_options": {"temperature": 0, "seed": SEED},
-        "model_parameters": parameters,
-        "loaded": None if loaded is None else {
-            "size": loaded.size, "size_vram": loaded.size_vram,
-            "context_length": loaded.context_length, "expires_at": loaded.expires_at},
-        "concurrency": max(s.concurrency for s in suite.scenarios),
-    }
-
-
 def _hardware() -> dict[str, Any] | None:
     """velollm.hardware.detect() when available; the benchmark never fails for want of it."""
     import dataclasses
@@ -126,6 +110,7 @@ class _Progress:
 
     def __init__(self) -> None:
         self.width = 0
+        self.cleared = False
 
     def __call__(self, done: int, total: int, name: str) -> None:
         filled = 20 * done // max(total, 1)
@@ -135,5 +120,7 @@ class _Progress:
         self.width = max(self.width, len(text))
 
     def clear(self) -> None:
-        OUT.err.write("\r" + " " * self.width + "\r")
-        OUT.err.flush()
+        if not self.cleared:  # once: after the run, or on the way out of a failed one
+            self.cleared = True
+            OUT.err.write("\r" + " " * self.width + "\r")
+            OUT.err.flush()
