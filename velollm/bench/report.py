@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,17 +112,8 @@ def render_summary(summary: dict[str, float | int | None]) -> list[str]:
 
 
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Temp file in the same directory, fsync, os.replace: a reader never sees half a file."""
+    """Through fileops (the only writer): temp file, fsync, os.replace; never half a file."""
+    from velollm.fileops import atomic_write
+
     path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"), 0o644)
