@@ -105,7 +105,8 @@ def follow_ups(plan: Plan, written: set[str], *, restart: bool,
         for command in f.follow_up:
             if command not in todo:
                 todo.append(command)
-    to_run = [c for c in todo if (restart and c.startswith("systemctl"))
+    # --restart: systemctl daemon-reload + restart, or the launchctl setenv of the launchd target
+    to_run = [c for c in todo if (restart and c.startswith(("systemctl", "launchctl")))
               or (create_models and c.startswith("ollama create"))]
     ran = run_commands(to_run)
     return [c for c in todo if c not in ran], ran

@@ -30,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                    help="replace files velollm did not create (the original is backed up)")
     p.add_argument("--restart", action="store_true",
                    help="run `systemctl daemon-reload` and `systemctl restart ollama` after "
-                        "writing a systemd drop-in (otherwise they are printed)")
+                        "writing a systemd drop-in, or `launchctl setenv` for the launchd "
+                        "target (otherwise they are printed)")
     p.add_argument("--create-models", action="store_true",
                    help="run `ollama create` for each changed Modelfile")
     p.add_argument("--baseline", action="store_true",
