@@ -234,6 +234,8 @@ def _current(rendered: list[targets.RenderedFile], drift_paths: set[str]
              ) -> tuple[dict[str, str], dict[str, dict[str, str]], bool]:
     env: dict[str, str] = {}
     models: dict[str, dict[str, str]] = {}
+    # knobs whose variable has no OLLAMA_ prefix (CUDA_VISIBLE_DEVICES, HTTPS_PROXY, ...) too
+    known = {k.env for k in knobs.SERVER_KNOBS.values()}
     for f in rendered:
         text = _read(f.path)
         if text is None:
@@ -244,7 +246,7 @@ def _current(rendered: list[targets.RenderedFile], drift_paths: set[str]
                 models[model] = params
         else:
             env.update({k: v for k, v in readback.parse_env_file(f.target, text).items()
-                        if k.startswith("OLLAMA_")})
+                        if k.startswith("OLLAMA_") or k in known})
     drift = any(str(f.path) in drift_paths for f in rendered)
     return env, models, drift
 

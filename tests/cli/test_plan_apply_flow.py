@@ -174,3 +174,18 @@ def test_not_a_plan_file(project: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, _, err = cli(capsys, "apply", "hw.json")
     assert code == 1
     assert "not a velollm plan" in err
+
+
+def test_knobs_without_ollama_prefix_read_back(project: Path, isolated_home: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """CUDA_VISIBLE_DEVICES and HTTPS_PROXY are read back too: after apply, plan is clean."""
+    (project / "velollm.yaml").write_text(
+        CONFIG.replace("  keep_alive: 30m\n", "  keep_alive: 30m\n  cuda_visible_devices: '0'\n"
+                       "  https_proxy: http://proxy.lan:3128\n"))
+    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve")
+    assert code == 0
+    written = env_file(isolated_home).read_text()
+    assert "CUDA_VISIBLE_DEVICES='0'" in written and "HTTPS_PROXY=" in written
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
+    assert (code, out.splitlines()[-1]) == (
+        0, "No changes. Your Ollama configuration matches velollm.yaml.")
