@@ -7,6 +7,7 @@ common hand-written forms; lines it does not understand are ignored, never execu
 
 from __future__ import annotations
 
+import json
 import plistlib
 import shlex
 from collections.abc import Iterator
@@ -113,10 +114,28 @@ def parse_launchd(text: str) -> dict[str, str]:
     return env
 
 
+def join_stops(stops: list[str]) -> str:
+    """Several stop sequences as one plan value (a JSON list); one stays a plain string."""
+    return stops[0] if len(stops) == 1 else json.dumps(stops, ensure_ascii=False)
+
+
+def split_stops(value: str) -> list[str]:
+    """The inverse of join_stops: one `PARAMETER stop` line per sequence."""
+    if value.startswith("["):
+        try:
+            stops = json.loads(value)
+        except ValueError:
+            return [value]
+        if isinstance(stops, list) and stops and all(isinstance(s, str) for s in stops):
+            return stops
+    return [value]
+
+
 def parse_modelfile(text: str) -> tuple[str | None, dict[str, str]]:
-    """(FROM model, PARAMETER name -> value)."""
+    """(FROM model, PARAMETER name -> value); repeated `stop` lines join as join_stops does."""
     model: str | None = None
     params: dict[str, str] = {}
+    stops: list[str] = []
     for line in text.splitlines():
         parts = line.strip().split(None, 2)
         if len(parts) >= 2 and parts[0].upper() == "FROM":
@@ -125,7 +144,12 @@ def parse_modelfile(text: str) -> tuple[str | None, dict[str, str]]:
             value = parts[2].strip()
             if len(value) >= 2 and value[0] == value[-1] == '"':
                 value = value[1:-1]
-            params[parts[1]] = value
+            if parts[1] == "stop":
+                stops.append(value)
+            else:
+                params[parts[1]] = value
+    if stops:
+        params["stop"] = join_stops(stops)
     return model, params
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from velollm.errors import ConfigError
+from velollm.readback import split_stops
 from velollm.render import check_env, check_model, check_value, comment_lines, render, sh_quote
 
 TargetKind = Literal["shell", "fish", "systemd", "launchd", "modelfile"]
@@ -133,7 +134,8 @@ def _modelfiles(directory: Path, models: Mapping[str, Mapping[str, str]],
             if not _PARAM_NAME.match(name):
                 raise ConfigError(f"Modelfile parameter name {name!r} of {model} is not valid",
                                   path=f"{model}.{name}")
-            params.append((name, check_value(value, f"{model}.{name}")))
+            for one in split_stops(value) if name == "stop" else [value]:
+                params.append((name, check_value(one, f"{model}.{name}")))
         path = directory / f"{modelfile_stem(model)}.Modelfile"
         content = render("modelfile.j2", header_lines=header_lines, model=model, params=params)
         command = f"ollama create {shlex.quote(model)} -f {shlex.quote(str(path))}"

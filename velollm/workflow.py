@@ -224,7 +224,10 @@ def _model_params(settings: Any, reasons: dict[str, str]) -> dict[str, dict[str,
     for rec in settings.models:
         if rec.value is None or rec.model is None:
             continue
-        value = str(rec.value).lower() if isinstance(rec.value, bool) else str(rec.value)
+        if isinstance(rec.value, (list, tuple)):  # stop: one PARAMETER line per sequence
+            value = readback.join_stops([str(v) for v in rec.value])
+        else:
+            value = str(rec.value).lower() if isinstance(rec.value, bool) else str(rec.value)
         params.setdefault(rec.model, {})[rec.key] = value
         reasons[f"{rec.model} {rec.key}"] = rec.reason
     return params

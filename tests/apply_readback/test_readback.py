@@ -31,6 +31,17 @@ def test_rendered_modelfile_reads_back(tmp_path: Path) -> None:
     assert readback.parse_modelfile(rendered.content) == ("llama3.1:8b", models["llama3.1:8b"])
 
 
+def test_several_stop_sequences_are_one_parameter_line_each(tmp_path: Path) -> None:
+    stops = readback.join_stops(["<|eot_id|>", "User: ", "[x]"])
+    models = {"llama3.1:8b": {"stop": stops, "temperature": "0.5"}}
+    (rendered,) = targets.render_target("modelfile", {}, path=tmp_path, models=models,
+                                        home=tmp_path)
+    lines = [ln for ln in rendered.content.splitlines() if ln.startswith("PARAMETER stop")]
+    assert lines == ["PARAMETER stop <|eot_id|>", 'PARAMETER stop "User: "',
+                     "PARAMETER stop [x]"]
+    assert readback.parse_modelfile(rendered.content) == ("llama3.1:8b", models["llama3.1:8b"])
+
+
 def test_hand_edited_shell_file() -> None:
     text = "# mine\nexport OLLAMA_NUM_PARALLEL=8\nexport  OLLAMA_KEEP_ALIVE=\"1h\"  # note\n" \
            "echo hi\nexport BROKEN='unterminated\n"

@@ -189,3 +189,17 @@ def test_knobs_without_ollama_prefix_read_back(project: Path, isolated_home: Pat
     code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
     assert (code, out.splitlines()[-1]) == (
         0, "No changes. Your Ollama configuration matches velollm.yaml.")
+
+
+def test_stop_list_writes_one_parameter_per_sequence(project: Path, isolated_home: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "velollm.yaml").write_text(
+        CONFIG + '    stop: ["<|eot_id|>", "User:"]\n')
+    code, _, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve")
+    assert code == 0
+    modelfile = isolated_home / ".config" / "velollm" / "modelfiles" / "llama3.1_8b.Modelfile"
+    stops = [ln for ln in modelfile.read_text().splitlines() if ln.startswith("PARAMETER stop")]
+    assert stops == ["PARAMETER stop <|eot_id|>", "PARAMETER stop User:"]
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
+    assert (code, out.splitlines()[-1]) == (
+        0, "No changes. Your Ollama configuration matches velollm.yaml.")
