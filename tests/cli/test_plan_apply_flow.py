@@ -203,3 +203,21 @@ def test_stop_list_writes_one_parameter_per_sequence(project: Path, isolated_hom
     code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
     assert (code, out.splitlines()[-1]) == (
         0, "No changes. Your Ollama configuration matches velollm.yaml.")
+
+
+def test_destroy_json_never_prompts_on_stdout(project: Path, isolated_home: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve")[0] == 0
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # a terminal is there to ask on
+
+    def no_prompt(prompt: str = "") -> str:
+        raise AssertionError(f"prompted: {prompt}")
+
+    monkeypatch.setattr("builtins.input", no_prompt)
+    code, out, err = cli(capsys, "destroy", "--json")
+    doc = json.loads(out)  # exactly one JSON document
+    assert (code, doc["status"]) == (1, "error")
+    assert "cannot ask for confirmation" in doc["errors"][0]["message"]
+    assert "--auto-approve" in err
+    assert env_file(isolated_home).exists()  # nothing was removed

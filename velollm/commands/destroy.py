@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return _report(outcome(preview, None, "destroy"), None)
     if not args.auto_approve:
+        if OUT.json_mode:  # stdout is one JSON document: no prompt on it
+            raise VelollmError("destroy --json cannot ask for confirmation",
+                               hint="review `velollm destroy --check`, then re-run with "
+                                    "--auto-approve")
         if not sys.stdin.isatty():
             raise VelollmError("destroy needs confirmation, and there is no terminal to ask on",
                                hint="re-run with --auto-approve")
