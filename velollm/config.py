@@ -174,9 +174,10 @@ _ARCH = {"aarch64": "arm64", "amd64": "x86_64", "x64": "x86_64"}
 
 
 def hardware_facts(hw: dict[str, Any]) -> dict[str, object]:
-    """The facts an override's `when` can test, from a hardware document (sizes in GiB)."""
+    """The facts an override's `when` can test, from a hardware document (VRAM in whole GiB)."""
     gpus = [g for g in hw.get("gpus") or [] if isinstance(g, dict)]
-    vram = [g["vram_total_bytes"] / _GIB for g in gpus
+    # whole GiB, as cards are sold: a "24 GB" RTX 4090 reports 23.99 GiB and must match ">=24"
+    vram = [round(g["vram_total_bytes"] / _GIB) for g in gpus
             if isinstance(g.get("vram_total_bytes"), int)]
     known = len(vram) == len(gpus)  # unknown VRAM on any GPU makes the VRAM facts unknown
     total = (hw.get("memory") or {}).get("total_bytes")

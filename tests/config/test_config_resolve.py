@@ -92,6 +92,14 @@ def test_hardware_facts() -> None:
     assert hardware_facts(hw(24, None))["vram_gb"] is None  # unknown, not "24"
 
 
+def test_vram_is_matched_in_whole_gib_as_cards_are_sold() -> None:
+    """An RTX 4090 reports 24564 MiB (23.99 GiB); `vram_gb: ">=24"` must still match it."""
+    facts = hardware_facts(hw(24564 / 1024, 81559 / 1024))  # RTX 4090, H100 80GB
+    assert facts["vram_gb"] == 80 and facts["vram_total_gb"] == 104
+    assert matches({"gpu_vendor": "nvidia", "vram_gb": ">=24"}, hardware_facts(hw(24564 / 1024)))
+    assert not matches({"vram_gb": ">=24"}, hardware_facts(hw(16)))
+
+
 @pytest.mark.parametrize(("actual", "spec", "expected"), [
     (24, ">=24", True), (23.9, ">=24", False), (8, "<16", True), (2, "==2", True),
     (2, "!=2", False), (48, 24, True), (None, ">=0", False), (5, "> 4.5", True)])
