@@ -92,7 +92,8 @@ def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, 
         def add(key: str, value: Any, reason: str, source: str = "optimizer",
                 name: str = name, pins: dict[str, Any] = pins) -> None:
             if key in pins:
-                value, reason, source = pins[key], f"pinned in velollm.yaml ({reason})", "pin"
+                why = reason if str(pins[key]) == str(value) else f"without the pin, {reason}"
+                value, reason, source = pins[key], f"pinned in velollm.yaml ({why})", "pin"
             out.append({"key": key, "value": value, "reason": reason, "source": source,
                         "scope": "model", "model": name})
 

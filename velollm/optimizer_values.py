@@ -159,7 +159,9 @@ def server_values(obj: Objective, hw: Budget, pins: Mapping[str, Any], choice: C
         if not knobs.reads(key, version):
             return
         if key in pins:
-            value, reason, source = pins[key], f"pinned in velollm.yaml; {reason}", "pin"
+            # the optimizer's reason explains its own value: say so when the pin differs
+            why = reason if str(pins[key]) == str(value) else f"without the pin, {reason}"
+            value, reason, source = pins[key], f"pinned in velollm.yaml; {why}", "pin"
         out.append({"key": key, "value": value, "reason": reason, "source": source,
                     "scope": "server"})
 

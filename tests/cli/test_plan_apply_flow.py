@@ -221,3 +221,12 @@ def test_destroy_json_never_prompts_on_stdout(project: Path, isolated_home: Path
     assert "cannot ask for confirmation" in doc["errors"][0]["message"]
     assert "--auto-approve" in err
     assert env_file(isolated_home).exists()  # nothing was removed
+
+
+def test_pinned_value_reason_does_not_claim_the_optimizer_value(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "velollm.yaml").write_text(CONFIG.replace("keep_alive: 30m", "keep_alive: 10m"))
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--json")
+    (setting,) = [s for s in json.loads(out)["settings"] if s["key"] == "keep_alive"]
+    assert (code, setting["value"]) == (0, "10m")
+    assert setting["reason"].startswith("pinned in velollm.yaml; without the pin, keep_alive = 30m")
