@@ -82,6 +82,14 @@ def _target_kind(requested: str, hw: dict[str, Any], planning_elsewhere: bool) -
     return targets.auto_target(facts)
 
 
+def _config_relative(path: str | None, config_file: Path) -> Path | None:
+    """target.path as written in velollm.yaml: relative paths are relative to that file."""
+    if not path:
+        return None
+    expanded = Path(path).expanduser()
+    return expanded if expanded.is_absolute() else (config_file.parent / expanded).resolve()
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
@@ -119,7 +127,7 @@ def make_plan(req: PlanRequest) -> Plan:
                                       desired.profile)
     model_params = _model_params(settings, reasons)
     kind = _target_kind(req.target or desired.target.kind, hw, elsewhere)
-    path = req.path or (Path(desired.target.path).expanduser() if desired.target.path else None)
+    path = req.path or _config_relative(desired.target.path, config.source)
     rendered = targets.render_target(kind, env, path=path)
     if model_params:
         rendered += targets.render_target("modelfile", {}, models=model_params)

@@ -125,3 +125,16 @@ def test_values_in_effect_now_are_shown(workdir: Path, capsys: pytest.CaptureFix
     code, out, _ = run(capsys, "plan", "--json")
     assert {"env": "OLLAMA_NUM_PARALLEL", "value": "7",
             "source": "shell environment"} in json.loads(out)["observed"]
+
+
+def test_target_path_is_relative_to_the_config_file(workdir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    sub = workdir / "dotfiles"
+    sub.mkdir()
+    (sub / "velollm.yaml").write_text(
+        "version: 1\nbackend: ollama\ntarget: {kind: shell, path: out/ollama.env.sh}\n")
+    hwdocs.write(workdir / "hw.json", hwdocs.hardware())
+    code, out, _ = run(capsys, "plan", "-f", "dotfiles/velollm.yaml", "--hardware", "hw.json",
+                       "--json")
+    assert code == 0
+    assert json.loads(out)["target_path"] == str((sub / "out" / "ollama.env.sh").resolve())
