@@ -126,7 +126,10 @@ def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, 
 
 
 def _ctx_why(est: Estimate, server_ctx: int) -> str:
-    if est.num_ctx < server_ctx and est.num_ctx >= est.model.context_length:
+    if est.num_ctx > server_ctx:  # asked for more than the server default: say what it costs
+        return (f"{est.model.name} gets more than the server default of {server_ctx} tokens; "
+                f"it takes {gib(est.total)} at {est.num_ctx} tokens")
+    if est.num_ctx >= est.model.context_length:
         return f"{est.model.name} was trained on {est.model.context_length} tokens"
     return (f"{est.model.name} needs {gib(est.total)} at {est.num_ctx} tokens; "
             f"{server_ctx} would not fit")

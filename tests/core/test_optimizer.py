@@ -205,3 +205,28 @@ def test_partial_offload_gets_cpu_threads() -> None:
     assert s.model_params("llama3.3:70b") == {"num_thread": 16}
     rec = s.get("num_thread", "llama3.3:70b")
     assert rec is not None and "of 81 layers run on the CPU" in rec.reason
+
+
+def test_pinned_larger_num_ctx_reason_is_not_a_fit_failure() -> None:
+    from velollm import optimizer as opt
+
+    hw = {"gpus": [{"index": 0, "vendor": "nvidia", "name": "RTX 4090", "uuid": None,
+                    "vram_total_bytes": 24 * 2**30, "vram_free_bytes": 24 * 2**30,
+                    "unified_memory": False, "driver_version": None, "compute_capability": None,
+                    "memory_bus_width_bits": None, "memory_clock_max_mhz": None,
+                    "memory_bandwidth_gbps": None, "pcie": None, "source": "nvml", "notes": []}],
+          "cpu": {"model": None, "arch": "x86_64", "physical_cores": 16, "logical_threads": 32,
+                  "max_frequency_mhz": None, "flags": []},
+          "memory": {"total_bytes": 64 * 2**30, "available_bytes": 60 * 2**30,
+                     "swap_total_bytes": 0},
+          "os": {"system": "linux"}, "ollama": {"managed_by": "none"}}
+    from velollm.models import offline
+
+    model = offline("llama3.1:8b")
+    assert model is not None
+    settings = opt.recommend(hw, opt.DesiredInput({}, {"llama3.1:8b": {"num_ctx": 16384}},
+                                                  "balanced"), [model], "0.12.4")
+    rec = settings.get("num_ctx", "llama3.1:8b")
+    assert rec is not None and rec.value == 16384
+    assert "would not fit" not in rec.reason
+    assert "16384 tokens" in rec.reason
