@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from velollm.main import main
+from tests.cli.cliutil import cli
 
 CONFIG = """\
 version: 1
@@ -26,12 +26,6 @@ models:
 verify:
   model: tiny
 """
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.realserver

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import hwdocs
-from velollm.main import main
+from tests.cli.cliutil import cli
 
 CONFIG = """\
 version: 1
@@ -33,12 +33,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     hwdocs.write(tmp_path / "hw.json",
                  hwdocs.hardware(gpus=[hwdocs.nvidia("NVIDIA GeForce RTX 4090", 24)]))
     return tmp_path
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def env_file(home: Path) -> Path:

@@ -10,13 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import hwdocs
-from velollm.main import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli.cliutil import cli as run
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from velollm.workflow import PlanRequest
 
 TARGET_CHOICES = ("auto", "shell", "fish", "systemd", "launchd")
 
@@ -21,7 +25,7 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
                    help="the running Ollama server to read models from (default: OLLAMA_HOST)")
 
 
-def request_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def request_from(args: argparse.Namespace) -> PlanRequest:
     from velollm.commands.validate import config_path
     from velollm.workflow import PlanRequest
 
