@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import realserver
+from velollm.backends.ollama.client import OllamaClient
 from velollm.bench.runner import run_request
 from velollm.bench.suites import Scenario
-from velollm.ollama.client import OllamaClient
 
 
 def measure(url: str, model: str, requests: int, num_predict: int) -> None:

@@ -31,7 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from velollm import memory, models
+from velollm.core import memory, models
 
 MAKE_TINY = Path("/work/shared/realrt/make_tiny_gguf.py")
 SETUP = Path("/work/shared/realrt/setup_ollama_cpu.sh")

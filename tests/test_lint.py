@@ -34,8 +34,8 @@ def test_mypy_strict_clean(tmp_path: Path) -> None:
 
 def test_no_second_importer_of_boundary_libraries() -> None:
     """One module per external system (design.md): requests, pynvml and psutil each have one home."""
-    homes = {"requests": {"velollm/ollama/client.py"}, "pynvml": {"velollm/hardware/nvml.py"},
-             "psutil": {"velollm/hardware/memory.py"}}
+    homes = {"requests": {"velollm/backends/ollama/client.py"}, "pynvml": {"velollm/io/hardware/nvml.py"},
+             "psutil": {"velollm/io/hardware/memory.py"}}
     found: dict[str, set[str]] = {lib: set() for lib in homes}
     for path in (ROOT / "velollm").rglob("*.py"):
         text = path.read_text(encoding="utf-8")

@@ -61,7 +61,7 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
 
 
 def _load(name: str) -> ModuleType:
-    return importlib.import_module(f"velollm.commands.{name}")
+    return importlib.import_module(f"velollm.cli.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from velollm.backends.ollama.targets import RenderedFile
 from velollm.errors import ApplyConflictError
-from velollm.fileops import apply_files, remove_files, unified_diff
-from velollm.state import StateError, drifted, file_hash, load_state, sha256_bytes, state_dir
-from velollm.targets import RenderedFile
+from velollm.io.fileops import apply_files, remove_files, unified_diff
+from velollm.io.state import StateError, drifted, file_hash, load_state, sha256_bytes, state_dir
 
 
 def _file(path: Path, content: str, mode: int = 0o644) -> RenderedFile:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from velollm import fileops
+from velollm.backends.ollama.targets import RenderedFile
 from velollm.errors import LockHeldError
-from velollm.fileops import WriteError, apply_files
-from velollm.state import drifted, load_state
-from velollm.targets import RenderedFile
+from velollm.io import fileops
+from velollm.io.fileops import WriteError, apply_files
+from velollm.io.state import drifted, load_state
 
 REPO = Path(__file__).resolve().parents[2]
 BIG = 256 * 1024  # large enough that a torn write would show
@@ -44,8 +44,8 @@ def _kill(proc: subprocess.Popen[str]) -> None:
 WRITER = """
     import sys
     from pathlib import Path
-    from velollm.fileops import apply_files
-    from velollm.targets import RenderedFile
+    from velollm.io.fileops import apply_files
+    from velollm.backends.ollama.targets import RenderedFile
     state, tag, rounds, *paths = sys.argv[1:]
     def content(t): return f"# {t}\\n" + (t[-1] * (256 * 1024)) + "\\n"
     i = 0
@@ -101,7 +101,7 @@ def test_two_applies_at_once_serialise(tmp_path: Path) -> None:
 HOLDER = """
     import sys
     from pathlib import Path
-    from velollm.filelock import file_lock
+    from velollm.io.filelock import file_lock
     with file_lock(Path(sys.argv[1])):
         print("locked", flush=True)
         sys.stdin.read()
@@ -169,8 +169,8 @@ def test_real_permission_denied_says_run_with_sudo(tmp_path: Path) -> None:
         import sys
         from pathlib import Path
         from velollm.errors import VelollmError
-        from velollm.fileops import apply_files
-        from velollm.targets import RenderedFile
+        from velollm.io.fileops import apply_files
+        from velollm.backends.ollama.targets import RenderedFile
         tmp = Path(sys.argv[1])
         try:
             apply_files([RenderedFile(tmp / "etc-like" / "velollm.conf", "new\\n")],

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.apply.conftest import NASTY
+from velollm.backends.ollama.targets import render_target
 from velollm.errors import ConfigError
-from velollm.targets import render_target
 
 # Prints the environment as hex bytes, so no locale or terminal can alter what we compare.
 DUMP = ("import json,os,sys; sys.stdout.write(json.dumps("

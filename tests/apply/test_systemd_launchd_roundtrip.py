@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.apply.conftest import NASTY
-from velollm.targets import LAUNCHD_LABEL, render_target
+from velollm.backends.ollama.targets import LAUNCHD_LABEL, render_target
 
 UNIT = """[Unit]
 Description=Ollama Service (test copy)

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.apply.conftest import NASTY
-from velollm.errors import ConfigError
-from velollm.resources import data_dir
-from velollm.targets import (
+from velollm.backends.ollama.targets import (
     KINDS,
     PlatformFacts,
     auto_target,
@@ -18,6 +16,8 @@ from velollm.targets import (
     modelfile_stem,
     render_target,
 )
+from velollm.errors import ConfigError
+from velollm.resources import data_dir
 
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE_ENV = {"OLLAMA_HOST": "0.0.0.0:11434", "OLLAMA_KEEP_ALIVE": "30m",

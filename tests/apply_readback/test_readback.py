@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from velollm import readback, targets
+from velollm.backends.ollama import targets
+from velollm.io import readback
 
 NASTY = {
     "OLLAMA_A": "plain",

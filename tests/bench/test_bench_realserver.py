@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 
 from tests.realserver import MODEL, ServerFactory, free_port
+from velollm.backends.ollama.client import GenerationError, OllamaClient, Token
 from velollm.bench.runner import run_request, run_scenario
 from velollm.bench.suites import Scenario
 from velollm.errors import ServerResponseError, ServerUnreachableError
 from velollm.main import main
-from velollm.ollama.client import GenerationError, OllamaClient, Token
 from velollm.resources import load_schema
 
 pytestmark = pytest.mark.realserver

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from velollm.bench.stats import compare, summarize
+from velollm.core.stats import compare, summarize
 
 BASE = [100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from velollm import main
-from velollm.yamlload import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
+from velollm.config.yamlload import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
 
 CASES: dict[str, tuple[bytes, str]] = {
     "nul_bytes": (b"version: 1\nserver:\x00\n", "NUL bytes"),

@@ -64,12 +64,12 @@ def test_init_file_and_env(workdir: Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_init_without_hardware_detection(workdir: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    import velollm.hardware
+    import velollm.io.hardware
 
     def broken(**_kw: object) -> None:
         raise RuntimeError("no probes here")
 
-    monkeypatch.setattr(velollm.hardware, "detect", broken)
+    monkeypatch.setattr(velollm.io.hardware, "detect", broken)
     assert main.main(["init"]) == 0
     assert "hardware detection failed" in capsys.readouterr().err
     text = (workdir / "velollm.yaml").read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from velollm.knobs import (
+from velollm.backends.ollama.knobs import (
     MODEL_KNOBS,
     NOT_KNOBS,
     SERVER_KNOBS,

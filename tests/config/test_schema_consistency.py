@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from velollm.backends.ollama.knobs import MODEL_KNOBS, NOT_KNOBS, SERVER_KNOBS
 from velollm.config import load_profile
-from velollm.configcheck import builtin_profiles, schema_for
-from velollm.knobs import MODEL_KNOBS, NOT_KNOBS, SERVER_KNOBS
+from velollm.config.check import builtin_profiles, schema_for
 from velollm.resources import data_dir, load_schema
 
 SCHEMA = load_schema("velollm.schema.json")

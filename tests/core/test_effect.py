@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from velollm import effect
+from velollm.core import effect
 
 LOG = (
     'time=2026-11-24T10:00:00 level=INFO source=routes.go:1259 msg="server config" '

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from velollm import memory, models
-from velollm.memory import GIB, MIB, Gpu
+from velollm.core import memory, models
+from velollm.core.memory import GIB, MIB, Gpu
 
 
 def _llama8b() -> models.ModelInfo:

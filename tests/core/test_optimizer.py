@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from velollm import models
-from velollm.memory import GIB
-from velollm.optimizer import DesiredInput, Settings, recommend
+from velollm.core import models
+from velollm.core.memory import GIB
+from velollm.core.optimizer import DesiredInput, Settings, recommend
 
 G = GIB
 
@@ -208,7 +208,7 @@ def test_partial_offload_gets_cpu_threads() -> None:
 
 
 def test_pinned_larger_num_ctx_reason_is_not_a_fit_failure() -> None:
-    from velollm import optimizer as opt
+    from velollm.core import optimizer as opt
 
     hw = {"gpus": [{"index": 0, "vendor": "nvidia", "name": "RTX 4090", "uuid": None,
                     "vram_total_bytes": 24 * 2**30, "vram_free_bytes": 24 * 2**30,
@@ -220,7 +220,7 @@ def test_pinned_larger_num_ctx_reason_is_not_a_fit_failure() -> None:
           "memory": {"total_bytes": 64 * 2**30, "available_bytes": 60 * 2**30,
                      "swap_total_bytes": 0},
           "os": {"system": "linux"}, "ollama": {"managed_by": "none"}}
-    from velollm.models import offline
+    from velollm.core.models import offline
 
     model = offline("llama3.1:8b")
     assert model is not None

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from velollm import planner
+from velollm.core import planner
 from velollm.errors import ConfigError
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pynvml
 
-from velollm.hardware.runner import ProbeContext
+from velollm.io.hardware.runner import ProbeContext
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "hardware"
 

@@ -65,8 +65,8 @@ def test_verbose_lists_every_probe_status(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_gpu_line_shows_vram_in_gib() -> None:
-    from velollm.commands.detect import gpu_line
-    from velollm.hardware import Gpu, Pcie
+    from velollm.cli.detect import gpu_line
+    from velollm.io.hardware import Gpu, Pcie
 
     gpu = Gpu(index=0, vendor="nvidia", name="NVIDIA H100 80GB HBM3", source="nvml",
               vram_total_bytes=80 * 1024**3, vram_free_bytes=79 * 1024**3,
@@ -79,7 +79,7 @@ def test_gpu_line_shows_vram_in_gib() -> None:
 def test_detect_does_not_load_heavy_libraries_when_no_server_listens() -> None:
     # Import hygiene, not timing: requests only loads when a port answers, psutil only off Linux,
     # pynvml only with an NVIDIA driver present, jsonschema only when a document is read back.
-    code = ("import sys, json; import velollm.commands.detect; from velollm.hardware import detect;"
+    code = ("import sys, json; import velollm.cli.detect; from velollm.io.hardware import detect;"
             " detect(timeout=1.0); print(json.dumps(sorted(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=60, check=True)

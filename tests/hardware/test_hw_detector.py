@@ -11,7 +11,7 @@ import pynvml
 import pytest
 
 from velollm.errors import SchemaValidationError
-from velollm.hardware import Hardware, detect, validate_document
+from velollm.io.hardware import Hardware, detect, validate_document
 
 from .hwfakes import RTX4090, ToolBox, fake_pynvml, install_fixture
 

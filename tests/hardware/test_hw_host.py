@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from velollm.hardware import cpu, memory, system
-from velollm.hardware.runner import ProbeContext
+from velollm.io.hardware import cpu, memory, system
+from velollm.io.hardware.runner import ProbeContext
 
 from .hwfakes import ToolBox, install_fixture
 

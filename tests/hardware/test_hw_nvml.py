@@ -5,8 +5,8 @@ import dataclasses
 import pynvml
 import pytest
 
-from velollm.hardware import nvml
-from velollm.hardware.nvml import bandwidth_gbps
+from velollm.io.hardware import nvml
+from velollm.io.hardware.nvml import bandwidth_gbps
 
 from .hwfakes import H100, RTX4090, fake_pynvml
 

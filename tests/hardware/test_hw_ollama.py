@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
-from velollm.hardware import ollama_install
+from velollm.backends.ollama import install as ollama_install
 
 from .hwfakes import ToolBox
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from velollm.hardware import apple, lspci, nvidia_smi, rocm
-from velollm.hardware.runner import run_tool
+from velollm.io.hardware import apple, lspci, nvidia_smi, rocm
+from velollm.io.hardware.runner import run_tool
 
 from .hwfakes import DATA, ToolBox
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from velollm.ollama import current
+from velollm.backends.ollama import current
 
 
 def _fake_proc(root: Path, pid: int, argv: list[str], env: dict[str, str] | None) -> None:

@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.realserver import free_port
+from velollm.backends.ollama.client import Done, GenerationError, OllamaClient, Token
 from velollm.errors import ServerResponseError, ServerUnreachableError
-from velollm.ollama.client import Done, GenerationError, OllamaClient, Token
 
 # A final chunk exactly as Ollama 0.5.4 sends it: whole-ms eval_duration, zero durations omitted.
 FINAL = {"model": "tiny", "response": "", "done": True, "done_reason": "length",

@@ -13,14 +13,14 @@ import jsonschema
 import pytest
 
 from tests.realserver import MODEL, ServerFactory
+from velollm.backends.ollama.client import OllamaClient
+from velollm.backends.ollama.targets import render_target
 from velollm.bench import baseline
-from velollm.commands import verify as verify_command
-from velollm.fileops import apply_files
+from velollm.cli import verify as verify_command
+from velollm.io.fileops import apply_files
 from velollm.main import main
-from velollm.ollama.client import OllamaClient
 from velollm.output import configure
 from velollm.resources import load_schema
-from velollm.targets import render_target
 
 pytestmark = pytest.mark.realserver
 

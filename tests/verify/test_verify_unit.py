@@ -11,14 +11,15 @@ from typing import Any
 import pytest
 
 from tests.realserver import free_port
-from velollm import effect, verification
+from velollm.app import verification
+from velollm.backends.ollama.current import ServerProcess
+from velollm.backends.ollama.targets import render_target
 from velollm.bench import baseline
+from velollm.core import effect
 from velollm.errors import ConfigError
-from velollm.fileops import apply_files, atomic_write
+from velollm.io.fileops import apply_files, atomic_write
+from velollm.io.state import load_state, state_dir
 from velollm.main import main
-from velollm.ollama.current import ServerProcess
-from velollm.state import load_state, state_dir
-from velollm.targets import render_target
 
 
 def _doc(decode: list[float], ttft: list[float], aggregate: list[float]) -> dict[str, Any]:

@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from velollm.bench import report, runner, suites
-from velollm.bench.stats import Verdict, compare, summarize
+from velollm.backends.ollama.client import OllamaClient
+from velollm.bench import runner, suites
+from velollm.core.stats import Verdict, compare, summarize
 from velollm.errors import ConfigError
-from velollm.fileops import atomic_write
-from velollm.ollama.client import OllamaClient
-from velollm.state import state_dir
+from velollm.io.fileops import atomic_write
+from velollm.io.state import state_dir
+from velollm.report import bench as report
 
 BASELINE_FILE = "baseline.json"
 COMPARE_SEED = 42  # a verdict is reproducible from the two documents alone

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from velollm.bench.stats import Summary, summarize
+from velollm.backends.ollama.client import Done, GenerationError, Metrics, OllamaClient, Token
 from velollm.bench.suites import Scenario, Suite
+from velollm.core.stats import Summary, summarize
 from velollm.errors import ServerResponseError
-from velollm.ollama.client import Done, GenerationError, Metrics, OllamaClient, Token
 
 Clock = Callable[[], float]
 Progress = Callable[[int, int, str], None]

@@ -1,0 +1,127 @@
+"""The I/O shell of `apply` and `destroy`: load or make the plan, refuse a stale one, write it
+through fileops, run (or print) what makes the server pick it up."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from velollm.backends.ollama.targets import RenderedFile
+from velollm.core import planner
+from velollm.core.planner import Plan
+from velollm.errors import ConfigError, StalePlanError, VelollmError
+
+FOLLOW_UP_TIMEOUT = 120.0
+
+
+@dataclass
+class Outcome:
+    changed: bool
+    diffs: list[dict[str, str | None]]
+    files: list[str]
+    msg: str
+    follow_up: list[str] = field(default_factory=list)  # commands the user still has to run
+    ran: list[str] = field(default_factory=list)  # commands velollm ran
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"changed": self.changed, "diff": self.diffs, "msg": self.msg,
+                "files": self.files, "follow_up": self.follow_up, "ran": self.ran}
+
+
+def load_plan_file(path: Path) -> Plan:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the plan file {path}: {exc.strerror}",
+                          hint="create one with `velollm plan --out plan.json`") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{path} is not a JSON plan file",
+                          hint="create one with `velollm plan --out plan.json`") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} is not a velollm plan",
+                          hint="create one with `velollm plan --out plan.json`")
+    return planner.plan_from_dict(doc)
+
+
+def check_fresh(saved: Plan) -> None:
+    """Terraform's rule: a saved plan applies only to the world it was made for."""
+    from velollm.app.planning import PlanRequest, make_plan
+
+    fresh = make_plan(PlanRequest.from_inputs(dict(saved.inputs)))
+    reasons = planner.stale_reasons(saved.fingerprint, fresh.fingerprint)
+    if reasons:
+        raise StalePlanError("Saved plan is stale: " + "; ".join(reasons),
+                             hint="make a new one with `velollm plan --out PLAN.json`")
+
+
+def _rendered(plan: Plan) -> list[RenderedFile]:
+    return [RenderedFile(Path(f.path), f.content, f.mode, f.follow_up, f.pickup, f.kind)
+            for f in plan.files]
+
+
+def _settings(plan: Plan) -> dict[str, object]:
+    return {"env": dict(plan.env), "models": {m: dict(p) for m, p in plan.model_params.items()},
+            "target": plan.target_kind, "target_path": plan.target_path}
+
+
+def write_plan(plan: Plan, *, dry_run: bool, force: bool) -> Any:
+    from velollm.io.fileops import apply_files
+
+    return apply_files(_rendered(plan), force=force, dry_run=dry_run,
+                       plan_id=planner.fingerprint_of(plan.to_dict())[:16],
+                       fingerprint=planner.fingerprint_of(dict(plan.fingerprint)),
+                       settings=_settings(plan))
+
+
+def run_commands(commands: list[str]) -> list[str]:
+    ran: list[str] = []
+    for command in commands:
+        try:
+            done = subprocess.run(shlex.split(command), capture_output=True, text=True,
+                                  timeout=FOLLOW_UP_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise VelollmError(f"`{command}` could not run: {exc}",
+                               hint="run it by hand; the files are already written") from None
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise VelollmError(f"`{command}` failed (exit {done.returncode})"
+                               + (f": {detail[-1]}" if detail else ""),
+                               hint="run it by hand; the files are already written")
+        ran.append(command)
+    return ran
+
+
+def follow_ups(plan: Plan, written: set[str], *, restart: bool,
+               create_models: bool) -> tuple[list[str], list[str]]:
+    """(commands still to run, commands run) for the files that really changed."""
+    todo: list[str] = []
+    for f in plan.files:
+        if f.path not in written:
+            continue
+        for command in f.follow_up:
+            if command not in todo:
+                todo.append(command)
+    # --restart: systemctl daemon-reload + restart, or the launchctl setenv of the launchd target
+    to_run = [c for c in todo if (restart and c.startswith(("systemctl", "launchctl")))
+              or (create_models and c.startswith("ollama create"))]
+    ran = run_commands(to_run)
+    return [c for c in todo if c not in ran], ran
+
+
+def outcome(result: Any, plan: Plan | None, verb: str) -> Outcome:
+    diffs = [{"path": d.path, "before": d.before, "after": d.after} for d in result.diffs]
+    files = [d.path for d in result.diffs]
+    if not result.changed:
+        msg = "No changes. Your Ollama configuration matches velollm.yaml."
+    elif result.dry_run:
+        msg = f"Would {verb} {len(files)} file(s)."
+    else:
+        msg = f"{verb.capitalize()} complete: {len(files)} file(s) changed."
+    if plan is not None and result.changed and not result.dry_run and plan.files:
+        pickup = {f.pickup for f in plan.files if f.path in files and f.pickup}
+        msg += "".join(f" {p[0].upper()}{p[1:]}." for p in sorted(pickup))
+    return Outcome(result.changed, diffs, files, msg)

@@ -1,0 +1,253 @@
+"""What Ollama really reads: version checks, value checks with Ollama's own parsing rules, the exact
+env strings, and traps. The data is in velollm/knobdata.py; facts from shared/ollama-facts.md.
+"""
+
+from __future__ import annotations
+
+import re
+
+from velollm.backends.ollama.knobdata import (
+    MODEL_KNOBS,
+    NOT_KNOBS,
+    SERVER_KNOBS,
+    KnobType,
+    ModelKnob,
+    ServerKnob,
+)
+
+__all__ = ["MODEL_KNOBS", "NOT_KNOBS", "SERVER_KNOBS", "ModelKnob", "ServerKnob", "default_at",
+           "env_value", "parse_version", "reads", "trap_warnings", "value_problem",
+           "why_not_read"]
+
+# §1.1: strconv.ParseBool accepts exactly these; anything else Ollama reads as TRUE.
+GO_BOOLS_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+GO_BOOLS_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+# Go time.ParseDuration: a signed sequence of decimal numbers with units, or "0".
+_DURATION = re.compile(r"^[-+]?(((\d+(\.\d*)?)|(\.\d+))(ns|us|µs|μs|ms|s|m|h))+$")
+_SECONDS = re.compile(r"^[-+]?\d+$")
+_BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
+_UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+# A value must survive a shell, systemd Environment= and a plist string: no line breaks or control
+# characters (quotes, $ and backticks are fine: the renderers escape them).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
+NEWEST = (999, 0, 0)
+
+
+def parse_version(s: str) -> tuple[int, int, int]:
+    """ "0.5.4-ipexllm-20250407" -> (0, 5, 4); "v0.33.0-rc2" -> (0, 33, 0)."""
+    m = _VERSION.match(s.strip())
+    if not m:
+        raise ValueError(f"not an Ollama version: {s!r}")
+    return (int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0))
+
+
+def _version(version: str | None) -> tuple[int, int, int]:
+    return NEWEST if version is None else parse_version(version)
+
+
+def reads(key: str, version: str | None) -> bool:
+    """Does this Ollama version read the server knob? None = unknown version: assume the newest."""
+    knob = SERVER_KNOBS.get(key)
+    if knob is None:
+        return False
+    v = _version(version)
+    if knob.introduced and v < parse_version(knob.introduced):
+        return False
+    return not (knob.removed and v >= parse_version(knob.removed))
+
+
+def why_not_read(key: str, version: str | None) -> str:
+    """A sentence saying why `version` ignores `key` ("" when it reads it)."""
+    if key in NOT_KNOBS:
+        return NOT_KNOBS[key]
+    knob = SERVER_KNOBS.get(key)
+    if knob is None:
+        return f"{key} is not an Ollama server variable"
+    if reads(key, version):
+        return ""
+    shown = version or "the newest"
+    if knob.introduced and _version(version) < parse_version(knob.introduced):
+        return f"{knob.env} is read from Ollama {knob.introduced} on; this is {shown}"
+    return f"{knob.env} was removed in Ollama {knob.removed}; this is {shown}"
+
+
+def default_at(key: str, version: str | None) -> str | None:
+    """The knob's default on that version (from its history where it changed)."""
+    knob = SERVER_KNOBS[key]
+    current = knob.default
+    if knob.default_history:
+        v = _version(version)
+        current = knob.default_history[0][1]
+        for since, value in knob.default_history:
+            if v >= parse_version(since):
+                current = value
+    return current
+
+
+def _text_problem(value: str) -> str | None:
+    if _CONTROL.search(value):
+        return ("contains a line break or control character, which cannot be written safely "
+                "into a shell, systemd or plist string")
+    return None
+
+
+def _bool_problem(value: object) -> str | None:
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return None
+    if isinstance(value, str) and value.strip().strip("\"'") in GO_BOOLS_TRUE + GO_BOOLS_FALSE:
+        return None
+    return (f"{value!r} is not a boolean Ollama can parse (it would silently read it as TRUE): "
+            "write true or false")
+
+
+def _uint_problem(knob: ServerKnob, value: object) -> str | None:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or number < 0:
+        return (f"{value!r} is not a whole number >= 0 (Ollama would ignore it and silently use "
+                f"the default, {knob.default or 'unset'})")
+    if knob.maximum is not None and number > knob.maximum:
+        return f"{number} is greater than the maximum of {knob.maximum}"
+    return None
+
+
+def _duration_problem(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None  # whole seconds (§1.1)
+    if isinstance(value, str) and (value == "0" or _DURATION.match(value)
+                                   or _SECONDS.match(value)):
+        return None
+    return (f"{value!r} is not a duration: write e.g. 30m, 1h30m, 3600 (seconds), 0 (unload "
+            "at once) or -1 (forever)")
+
+
+def _bytes_problem(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None
+    if isinstance(value, str) and _BYTES.match(value.strip()):
+        return None
+    return f"{value!r} is not a size: write bytes (e.g. 536870912) or 512MiB, 1GiB"
+
+
+def _host_problem(value: object) -> str | None:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        return f"{value!r} is not a host: write e.g. 127.0.0.1:11434 or 0.0.0.0"
+    hostport = value.split("://", 1)[-1].split("/", 1)[0]
+    port = hostport.rsplit("]", 1)[-1] if hostport.startswith("[") else hostport
+    if port.count(":") == 1:
+        digits = port.split(":")[1]
+        if not digits.isdigit() or int(digits) > 65535:
+            return (f"port {digits!r} is not a port number 0-65535 (Ollama would silently use "
+                    "11434)")
+    return None
+
+
+def _list_problem(value: object) -> str | None:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in items):
+        return f"{value!r} is not a list of names: write a list or a comma-separated string"
+    return None
+
+
+def _typed_problem(knob: ServerKnob, value: object) -> str | None:
+    kind: KnobType = knob.type
+    if kind == "bool":
+        return _bool_problem(value)
+    if kind == "uint":
+        return _uint_problem(knob, value)
+    if kind == "duration":
+        return _duration_problem(value)
+    if kind == "bytes":
+        return _bytes_problem(value)
+    if kind == "host":
+        return _host_problem(value)
+    if kind == "list":
+        return _list_problem(value)
+    if kind == "level":
+        # §1.1: 1/true = DEBUG, an integer n = level -4n (2 = TRACE).
+        text = str(value).strip() if isinstance(value, (str, int)) else ""
+        if isinstance(value, bool) or text in GO_BOOLS_TRUE + GO_BOOLS_FALSE or (
+                text.isdigit() and int(text) <= 4):
+            return None
+        return f"{value!r} is not a log level: write false, true (DEBUG) or 2 (TRACE)"
+    if kind == "enum":
+        if isinstance(value, str) and value.lower() in knob.choices:
+            return None
+        return f"{value!r} is not one of {', '.join(knob.choices)}"
+    if not isinstance(value, str):  # string, path
+        return f"{value!r} is not a string"
+    return None
+
+
+def value_problem(key: str, value: object) -> str | None:
+    """Why Ollama would misread `value` for server knob `key` (None: it reads it as meant)."""
+    if key in NOT_KNOBS:
+        return NOT_KNOBS[key]
+    knob = SERVER_KNOBS.get(key)
+    if knob is None:
+        return f"{key} is not an Ollama server variable"
+    if value is None:
+        return "a value is needed here (null given)"
+    if value == "auto":
+        return None if knob.tunable else f"{key} cannot be auto: give a value"
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str) and (problem := _text_problem(text)):
+            return problem
+    return _typed_problem(knob, value)
+
+
+def env_value(key: str, value: object) -> str:
+    """The exact string to put in the environment for a YAML value (True -> "1", 8192 -> "8192").
+
+    Raises ValueError for a value value_problem() refuses, and for "auto" (resolve it first).
+    """
+    problem = value_problem(key, value)
+    if problem or value == "auto":
+        raise ValueError(f"{key}: {problem or 'auto must be resolved before rendering'}")
+    kind = SERVER_KNOBS[key].type
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if kind == "list" and isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if kind == "bytes" and isinstance(value, str):
+        m = _BYTES.match(value.strip())
+        assert m is not None  # value_problem checked it
+        return str(int(float(m.group(1)) * _UNITS[m.group(2)]))
+    if kind == "enum" and isinstance(value, str):
+        return value.lower()
+    return str(value)
+
+
+def trap_warnings(server: dict[str, object], version: str | None) -> list[str]:
+    """Settings that look right but do not do what they say on this Ollama version."""
+    out = [why_not_read(k, version) for k in server
+           if k in SERVER_KNOBS and not reads(k, version)]
+    out += _kv_cache_trap(server, version)
+    if "context_length" not in server and _version(version) >= (0, 15, 5):
+        out.append("context_length is unset: Ollama >= 0.15.5 picks 4096/32768/262144 tokens by "
+                   "total VRAM, and 262144 can spill to CPU or fail to load (ollama#14073); "
+                   "set it")
+    if server.get("http_proxy") not in (None, ""):
+        out.append("http_proxy: Ollama's FAQ says to use https_proxy and avoid HTTP_PROXY")
+    return out
+
+
+def _kv_cache_trap(server: dict[str, object], version: str | None) -> list[str]:
+    # §1.5: a quantized KV cache needs flash attention. Before 0.30 "auto" does not count as
+    # enabled (the cache silently stays f16); from 0.30 llama.cpp errors when FA ends up off.
+    kv = server.get("kv_cache_type")
+    if not isinstance(kv, str) or kv.lower() not in ("q8_0", "q4_0"):
+        return []
+    fa = server.get("flash_attention")
+    if fa is False or (fa is None and _version(version) < (0, 30, 0)):
+        state = "off" if fa is False else "not set"
+        return [(f"kv_cache_type {kv} needs flash_attention: true, but flash attention is "
+                 f"{state}: the cache stays f16 (before Ollama 0.30) or the load fails (0.30 "
+                 "and later)")]
+    return []

@@ -1,0 +1,150 @@
+"""The table of targets: where each kind of file goes, how it is rendered, how Ollama picks it up.
+
+`render_target()` is pure: it takes the environment, the paths and the home directory as values and
+returns RenderedFile values; nothing is written here (fileops does that). `auto_target()` likewise
+takes the facts it decides on as parameters; `detect_facts()` gathers them at the edge.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import re
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+from velollm.errors import ConfigError
+from velollm.io.readback import split_stops
+from velollm.io.render import check_env, check_model, check_value, comment_lines, render, sh_quote
+
+TargetKind = Literal["shell", "fish", "systemd", "launchd", "modelfile"]
+KINDS: tuple[str, ...] = get_args(TargetKind)
+LAUNCHD_LABEL = "com.velollm.ollama-env"
+# Where distributions and Ollama's install.sh put the unit (docs/linux.mdx uses /etc).
+OLLAMA_UNIT_PATHS = (Path("/etc/systemd/system/ollama.service"),
+                     Path("/lib/systemd/system/ollama.service"),
+                     Path("/usr/lib/systemd/system/ollama.service"))
+DEFAULT_HEADER = "Managed by velollm: edits are reported as drift and replaced by `velollm apply`."
+_PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: Path
+    content: str
+    mode: int = 0o644
+    # Shell command lines (shlex.split gives argv) that make the server read the new file.
+    follow_up: tuple[str, ...] = field(default_factory=tuple)
+    pickup: str = ""  # one sentence for the user: how the server picks the change up
+    target: str = ""
+
+
+def default_path(kind: TargetKind, home: Path) -> Path:
+    """The default file (or, for modelfile, the directory) of each target."""
+    config = home / ".config" / "velollm"
+    return {
+        "shell": config / "ollama.env.sh",
+        "fish": config / "ollama.env.fish",
+        "systemd": Path("/etc/systemd/system/ollama.service.d/velollm.conf"),
+        "launchd": home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist",
+        "modelfile": config / "modelfiles",
+    }[kind]
+
+
+@dataclass(frozen=True)
+class PlatformFacts:
+    platform: str  # sys.platform: "linux", "darwin", ...
+    ollama_unit_exists: bool
+
+
+def detect_facts() -> PlatformFacts:
+    return PlatformFacts(sys.platform, any(p.exists() for p in OLLAMA_UNIT_PATHS))
+
+
+def auto_target(facts: PlatformFacts) -> TargetKind:
+    """systemd where ollama.service exists, launchd on macOS, a shell file otherwise."""
+    if facts.ollama_unit_exists:
+        return "systemd"
+    if facts.platform == "darwin":
+        return "launchd"
+    return "shell"
+
+
+def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None,
+                  models: Mapping[str, Mapping[str, str]] | None = None,
+                  header: str = DEFAULT_HEADER, home: Path | None = None) -> list[RenderedFile]:
+    """Render one target. `env` is for the server targets, `models` (model -> parameters) for
+    modelfile. `path` overrides the default file (a directory for modelfile)."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown target {kind!r}", hint=f"use one of: {', '.join(KINDS)}, auto")
+    target: TargetKind = kind  # type: ignore[assignment]
+    where = path or default_path(target, home or Path(os.path.expanduser("~")))
+    lines = comment_lines(header)
+    pairs = check_env(env)
+    if target == "shell":
+        return [_file(where, render("shell.sh.j2", header_lines=lines, env=pairs), target,
+                      "Ollama reads it when the shell or service that runs `ollama serve` sources "
+                      f"{where} and the server is restarted")]
+    if target == "fish":
+        return [_file(where, render("fish.fish.j2", header_lines=lines, env=pairs), target,
+                      f"fish shells read it after `source {where}`; restart `ollama serve` there")]
+    if target == "systemd":
+        return [_file(where, render("systemd.conf.j2", header_lines=lines, env=pairs), target,
+                      "systemd reads drop-ins on daemon-reload; the restart starts Ollama with them",
+                      ("systemctl daemon-reload", "systemctl restart ollama"))]
+    if target == "launchd":
+        return [_launchd(where, pairs)]
+    return _modelfiles(where, models or {}, lines)
+
+
+def _file(path: Path, content: str, target: str, pickup: str,
+          follow_up: tuple[str, ...] = ()) -> RenderedFile:
+    return RenderedFile(path=path, content=content, follow_up=follow_up, pickup=pickup,
+                        target=target)
+
+
+def launchd_script(pairs: list[tuple[str, str]]) -> str:
+    """One /bin/sh command line: launchctl setenv for every variable (POSIX-quoted)."""
+    return "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
+
+
+def _launchd(path: Path, pairs: list[tuple[str, str]]) -> RenderedFile:
+    # plistlib does the XML escaping; the values travel through sh single quotes (tested in bash).
+    plist = {"Label": LAUNCHD_LABEL,
+             "ProgramArguments": ["/bin/sh", "-c", launchd_script(pairs)],
+             "RunAtLoad": True}
+    content = plistlib.dumps(plist, sort_keys=True).decode("utf-8")
+    commands = tuple(f"launchctl setenv {k} {sh_quote(v)}" for k, v in pairs)
+    return _file(path, content, "launchd",
+                 "the LaunchAgent sets them at every login; run the launchctl commands now, "
+                 "then quit and restart Ollama.app", commands)
+
+
+def _modelfiles(directory: Path, models: Mapping[str, Mapping[str, str]],
+                header_lines: list[str]) -> list[RenderedFile]:
+    out = []
+    for model in sorted(models):
+        check_model(model)
+        params = []
+        for name, value in sorted(models[model].items()):
+            if not _PARAM_NAME.match(name):
+                raise ConfigError(f"Modelfile parameter name {name!r} of {model} is not valid",
+                                  path=f"{model}.{name}")
+            for one in split_stops(value) if name == "stop" else [value]:
+                params.append((name, check_value(one, f"{model}.{name}")))
+        path = directory / f"{modelfile_stem(model)}.Modelfile"
+        content = render("modelfile.j2", header_lines=header_lines, model=model, params=params)
+        command = f"ollama create {shlex.quote(model)} -f {shlex.quote(str(path))}"
+        out.append(_file(path, content, "modelfile",
+                         f"`ollama create` bakes the parameters into {model}; requests for it "
+                         "use them from the next load", (command,)))
+    return out
+
+
+def modelfile_stem(model: str) -> str:
+    """A file name for a model reference: 'library/llama3.2:3b' -> 'library_llama3.2_3b'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", model)

@@ -1,0 +1,131 @@
+"""`velollm apply`: write the plan into the files the server reads, safely and idempotently."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from velollm.cli._planning import add_plan_options, request_from
+from velollm.errors import VelollmError
+from velollm.output import OUT
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+               common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "apply", parents=[common], help="write the planned settings into the target files",
+        description="Without PLANFILE: plan, show the plan and ask for confirmation (no "
+                    "terminal: refuses unless --auto-approve). With PLANFILE (from `velollm plan "
+                    "--out`): apply exactly that plan, refusing it when stale. --json prints "
+                    '{"changed", "diff", "msg", "files"} for Ansible.')
+    p.add_argument("planfile", nargs="?", metavar="PLANFILE", help="a saved plan to apply")
+    add_plan_options(p)
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing; report what would change (Ansible check mode)")
+    p.add_argument("--diff", action="store_true", help="show a unified diff per file")
+    p.add_argument("--force", action="store_true",
+                   help="replace files velollm did not create (the original is backed up)")
+    p.add_argument("--restart", action="store_true",
+                   help="run `systemctl daemon-reload` and `systemctl restart ollama` after "
+                        "writing a systemd drop-in, or `launchctl setenv` for the launchd "
+                        "target (otherwise they are printed)")
+    p.add_argument("--create-models", action="store_true",
+                   help="run `ollama create` for each changed Modelfile")
+    p.add_argument("--baseline", action="store_true",
+                   help="benchmark the running server before writing, for `velollm verify`")
+
+
+def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
+    """(plan, from_file)."""
+    from velollm.app.applying import check_fresh, load_plan_file
+    from velollm.app.planning import make_plan
+
+    if args.planfile:
+        if any((args.file, args.hardware, args.target, args.path)):
+            raise VelollmError("a saved plan already fixes the file, hardware and target",
+                               hint="give either PLANFILE or -f/--hardware/--target/--path")
+        plan = load_plan_file(Path(args.planfile))
+        check_fresh(plan)
+        return plan, True
+    return make_plan(request_from(args)), False
+
+
+def _confirm() -> None:
+    if OUT.json_mode:  # as terraform apply -json: stdout is one document, no prompt on it
+        raise VelollmError("apply --json cannot ask for confirmation",
+                           hint="review `velollm plan`, then re-run with --auto-approve")
+    if not sys.stdin.isatty():
+        raise VelollmError("apply needs confirmation, and there is no terminal to ask on",
+                           hint="review `velollm plan`, then re-run with --auto-approve")
+    OUT.line("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+    answer = input("  Enter a value: ").strip()
+    if answer != "yes":
+        raise VelollmError("Apply cancelled.", hint="nothing was written")
+
+
+def run(args: argparse.Namespace) -> int:
+    from velollm.app.applying import follow_ups, outcome, write_plan
+    from velollm.io.fileops import unified_diff
+    from velollm.report.plan import render_plan
+
+    plan, from_file = _plan(args)
+    preview = write_plan(plan, dry_run=True, force=args.force)
+    if not OUT.json_mode and not from_file:
+        render_plan(plan, OUT)
+    if args.diff and not OUT.json_mode:
+        for d in preview.diffs:
+            OUT.raw(unified_diff(d.path, d.before, d.after))
+    if args.check or not preview.changed:
+        return _report(outcome(preview, plan, "write"))
+    if not (args.auto_approve or from_file):
+        _confirm()
+    if args.baseline:
+        _record_baseline(args)
+    result = write_plan(plan, dry_run=False, force=args.force)
+    done = outcome(result, plan, "apply")
+    done.follow_up, done.ran = follow_ups(plan, {str(p) for p in result.written},
+                                          restart=args.restart,
+                                          create_models=args.create_models)
+    return _report(done)
+
+
+def _record_baseline(args: argparse.Namespace) -> None:
+    import os
+
+    from velollm.backends.ollama.client import OllamaClient
+    from velollm.backends.ollama.host import parse_host
+    from velollm.bench.baseline import record_baseline
+
+    client = OllamaClient(parse_host(args.host or os.environ.get("OLLAMA_HOST")))
+    OUT.info(f"recorded the baseline in {record_baseline(client, _verify_model(args))}")
+
+
+def _verify_model(args: argparse.Namespace) -> str:
+    from velollm.cli.validate import config_path
+    from velollm.config import load_config
+
+    model = load_config(config_path(args.file)).verify.model
+    if not model:
+        raise VelollmError("--baseline needs a model to benchmark",
+                           hint="set verify.model in velollm.yaml", path="$.verify.model")
+    return model
+
+
+def _report(done: Any) -> int:
+    if OUT.json_mode:
+        OUT.json({"status": "ok", **done.to_dict()})
+        return 0
+    OUT.line("")
+    for path in done.files:
+        OUT.line(f"  {OUT.style('wrote' if not done.msg.startswith('Would') else 'would write', 'green')} {path}")
+    for command in done.ran:
+        OUT.line(f"  {OUT.style('ran', 'green')} {command}")
+    if done.follow_up:
+        OUT.line("To make the server pick the change up, run:")
+        for command in done.follow_up:
+            OUT.line(f"  {command}")
+    OUT.line(OUT.style(done.msg, "bold"))
+    return 0

@@ -1,0 +1,44 @@
+"""`velollm plan`: what apply would change, and why, in Terraform's words and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from velollm.cli._planning import add_plan_options, request_from
+from velollm.output import OUT
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+               common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "plan", parents=[common], help="show what apply would change, and why",
+        description="Detect the hardware, read what Ollama is configured with now, run the "
+                    "optimizer and show the difference: + add, ~ change, - remove, each with "
+                    "its reason. Exit 0 on success; with --detailed-exitcode 0 = no changes, "
+                    "1 = error, 2 = changes present.")
+    add_plan_options(p)
+    p.add_argument("--out", metavar="PLAN.json",
+                   help="save the plan; `velollm apply PLAN.json` applies exactly it")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 2 when there are changes (as terraform plan)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from velollm.app.planning import make_plan
+    from velollm.io.fileops import atomic_write
+    from velollm.report.plan import render_plan
+
+    plan = make_plan(request_from(args))
+    doc = plan.to_dict()
+    if args.out:
+        atomic_write(Path(args.out), (json.dumps(doc, indent=2) + "\n").encode("utf-8"), 0o600)
+    if OUT.json_mode:
+        OUT.json({"status": "ok", "changed": plan.has_changes, **doc})
+    else:
+        render_plan(plan, OUT)
+        if args.out:  # on stderr: the Plan: line stays the last line of the report
+            OUT.info(f"Saved the plan to {args.out}. To apply exactly it: "
+                     f"velollm apply {args.out}")
+    return 2 if args.detailed_exitcode and plan.has_changes else 0

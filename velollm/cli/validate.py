@@ -1,0 +1,75 @@
+"""`velollm validate [FILE]`: every problem in a velollm.yaml at once, as FILE:LINE: $.path: msg."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from velollm.output import OUT
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+               common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "validate", parents=[common], help="check a velollm.yaml and report every problem",
+        description="Check velollm.yaml (and the profile it names) against the schema and the "
+                    "knob catalogue. Prints every problem as FILE:LINE: $.path: message; exit 0 "
+                    "when valid, 1 when not.")
+    p.add_argument("file", nargs="?", metavar="FILE",
+                   help="the file to check (default: $VELOLLM_CONFIG, else ./velollm.yaml)")
+
+
+def config_path(given: str | None) -> Path:
+    """The velollm.yaml a command reads: FILE, else $VELOLLM_CONFIG, else ./velollm.yaml."""
+    return Path(given or os.environ.get("VELOLLM_CONFIG") or "velollm.yaml")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = config_path(args.file)
+    errors, warnings, summary = check_file(path)
+    if OUT.json_mode:
+        OUT.json({"valid": not errors, "file": str(path), "errors": errors,
+                  "warnings": warnings})
+    for e in errors:
+        where = f"{e['file']}:{e['line']}" if e.get("line") else e["file"]
+        OUT.line(f"{where}: {e['path']}: {e['message']}")
+    for w in warnings:
+        OUT.warn(w)
+    if errors:
+        OUT.error(f"{path} is not valid: {len(errors)} problem(s)",
+                  hint="fix them and run `velollm validate` again")
+        return 1
+    OUT.line(f"{path}: {OUT.style('valid', 'green')} ({summary})")
+    return 0
+
+
+def check_file(path: Path) -> tuple[list[dict[str, Any]], list[str], str]:
+    """(errors, warnings, summary) for one velollm.yaml; each error names its file."""
+    from velollm.backends.ollama.knobs import trap_warnings
+    from velollm.config import load_config, load_profile, profile_path
+    from velollm.errors import ConfigError
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        return _errors(str(path), exc), [], ""
+    try:
+        profile = load_profile(config.profile, path.parent)
+    except ConfigError as exc:
+        return _errors(str(profile_path(config.profile, path.parent)), exc), [], ""
+    server = {**profile.server, **config.server}
+    warnings = [f"{path}: {w} (for the newest Ollama; `velollm plan` checks the installed one)"
+                for w in trap_warnings(server, None)]
+    summary = (f"profile {profile.name}, {len(config.server)} server setting(s), "
+               f"{len(config.models)} model(s), {len(config.overrides)} override(s)")
+    return [], warnings, summary
+
+
+def _errors(file: str, exc: Exception) -> list[dict[str, Any]]:
+    from velollm.errors import SchemaValidationError
+
+    if isinstance(exc, SchemaValidationError):
+        return [{"file": file, **p} for p in exc.problems]
+    return [{"file": file, "path": "$", "line": None, "message": str(exc)}]

@@ -1,0 +1,178 @@
+"""Every problem in a parsed velollm.yaml or profile, each with key path, line and a message that
+says what to do. Schema errors are reworded with the knob catalogue's knowledge (velollm/knobs.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from velollm.backends.ollama.knobs import MODEL_KNOBS, NOT_KNOBS, SERVER_KNOBS, value_problem
+from velollm.config.yamlload import Loaded, Problem, problem
+from velollm.resources import data_dir, load_schema
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+
+SCHEMA_FILE = "velollm.schema.json"
+Kind = Literal["config", "profile"]
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tabs inside values are harmless
+_COMPARISON = re.compile(r"\.when\.(gpu_count|vram_gb|vram_total_gb|ram_gb)$")
+_SERVER_VALUE = re.compile(r"\.server\.([A-Za-z0-9_]+)$")
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.stem for p in data_dir("profiles").glob("*.yaml"))
+
+
+def is_profile_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.endswith((".yaml", ".yml"))
+
+
+def schema_for(kind: Kind) -> dict[str, Any]:
+    schema = load_schema(SCHEMA_FILE)
+    if kind == "config":
+        return schema
+    # Profiles are checked by a sub-schema of the same file, so the two can never disagree.
+    return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/profile"}
+
+
+def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
+    data = loaded.data
+    if not isinstance(data, dict):
+        found = type(data).__name__ if data is not None else "null"
+        return [problem("$", 1, f"the top level must be a mapping of keys (version: 1, "
+                                f"server: ...), not a {found}")]
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema_for(kind))
+    knobs = _knob_problems(data, loaded)
+    said = {p["path"] for p in knobs}  # the catalogue's message beats the schema's
+    problems = knobs + [p for err in validator.iter_errors(data)
+                        for p in _translate(err, loaded) if p["path"] not in said]
+    problems += _control_characters(data, "$", loaded)
+    if kind == "config":
+        problems += _profile_problems(data.get("profile"), loaded, base_dir)
+    unique = {(p["path"], p["message"]): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (p["line"] or 0, p["path"]))
+
+
+def _translate(err: ValidationError, loaded: Loaded) -> list[Problem]:
+    path = err.json_path
+    instance: Any = err.instance
+    if err.validator == "additionalProperties" and isinstance(err.schema, dict):
+        known = list(err.schema.get("properties", {}))
+        return [problem(f"{path}.{k}", loaded.line(f"{path}.{k}"), unknown_key(k, known, path))
+                for k in instance if k not in known]
+    if err.validator == "required":
+        required: Any = err.validator_value
+        missing = [k for k in required if k not in instance]
+        return [problem(f"{path}.{k}", loaded.line(path), f"the key {k!r} is required")
+                for k in missing]
+    return [problem(path, loaded.line(path), _message(err, path))]
+
+
+def _message(err: ValidationError, path: str) -> str:
+    from jsonschema.exceptions import best_match
+
+    value = err.instance
+    if value is None:
+        return "a value is needed here (got null or nothing)"
+    knob = _SERVER_VALUE.search(path)
+    if knob and (msg := value_problem(knob.group(1), value)):
+        return msg
+    if path == "$.version":
+        return f"unsupported version {value!r}: this velollm reads version 1 files (version: 1)"
+    if path == "$.backend":
+        return f"unknown backend {value!r}: velollm supports ollama"
+    if _COMPARISON.search(path):
+        return f"{value!r} is not a comparison: write e.g. \">=24\", \"<8\" or a number (at least)"
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        # "auto" is one branch of every tunable knob; the other branch says what was meant.
+        real = [e for e in err.context if e.validator != "const"] or list(err.context)
+        auto = len(real) < len(err.context)
+        # A branch of the right type explains better than "is not of type" from the others.
+        real = [e for e in real if e.validator != "type"] or real
+        return str(best_match(real).message) + (" (or auto)" if auto else "")
+    return err.message
+
+
+def unknown_key(key: str, known: list[str], path: str) -> str:
+    """The message for a key the schema does not know, with the best advice we have."""
+    lower = key.lower().removeprefix("ollama_")
+    if path.endswith(".server"):
+        if key in NOT_KNOBS or lower in NOT_KNOBS:
+            return NOT_KNOBS.get(key, NOT_KNOBS.get(lower, ""))
+        if key in MODEL_KNOBS:
+            return f"{key} is a per-model parameter: put it under models[]"
+        if lower != key and lower in SERVER_KNOBS:
+            return f"write knob names without OLLAMA_, in lower case: {lower}"
+    elif re.search(r"\.models\[\d+\]$", path) and key in SERVER_KNOBS:
+        hint = " (per model, use num_ctx)" if key == "context_length" else ""
+        return f"{key} is a server variable: put it under server{hint}"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+    if path.endswith(".server"):
+        return (f"unknown key {key!r}: not an Ollama server variable velollm knows "
+                "(see `velollm profiles show balanced` for examples)")
+    return f"unknown key {key!r}; allowed here: {', '.join(sorted(known))}"
+
+
+def _knob_problems(data: dict[str, Any], loaded: Loaded) -> list[Problem]:
+    """Values the schema accepts but Ollama would misread (auto where it means nothing, a bad
+    port, ...), checked with the catalogue's own parsing rules."""
+    sections = [("$.server", data.get("server"))]
+    overrides = data.get("overrides")
+    if isinstance(overrides, list):
+        sections += [(f"$.overrides[{i}].server", o.get("server"))
+                     for i, o in enumerate(overrides) if isinstance(o, dict)]
+    found = []
+    for where, server in sections:
+        if not isinstance(server, dict):
+            continue
+        for key, value in server.items():
+            if key in SERVER_KNOBS and (msg := value_problem(key, value)):
+                path = f"{where}.{key}"
+                found.append(problem(path, loaded.line(path), msg))
+    return found
+
+
+def _control_characters(value: Any, path: str, loaded: Loaded) -> list[Problem]:
+    # Iterative: a broken file must never reach Python's recursion limit.
+    stack, found = [(value, path)], []
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for k, v in item.items():
+                if _CONTROL.search(k):
+                    found.append(problem(where, loaded.line(where), f"the key {k!r} contains "
+                                                                    "a control character"))
+                stack.append((v, f"{where}.{k}"))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, str) and _CONTROL.search(item):
+            found.append(problem(where, loaded.line(where),
+                                 "contains a line break or control character, which cannot be "
+                                 "written safely into a shell, systemd or plist string"))
+    return found
+
+
+def _profile_problems(name: object, loaded: Loaded, base_dir: Path) -> list[Problem]:
+    if not isinstance(name, str) or not name or _CONTROL.search(name):
+        return []  # the schema already said so
+    if is_profile_path(name):
+        if (base_dir / Path(name).expanduser()).is_file():
+            return []
+        message = f"profile file {name!r} not found (relative to {base_dir})"
+    else:
+        names = builtin_profiles()
+        if name in names:
+            return []
+        close = difflib.get_close_matches(name, names, n=1)
+        message = (f"unknown profile {name!r}"
+                   + (f"; did you mean {close[0]!r}?" if close else "")
+                   + f" (built-in: {', '.join(names)}; or a path to a profile file)")
+    return [problem("$.profile", loaded.line("$.profile"), message)]

@@ -1,0 +1,161 @@
+"""Read the settings back out of a file velollm rendered, for every target syntax. Pure.
+
+Used to learn what a target holds now (the "before" of a plan), including after a hand edit.
+Each parser understands exactly the quoting its renderer emits (velollm/render.py) plus the
+common hand-written forms; lines it does not understand are ignored, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import plistlib
+import shlex
+from collections.abc import Iterator
+
+from velollm.backends.ollama.current import parse_systemd_environment
+
+
+def _pairs(words: list[str]) -> Iterator[tuple[str, str]]:
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep and key:
+            yield key, value
+
+
+def parse_shell(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("export "):
+            continue
+        try:
+            words = shlex.split(stripped, comments=True, posix=True)
+        except ValueError:
+            continue
+        env.update(_pairs(words[1:]))
+    return env
+
+
+def _fish_words(line: str) -> list[str]:
+    """fish quoting: '...' with only \\\\ and \\' escapes; "..." with \\\\ \\" \\$; bare words."""
+    words: list[str] = []
+    word: list[str] = []
+    quote: str | None = None
+    i = 0
+    in_word = False
+    while i < len(line):
+        ch = line[i]
+        if quote is None and ch in " \t":
+            if in_word:
+                words.append("".join(word))
+                word, in_word = [], False
+        elif quote is None and ch == "#":
+            break
+        elif quote is None and ch in "'\"":
+            quote, in_word = ch, True
+        elif quote is not None and ch == quote:
+            quote = None
+        elif ch == "\\" and i + 1 < len(line) and (
+                (quote == "'" and line[i + 1] in "\\'")
+                or (quote == '"' and line[i + 1] in '\\"$')
+                or quote is None):
+            word.append(line[i + 1])
+            i += 1
+            in_word = True
+        else:
+            word.append(ch)
+            in_word = True
+        i += 1
+    if quote is not None:
+        raise ValueError("unterminated quote")
+    if in_word:
+        words.append("".join(word))
+    return words
+
+
+def parse_fish(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        try:
+            words = _fish_words(line.strip())
+        except ValueError:
+            continue
+        if len(words) >= 3 and words[0] == "set" and words[1].startswith("-") and \
+                "x" in words[1]:
+            env[words[2]] = " ".join(words[3:])
+    return env
+
+
+def parse_systemd(text: str) -> dict[str, str]:
+    return parse_systemd_environment(text)
+
+
+def parse_launchd(text: str) -> dict[str, str]:
+    try:
+        plist = plistlib.loads(text.encode("utf-8"))
+        script = plist["ProgramArguments"][-1]
+    except (plistlib.InvalidFileException, KeyError, IndexError, TypeError, ValueError):
+        return {}
+    lexer = shlex.shlex(script, posix=True, punctuation_chars=";")
+    lexer.whitespace_split = True
+    env: dict[str, str] = {}
+    command: list[str] = []
+    try:
+        tokens = [*list(lexer), ";"]
+    except ValueError:
+        return {}
+    for token in tokens:
+        if token != ";":
+            command.append(token)
+            continue
+        if len(command) == 4 and command[0].endswith("launchctl") and command[1] == "setenv":
+            env[command[2]] = command[3]
+        command = []
+    return env
+
+
+def join_stops(stops: list[str]) -> str:
+    """Several stop sequences as one plan value (a JSON list); one stays a plain string."""
+    return stops[0] if len(stops) == 1 else json.dumps(stops, ensure_ascii=False)
+
+
+def split_stops(value: str) -> list[str]:
+    """The inverse of join_stops: one `PARAMETER stop` line per sequence."""
+    if value.startswith("["):
+        try:
+            stops = json.loads(value)
+        except ValueError:
+            return [value]
+        if isinstance(stops, list) and stops and all(isinstance(s, str) for s in stops):
+            return stops
+    return [value]
+
+
+def parse_modelfile(text: str) -> tuple[str | None, dict[str, str]]:
+    """(FROM model, PARAMETER name -> value); repeated `stop` lines join as join_stops does."""
+    model: str | None = None
+    params: dict[str, str] = {}
+    stops: list[str] = []
+    for line in text.splitlines():
+        parts = line.strip().split(None, 2)
+        if len(parts) >= 2 and parts[0].upper() == "FROM":
+            model = parts[1]
+        elif len(parts) == 3 and parts[0].upper() == "PARAMETER":
+            value = parts[2].strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            if parts[1] == "stop":
+                stops.append(value)
+            else:
+                params[parts[1]] = value
+    if stops:
+        params["stop"] = join_stops(stops)
+    return model, params
+
+
+PARSERS = {"shell": parse_shell, "fish": parse_fish, "systemd": parse_systemd,
+           "launchd": parse_launchd}
+
+
+def parse_env_file(kind: str, text: str) -> dict[str, str]:
+    return PARSERS[kind](text)

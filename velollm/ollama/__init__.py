@@ -1,1 +1,0 @@
-"""Everything that talks to, or reads the state of, an Ollama server."""

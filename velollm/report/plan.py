@@ -1,0 +1,63 @@
+"""Terraform-style text report of a Plan (the JSON twin is Plan.to_dict())."""
+
+from __future__ import annotations
+
+from velollm.core.planner import SYMBOL, Change, Plan
+from velollm.output import Output
+
+_COLOR = {"add": "green", "change": "yellow", "remove": "red"}
+NO_CHANGES = "No changes. Your Ollama configuration matches velollm.yaml."
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return NO_CHANGES
+    c = plan.counts
+    return f"Plan: {c['add']} to add, {c['change']} to change, {c['remove']} to remove."
+
+
+def _body(change: Change) -> str:
+    if change.scope == "file":
+        return f"{change.key} (file edited by hand)"
+    if change.action == "add":
+        return f"{change.key} = {change.after}"
+    if change.action == "change":
+        return f"{change.key}: {change.before} -> {change.after}"
+    return f"{change.key} (was {change.before})"
+
+
+def render_plan(plan: Plan, out: Output) -> None:
+    where = f"{plan.target_kind} target ({plan.target_path})"
+    version = plan.ollama_version or "unknown version"
+    out.line(f"Planning for Ollama {version}, {where}.")
+    if plan.offline:
+        out.line(out.style("Offline estimate: the Ollama server was not reachable, so model "
+                           "sizes come from velollm's built-in table.", "dim"))
+    if plan.changes:
+        out.line("")
+        out.line("velollm will make these changes:")
+    for change in plan.changes:
+        sym = out.style(SYMBOL[change.action], _COLOR[change.action], "bold")
+        out.line(f"  {sym} {_body(change)}")
+        out.line(out.style(f"      # {change.reason}", "dim"))
+    if plan.observed:
+        out.line("")
+        out.line("In effect now (until the server restarts with the new settings):")
+        for o in plan.observed:
+            out.line(f"  {o['env']}={o['value']}  ({o['source']})")
+    if plan.notes:
+        out.line("")
+        out.line("Notes:")
+        for note in plan.notes:
+            out.line(f"  - {note}")
+    if plan.changes and plan.files:
+        out.line("")
+        out.line("Files:")
+        for f in plan.files:
+            out.line(f"  {f.path} ({f.kind})")
+            for cmd in f.follow_up:
+                out.line(out.style(f"      then: {cmd}", "dim"))
+    for warning in plan.warnings:
+        out.warn(warning)
+    out.line("")
+    out.line(out.style(summary_line(plan), "bold"))
