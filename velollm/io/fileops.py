@@ -1,6 +1,6 @@
 """The only module that writes files (issue 5): atomic writes, backups, state.json.
 
-Guarantees, each covered by tests/apply/:
+Guarantees, each covered by tests/io/:
 - A target is always either fully old or fully new: temp file in the same directory, fsync,
   os.replace, fsync of the directory. Mode and owner of a replaced file are kept.
 - A file velollm did not create is never replaced unless force=True; then its original is copied to

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
+from tests.io.hardware.hwfakes import ToolBox
 from velollm.backends.ollama import install as ollama_install
-
-from .hwfakes import ToolBox
 
 
 def _free_port() -> int:

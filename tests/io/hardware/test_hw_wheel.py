@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import pynvml
 
 from velollm.io.hardware.runner import ProbeContext
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "hardware"
+DATA = Path(__file__).resolve().parents[2] / "data" / "hardware"
 
 
 class ToolBox:

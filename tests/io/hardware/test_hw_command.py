@@ -15,7 +15,7 @@ import pytest
 from velollm import main
 from velollm.resources import load_schema
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.conftest import NASTY
+from tests.backends.ollama.nasty import NASTY
 from velollm.backends.ollama.targets import LAUNCHD_LABEL, render_target
 
 UNIT = """[Unit]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apply.conftest import NASTY
+from tests.backends.ollama.nasty import NASTY
 from velollm.backends.ollama.targets import render_target
 from velollm.errors import ConfigError
 
