@@ -12,6 +12,9 @@ import pytest
 
 from tests.realserver import free_port
 from velollm.app import verification
+from velollm.backends.ollama import current as ollama_current
+from velollm.backends.ollama import evidence as ollama_evidence
+from velollm.backends.ollama import logs as ollama_logs
 from velollm.backends.ollama.current import ServerProcess
 from velollm.backends.ollama.targets import render_target
 from velollm.bench import baseline
@@ -103,18 +106,18 @@ def test_exit_code_mapping(statuses: list[effect.Status], bench: str | None, cod
     ("1.5s", 1.5), ("2562047h47m16.854775807s", 9223372036.854775807), ("soon", None),
     ("30x", None), ("", None)])
 def test_parse_go_duration(text: str, seconds: float | None) -> None:
-    got = verification.parse_go_duration(text)
+    got = ollama_logs.parse_go_duration(text)
     assert got == pytest.approx(seconds) if seconds is not None else got is None
 
 
 def test_log_durations_compare_by_value() -> None:
     logged = {"OLLAMA_KEEP_ALIVE": "30m0s", "OLLAMA_NUM_PARALLEL": "2"}
-    assert verification.normalize_log(logged, {"OLLAMA_KEEP_ALIVE": "30m"}) == {
+    assert ollama_logs.normalize_log(logged, {"OLLAMA_KEEP_ALIVE": "30m"}) == {
         "OLLAMA_KEEP_ALIVE": "30m", "OLLAMA_NUM_PARALLEL": "2"}
     forever = {"OLLAMA_KEEP_ALIVE": "2562047h47m16.854775807s"}
-    assert verification.normalize_log(forever, {"OLLAMA_KEEP_ALIVE": "-1"}) == {
+    assert ollama_logs.normalize_log(forever, {"OLLAMA_KEEP_ALIVE": "-1"}) == {
         "OLLAMA_KEEP_ALIVE": "-1"}
-    assert verification.normalize_log(logged, {"OLLAMA_KEEP_ALIVE": "5m"}) == logged
+    assert ollama_logs.normalize_log(logged, {"OLLAMA_KEEP_ALIVE": "5m"}) == logged
 
 
 def test_match_server_by_port() -> None:
@@ -122,12 +125,12 @@ def test_match_server_by_port() -> None:
     b = ServerProcess(11, ("ollama", "serve"), {"OLLAMA_HOST": "0.0.0.0:40002"})
     default = ServerProcess(12, ("ollama", "serve"), {})
     hidden = ServerProcess(13, ("ollama", "serve"), None)
-    assert verification.match_server([a, b], "http://127.0.0.1:40002") is b
-    assert verification.match_server([a, b, default], "http://localhost:11434") is default
-    assert verification.match_server([a, b], "http://127.0.0.1:40003") is None
-    assert verification.match_server([hidden], "http://127.0.0.1:11434") is hidden
-    assert verification.match_server([hidden, a], "http://127.0.0.1:11434") is None
-    assert verification.match_server([hidden], "http://10.1.2.3:11434") is None
+    assert ollama_current.match_server([a, b], "http://127.0.0.1:40002") is b
+    assert ollama_current.match_server([a, b, default], "http://localhost:11434") is default
+    assert ollama_current.match_server([a, b], "http://127.0.0.1:40003") is None
+    assert ollama_current.match_server([hidden], "http://127.0.0.1:11434") is hidden
+    assert ollama_current.match_server([hidden, a], "http://127.0.0.1:11434") is None
+    assert ollama_current.match_server([hidden], "http://10.1.2.3:11434") is None
 
 
 def test_restarted_since() -> None:
@@ -153,9 +156,9 @@ def test_runner_parallel_from_the_last_start() -> None:
     log = ('msg="server config" env="map[OLLAMA_NUM_PARALLEL:4]"\n'
            'msg="starting llama server" cmd="runner --model m --ctx-size 8192 --parallel 4 --port 1"\n'
            'msg="server config" env="map[OLLAMA_NUM_PARALLEL:1]"\n')
-    assert verification.runner_parallel(log) is None  # the runner line belongs to the old start
+    assert ollama_logs.runner_parallel(log) is None  # the runner line belongs to the old start
     log += 'msg="starting llama server" cmd="runner --ctx-size 2048 --parallel 1 --port 2"\n'
-    assert verification.runner_parallel(log) == 1
+    assert ollama_logs.runner_parallel(log) == 1
 
 
 def _apply_shell(env: dict[str, str]) -> Path:
@@ -184,8 +187,8 @@ def test_keep_alive_overridden_by_a_later_expiry() -> None:
     now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
     in_20m = "2027-01-15T08:20:00.123456789Z"
     in_2h = "2027-01-15T10:00:00.5+00:00"
-    assert not verification.keep_alive_overridden("30m", in_20m, now)
-    assert verification.keep_alive_overridden("30m", in_2h, now)
-    assert verification.keep_alive_overridden("600", in_20m, now)  # whole seconds
-    assert not verification.keep_alive_overridden("-1", in_2h, now)  # forever is never exceeded
-    assert not verification.keep_alive_overridden("30m", "not a time", now)
+    assert not ollama_evidence.keep_alive_overridden("30m", in_20m, now)
+    assert ollama_evidence.keep_alive_overridden("30m", in_2h, now)
+    assert ollama_evidence.keep_alive_overridden("600", in_20m, now)  # whole seconds
+    assert not ollama_evidence.keep_alive_overridden("-1", in_2h, now)  # forever is never exceeded
+    assert not ollama_evidence.keep_alive_overridden("30m", "not a time", now)

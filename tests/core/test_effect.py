@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from velollm.backends.ollama import logs as ollama_logs
 from velollm.core import effect
 
 LOG = (
@@ -17,28 +18,28 @@ def _reads_all(_env: str) -> str | None:
 
 
 def test_parse_server_config_line() -> None:
-    cfg = effect.parse_server_config(LOG)
+    cfg = ollama_logs.parse_server_config(LOG)
     assert cfg is not None
     assert cfg["OLLAMA_NUM_PARALLEL"] == "4"
     assert cfg["OLLAMA_KEEP_ALIVE"] == "30m0s"
     assert cfg["OLLAMA_ORIGINS"] == "[http://localhost https://localhost]"
     assert cfg["CUDA_VISIBLE_DEVICES"] == ""
-    assert effect.parse_server_config("no such line") is None
+    assert ollama_logs.parse_server_config("no such line") is None
 
 
 def test_last_server_config_line_wins() -> None:
     two = LOG + 'msg="server config" env="map[OLLAMA_NUM_PARALLEL:1]"\n'
-    assert effect.parse_server_config(two) == {"OLLAMA_NUM_PARALLEL": "1"}
+    assert ollama_logs.parse_server_config(two) == {"OLLAMA_NUM_PARALLEL": "1"}
     # the ignore warnings belong to the previous start, not this one
-    assert effect.ignored_by_log(two) == {}
+    assert ollama_logs.ignored_by_log(two) == {}
 
 
 def test_effective_not_read_and_ignored() -> None:
     ev = effect.Evidence(
         process_env={"OLLAMA_NUM_PARALLEL": "4", "OLLAMA_CONTEXT_LENGTH": "8192",
                      "OLLAMA_KV_CACHE_TYPE": "q8_0", "OLLAMA_FLASH_ATTENTION": "1"},
-        log_config=effect.parse_server_config(LOG), server_managed_by="none",
-        target_kind="shell", restarted_since_apply=True, ignored=effect.ignored_by_log(LOG))
+        log_config=ollama_logs.parse_server_config(LOG), server_managed_by="none",
+        target_kind="shell", restarted_since_apply=True, ignored=ollama_logs.ignored_by_log(LOG))
 
     def reads(env: str) -> str | None:
         return "read from Ollama 0.5.13 on; this is 0.5.4" if env == "OLLAMA_CONTEXT_LENGTH" \

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from velollm.backends.ollama.knobs import capabilities
 from velollm.core import models
 from velollm.core.memory import GIB
 from velollm.core.optimizer import DesiredInput, Settings, recommend
@@ -38,7 +39,8 @@ def _plan(machine: str, model: str, objective: str = "balanced", version: str = 
           **kw: Any) -> Settings:
     info = models.offline(MODELS.get(model, model))
     assert info is not None
-    return recommend(MACHINES[machine], DesiredInput(objective=objective, **kw), [info], version)
+    return recommend(MACHINES[machine], DesiredInput(objective=objective, **kw), [info],
+                     capabilities(version))
 
 
 # (machine, model, num_parallel, context, outcome). Balanced wants 8192 tokens, then up to 4 slots,
@@ -175,7 +177,7 @@ def test_gemma2_cache_stays_f16_before_0_30() -> None:
 
 def test_models_that_fit_together() -> None:
     infos = [models.offline("llama3.2:1b"), models.offline("llama3.1:8b")]
-    s = recommend(MACHINES["rtx4090"], DesiredInput(), [m for m in infos if m], "0.12.4")
+    s = recommend(MACHINES["rtx4090"], DesiredInput(), [m for m in infos if m], capabilities("0.12.4"))
     assert s.server_env()["max_loaded_models"] == 2
     assert "llama3.2:1b, llama3.1:8b" in (s.get("max_loaded_models") or s.server[0]).reason
 
@@ -186,7 +188,8 @@ def test_unknown_objective_is_refused() -> None:
 
 
 def test_no_models_gets_the_profile_defaults() -> None:
-    s = recommend(MACHINES["h100"], DesiredInput(objective="throughput"), [], "0.12.4")
+    s = recommend(MACHINES["h100"], DesiredInput(objective="throughput"), [],
+                  capabilities("0.12.4"))
     assert s.server_env()["num_parallel"] == 8
     assert "max_loaded_models" not in s.server_env()
     assert not s.offline
@@ -194,7 +197,7 @@ def test_no_models_gets_the_profile_defaults() -> None:
 
 def test_unknown_memory_is_said() -> None:
     hw = {"gpus": [_gpu("nvidia", "mystery", None)]}
-    s = recommend(hw, DesiredInput(), [], None)
+    s = recommend(hw, DesiredInput(), [], capabilities(None))
     assert any("VRAM unknown" in w for w in s.warnings)
     assert any("RAM size unknown" in w for w in s.warnings)
 
@@ -225,7 +228,7 @@ def test_pinned_larger_num_ctx_reason_is_not_a_fit_failure() -> None:
     model = offline("llama3.1:8b")
     assert model is not None
     settings = opt.recommend(hw, opt.DesiredInput({}, {"llama3.1:8b": {"num_ctx": 16384}},
-                                                  "balanced"), [model], "0.12.4")
+                                                  "balanced"), [model], capabilities("0.12.4"))
     rec = settings.get("num_ctx", "llama3.1:8b")
     assert rec is not None and rec.value == 16384
     assert "would not fit" not in rec.reason

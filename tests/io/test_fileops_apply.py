@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from velollm.backends.ollama.targets import RenderedFile
+from velollm.backends.base import RenderedFile
 from velollm.errors import ApplyConflictError
 from velollm.io.fileops import apply_files, remove_files, unified_diff
 from velollm.io.state import StateError, drifted, file_hash, load_state, sha256_bytes, state_dir

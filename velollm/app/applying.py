@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.ollama.targets import RenderedFile
+from velollm.backends.base import RenderedFile
 from velollm.core import planner
 from velollm.core.planner import Plan
 from velollm.errors import ConfigError, StalePlanError, VelollmError
@@ -65,7 +65,8 @@ def _rendered(plan: Plan) -> list[RenderedFile]:
 
 def _settings(plan: Plan) -> dict[str, object]:
     return {"env": dict(plan.env), "models": {m: dict(p) for m, p in plan.model_params.items()},
-            "target": plan.target_kind, "target_path": plan.target_path}
+            "target": plan.target_kind, "target_path": plan.target_path,
+            "backend": plan.backend}
 
 
 def write_plan(plan: Plan, *, dry_run: bool, force: bool) -> Any:

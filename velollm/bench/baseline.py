@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.ollama.client import OllamaClient
+from velollm.backends.wire import ServerClient
 from velollm.bench import runner, suites
 from velollm.core.stats import Verdict, compare, summarize
 from velollm.errors import ConfigError
@@ -52,7 +52,7 @@ class Measurement:
     document: dict[str, Any]
 
 
-def run_benchmark(client: OllamaClient, model: str, suite: suites.Suite, *,
+def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
                   version: str | None = None,
                   hardware: Callable[[], dict[str, Any] | None] = lambda: None,
                   progress: runner.Progress | None = None) -> Measurement:
@@ -63,14 +63,14 @@ def run_benchmark(client: OllamaClient, model: str, suite: suites.Suite, *,
     version = client.version() if version is None else version
     details = client.show(model)  # a clear 404 before any timing starts
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results = runner.run_suite(client, lambda: OllamaClient(client.base_url), model, suite,
+    results = runner.run_suite(client, client.another, model, suite,
                                progress=progress)
     info = report.RunInfo(model, client.base_url, version, started, hardware(),
                           run_settings(client, model, details.parameters, suite))
     return Measurement(results, report.build_document(info, suite, results))
 
 
-def run_settings(client: OllamaClient, model: str, parameters: str,
+def run_settings(client: ServerClient, model: str, parameters: str,
                  suite: suites.Suite) -> dict[str, Any]:
     """The document's `settings`: what was in force while the suite ran."""
     loaded = next((m for m in client.ps() if m.name in (model, f"{model}:latest")), None)
@@ -86,12 +86,12 @@ def run_settings(client: OllamaClient, model: str, parameters: str,
     }
 
 
-def measure(client: OllamaClient, model: str, suite: suites.Suite) -> dict[str, Any]:
+def measure(client: ServerClient, model: str, suite: suites.Suite) -> dict[str, Any]:
     """Run `suite` on the server and return the benchmark document (no hardware section)."""
     return run_benchmark(client, model, suite).document
 
 
-def record_baseline(client: OllamaClient, model: str, *, suite: str = "quick",
+def record_baseline(client: ServerClient, model: str, *, suite: str = "quick",
                     iterations: int = MIN_SAMPLES, out_dir: Path | None = None) -> Path:
     """Benchmark the server as it runs now and save the document atomically; returns its path."""
     document = measure(client, model, suites.get_suite(suite, iterations=iterations))

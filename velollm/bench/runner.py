@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from velollm.backends.ollama.client import Done, GenerationError, Metrics, OllamaClient, Token
+from velollm.backends.wire import Done, GenerationError, Metrics, ServerClient, Token
 from velollm.bench.suites import Scenario, Suite
 from velollm.core.stats import Summary, summarize
 from velollm.errors import ServerResponseError
@@ -109,7 +109,7 @@ def _failed(scenario: Scenario, iteration: int, client: int, warmup: bool, wall:
                   None, None, None, None, None, None, None, None)
 
 
-def run_request(client: OllamaClient, model: str, scenario: Scenario, iteration: int,
+def run_request(client: ServerClient, model: str, scenario: Scenario, iteration: int,
                 client_no: int = 0, *, warmup: bool = False,
                 clock: Clock = time.perf_counter) -> Sample:
     """One streamed generation, timed from just before the request is sent."""
@@ -138,7 +138,7 @@ def run_request(client: OllamaClient, model: str, scenario: Scenario, iteration:
     raise AssertionError("unreachable: generate() ends with Done or raises")  # pragma: no cover
 
 
-def run_round(factory: Callable[[], OllamaClient], model: str, scenario: Scenario,
+def run_round(factory: Callable[[], ServerClient], model: str, scenario: Scenario,
               iteration: int, *, warmup: bool = False,
               clock: Clock = time.perf_counter) -> tuple[list[Sample], Round]:
     """`scenario.concurrency` clients at once, each with its own connection."""
@@ -158,7 +158,7 @@ def run_round(factory: Callable[[], OllamaClient], model: str, scenario: Scenari
     return samples, Round(iteration, wall, tokens, tokens / wall if wall > 0 else 0.0, failed)
 
 
-def run_scenario(client: OllamaClient, factory: Callable[[], OllamaClient], model: str,
+def run_scenario(client: ServerClient, factory: Callable[[], ServerClient], model: str,
                  scenario: Scenario, iterations: int, warmup: int, *,
                  progress: Progress | None = None, clock: Clock = time.perf_counter,
                  ) -> ScenarioResult:
@@ -184,7 +184,7 @@ def run_scenario(client: OllamaClient, factory: Callable[[], OllamaClient], mode
     return ScenarioResult(scenario, tuple(samples), tuple(rounds))
 
 
-def run_suite(client: OllamaClient, factory: Callable[[], OllamaClient], model: str,
+def run_suite(client: ServerClient, factory: Callable[[], ServerClient], model: str,
               suite: Suite, *, progress: Progress | None = None,
               clock: Clock = time.perf_counter) -> list[ScenarioResult]:
     return [run_scenario(client, factory, model, s, suite.iterations, suite.warmup,

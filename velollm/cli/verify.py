@@ -11,9 +11,12 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from velollm.output import OUT
+
+if TYPE_CHECKING:
+    from velollm.backends.base import Verification
 
 HELP = "check that every applied setting took effect, and benchmark against the baseline"
 
@@ -38,36 +41,36 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="only check that the settings took effect")
 
 
-def _verify_spec(given: str | None) -> Any:
+def _desired(given: str | None) -> tuple[Any, str | None]:
+    """(verify: settings, backend name) from velollm.yaml; defaults when there is none."""
     from velollm.config import VerifySpec, load_config, resolve
 
     path = Path(given or os.environ.get("VELOLLM_CONFIG") or "velollm.yaml")
     if given is None and not path.exists():
-        return VerifySpec()
+        return VerifySpec(), None
     # Overrides never set verify:, so hardware facts are not needed to resolve it.
-    return resolve(load_config(path), {}).verify
+    desired = resolve(load_config(path), {})
+    return desired.verify, desired.backend
 
 
 def run(args: argparse.Namespace) -> int:
     from velollm.app import verification
-    from velollm.backends.ollama.client import OllamaClient
-    from velollm.backends.ollama.host import parse_host
+    from velollm.backends import get_backend
     from velollm.io.state import load_state
 
     state = load_state()
     wanted, target = verification.wanted_settings(state)
-    spec = _verify_spec(args.file)
-    url = args.host or parse_host(os.environ.get("OLLAMA_HOST"))
-    client = OllamaClient(url if "://" in url else parse_host(url))
+    spec, backend_name = _desired(args.file)
+    backend = get_backend(verification.applied_backend(state) or backend_name)
+    client = backend.client(backend.base_url(args.host))
     version = client.version()  # a clear "not reachable" before anything else
     bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline)
     # Evidence after the benchmark: loading the model writes the log lines that say what the
     # runner really did (flash attention, KV cache, parallel slots).
-    gathered = verification.gather(state, wanted, target, client.base_url, log_path=args.log,
-                                   loaded=client.ps())
-    effects = verification.check(wanted, gathered, version)
-    code = verification.exit_code(effects, None if bench is None else bench["status"])
-    doc = _document(client.base_url, version, gathered, effects, bench, code)
+    found = backend.verify(state, wanted, target, client, version, log_path=args.log)
+    code = verification.exit_code(found.effects, None if bench is None else bench["status"])
+    doc = _document(client.base_url, version, found, target, bench, code)
+    doc["server"]["backend"] = backend.title
     if OUT.json_mode:
         OUT.json(doc)
     else:
@@ -101,24 +104,18 @@ def _benchmark(client: Any, spec: Any, given: Path | None) -> dict[str, Any]:
             "comparisons": [c.as_dict() for c in comparisons]}
 
 
-def _document(url: str, version: str, g: Any, effects: list[Any], bench: dict[str, Any] | None,
-              code: int) -> dict[str, Any]:
+def _document(url: str, version: str, found: Verification, target: str,
+              bench: dict[str, Any] | None, code: int) -> dict[str, Any]:
     status = {0: "ok", 4: "not_effective", 5: "regressed"}.get(code, "error")
     return {
         "status": status, "exit_code": code,
-        "server": {"url": url, "version": version,
-                   "pid": None if g.process is None else g.process.pid,
-                   "managed_by": g.evidence.server_managed_by,
-                   "restarted_since_apply": g.evidence.restarted_since_apply,
-                   "log": None if g.log_path is None else str(g.log_path),
-                   "runner_parallel": g.runner_parallel},
-        "target": g.evidence.target_kind,
+        "server": {"url": url, "version": version, **found.server},
+        "target": target,
         "settings": [{"env": e.env, "wanted": e.wanted, "observed": e.observed,
-                      "status": e.status, "why": e.why} for e in effects],
-        "loaded_models": [{"name": m.name, "expires_at": m.expires_at,
-                           "context_length": m.context_length} for m in g.loaded],
+                      "status": e.status, "why": e.why} for e in found.effects],
+        "loaded_models": [dict(m) for m in found.loaded_models],
         "benchmark": bench if bench is not None else {"status": "skipped", "comparisons": []},
-        "notes": list(g.notes),
+        "notes": list(found.notes),
     }
 
 
@@ -136,7 +133,7 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
 def render(doc: dict[str, Any]) -> None:
     """The text report of a verify document (the --json twin)."""
     server = doc["server"]
-    OUT.line(f"Settings on Ollama {server['version']} at {server['url']}"
+    OUT.line(f"Settings on {server.get('backend', 'Ollama')} {server['version']} at {server['url']}"
              + (f" (pid {server['pid']})" if server["pid"] else ""))
     rows = [("setting", "wanted", "observed", "status", "why")]
     rows += [(s["env"], s["wanted"], "-" if s["observed"] is None else s["observed"],

@@ -1,21 +1,18 @@
 """Did each setting velollm wrote really take effect on the running server? Pure.
 
-Evidence, best first: the running server's own environment (/proc/<pid>/environ), then its
-start-up log line `server config env="map[...]"` (ollama-facts.md §1.1), which lists every
-variable that version read, with the value it parsed.
+Evidence, best first: the running server's own environment (/proc/<pid>/environ), then what its
+start-up log says it read (each backend parses its own log into `Evidence.log_config`), and the
+log lines with which it says it read a setting and then did not use it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 Status = Literal["effective", "not effective", "unknown"]
-_SERVER_CONFIG = re.compile(r'server config"? env="map\[(?P<body>.*)\]"')
-_KEY = re.compile(r"(?:^|\s)(OLLAMA_[A-Z0-9_]+|HTTPS?_PROXY|NO_PROXY|CUDA_VISIBLE_DEVICES|"
-                  r"GPU_DEVICE_ORDINAL|HIP_VISIBLE_DEVICES|ROCR_VISIBLE_DEVICES):")
+
 
 
 @dataclass(frozen=True)
@@ -25,38 +22,6 @@ class Effect:
     observed: str | None
     status: Status
     why: str
-
-
-def parse_server_config(log_text: str) -> dict[str, str] | None:
-    """Values from the LAST `server config` line of an Ollama log (the current run)."""
-    matches = list(_SERVER_CONFIG.finditer(log_text))
-    if not matches:
-        return None
-    body = matches[-1].group("body")
-    keys = list(_KEY.finditer(body))
-    values: dict[str, str] = {}
-    for i, m in enumerate(keys):
-        end = keys[i + 1].start() if i + 1 < len(keys) else len(body)
-        values[m.group(1)] = body[m.end():end].strip()
-    return values
-
-
-# Log lines with which Ollama says it read a variable and then did not use it (realrt README).
-_IGNORED_LOG_LINES = {
-    "flash attention enabled but not supported by gpu": (
-        "OLLAMA_FLASH_ATTENTION", ("the server read it but this device does not support flash "
-        "attention (its log: 'flash attention enabled but not supported by gpu')")),
-    "quantized kv cache requested but flash attention disabled": (
-        "OLLAMA_KV_CACHE_TYPE", ("the server read it but ignores a quantized KV cache without "
-        "flash attention (its log: 'quantized kv cache requested but flash attention disabled')")),
-}
-
-
-def ignored_by_log(log_text: str) -> dict[str, str]:
-    """Variables the server's log says it read and then ignored, since its last start."""
-    last_start = log_text.rfind("server config")
-    tail = log_text[last_start:] if last_start >= 0 else log_text
-    return {env: why for line, (env, why) in _IGNORED_LOG_LINES.items() if line in tail}
 
 
 def _same(wanted: str, observed: str) -> bool:

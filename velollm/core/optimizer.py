@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from velollm.backends.ollama import knobs
+from velollm.core.facts import Capabilities
 from velollm.core.memory import Estimate, gib
 from velollm.core.models import ModelInfo
 from velollm.core.optimizer_profiles import OBJECTIVES, PROFILES, Budget, Objective, budget
@@ -63,28 +63,29 @@ def _pinned(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def recommend(hardware: Mapping[str, Any], desired: DesiredInput, models: Sequence[ModelInfo],
-              ollama_version: str | None) -> Settings:
+              caps: Capabilities) -> Settings:
+    """`caps`: what the detected server version reads (its backend's `capabilities(version)`)."""
     if desired.objective not in PROFILES:
         raise ValueError(f"unknown objective {desired.objective!r}; one of {OBJECTIVES}")
     obj = PROFILES[desired.objective]
     pins = _pinned(desired.server)
     hw = budget(hardware, cpu_only=obj.name == "cpu-only")
     warnings: list[str] = list(hw.notes)
-    plan = choose(obj, hw, pins, desired.models, models, ollama_version, warnings)
-    server = server_values(obj, hw, pins, plan, ollama_version, warnings)
-    model_recs = _model_values(obj, hw, desired.models, plan, ollama_version)
+    plan = choose(obj, hw, pins, desired.models, models, caps, warnings)
+    server = server_values(obj, hw, pins, plan, caps, warnings)
+    model_recs = _model_values(obj, hw, desired.models, plan, caps)
     for key, value in desired.server.items():
-        if value not in (None, AUTO) and not knobs.reads(key, ollama_version):
-            warnings.append(f"{key} = {value}: {knobs.why_not_read(key, ollama_version)}")
+        if value not in (None, AUTO) and not caps.reads(key):
+            warnings.append(f"{key} = {value}: {caps.why_not_read(key)}")
     return Settings(tuple(Recommendation(**r) for r in server),
                     tuple(Recommendation(**r) for r in model_recs), tuple(warnings),
                     any(m.offline for m in models), obj.name)
 
 
 def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, Any]],
-                  plan: Any, version: str | None) -> list[dict[str, Any]]:
+                  plan: Any, caps: Capabilities) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    ctx_read = knobs.reads("context_length", version)
+    ctx_read = caps.reads("context_length")
     for est in plan.estimates.values():
         name = est.model.name
         pins = _pinned(wanted.get(name, {}))
@@ -99,7 +100,7 @@ def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, 
 
         if not ctx_read:
             add("num_ctx", est.num_ctx,
-                f"num_ctx = {est.num_ctx}: {knobs.why_not_read('context_length', version)}, so "
+                f"num_ctx = {est.num_ctx}: {caps.why_not_read('context_length')}, so "
                 f"the context goes into {name}'s parameters")
         elif est.num_ctx != plan.server_ctx:
             add("num_ctx", est.num_ctx,

@@ -6,17 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from velollm.backends.ollama import knobs
+from velollm.core.facts import Capabilities
 from velollm.core.memory import Estimate, Placement, estimate, gib
 from velollm.core.models import ModelInfo
 from velollm.core.optimizer_profiles import Budget, Objective
 
-# Architectures whose flash attention Ollama drops before 0.30 (§1.5): their KV cache stays f16.
-NO_FA_ARCHS = ("gemma2", "bert", "nomic-bert")
-# Ollama runs these with one slot whatever OLLAMA_NUM_PARALLEL says (§1.3, Scheduler.load).
-SINGLE_SLOT_ARCHS = ("mllama", "qwen3vl", "qwen3vlmoe", "qwen35", "qwen35moe", "qwen3next", "lfm2",
-                     "lfm2moe", "nemotron_h", "nemotron_h_moe", "nemotron_h_omni", "bert",
-                     "nomic-bert")
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 6: "six", 8: "eight", 16: "sixteen"}
 
 
@@ -45,19 +39,18 @@ def fits_alone(est: Estimate, hw: Budget, obj: Objective, overhead: int = 0,
     return place.full, place
 
 
-def _kv_for(model: ModelInfo, kv: str, fa: bool, version: str | None) -> str:
-    if not fa or (model.architecture in NO_FA_ARCHS and knobs.parse_version(
-            version or "999") < (0, 30, 0)):
+def _kv_for(model: ModelInfo, kv: str, fa: bool, caps: Capabilities) -> str:
+    if not fa or model.architecture in caps.flash_attention_dropped:
         return "f16"
     return kv
 
 
 def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
            model_pins: Mapping[str, Mapping[str, Any]], models: Sequence[ModelInfo],
-           version: str | None, warnings: list[str]) -> Choice:
-    fa = (not hw.cpu_only and hw.fa_supported and knobs.reads("flash_attention", version)
+           caps: Capabilities, warnings: list[str]) -> Choice:
+    fa = (not hw.cpu_only and hw.fa_supported and caps.reads("flash_attention")
           and ("flash_attention" not in pins or truthy(pins["flash_attention"])))
-    kv_read = knobs.reads("kv_cache_type", version)
+    kv_read = caps.reads("kv_cache_type")
     kv = str(pins.get("kv_cache_type") or (obj.kv_type if fa and kv_read else "f16")).lower()
     overhead = int(pins.get("gpu_overhead") or 0)
     spread = truthy(pins.get("sched_spread", False))
@@ -77,8 +70,8 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
             ctx = int(mp["num_ctx"]) if mp.get("num_ctx") not in (None, "auto") else min(
                 want, m.context_length)
             batch = int(mp.get("num_batch") or obj.num_batch or 512) if not hw.cpu_only else 512
-            slots = 1 if m.architecture in SINGLE_SLOT_ARCHS else p
-            out[m.name] = estimate(m, ctx, slots, _kv_for(m, kv, fa and kv_read, version), batch)
+            slots = 1 if m.architecture in caps.single_slot else p
+            out[m.name] = estimate(m, ctx, slots, _kv_for(m, kv, fa and kv_read, caps), batch)
         return out
 
     smallest = ests(*cands[-1])
@@ -150,13 +143,13 @@ def _biggest(choice: Choice) -> Estimate | None:
 
 
 def server_values(obj: Objective, hw: Budget, pins: Mapping[str, Any], choice: Choice,
-                  version: str | None, warnings: list[str]) -> list[dict[str, Any]]:
+                  caps: Capabilities, warnings: list[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     big = _biggest(choice)
     room = f"{gib(hw.vram)} of VRAM" if hw.gpus else f"{gib(hw.ram)} of RAM"
 
     def add(key: str, value: Any, reason: str, source: str = "optimizer") -> None:
-        if not knobs.reads(key, version):
+        if not caps.reads(key):
             return
         if key in pins:
             # the optimizer's reason explains its own value: say so when the pin differs
@@ -166,8 +159,8 @@ def server_values(obj: Objective, hw: Budget, pins: Mapping[str, Any], choice: C
                     "scope": "server"})
 
     add("num_parallel", choice.parallel, _parallel_reason(choice, big, hw, room))
-    add("context_length", choice.server_ctx, _ctx_reason(obj, choice, big, room, version))
-    _attention(obj, hw, choice, add, version, warnings)
+    add("context_length", choice.server_ctx, _ctx_reason(obj, choice, big, room, caps))
+    _attention(obj, hw, choice, add, caps, warnings)
     add("keep_alive", obj.keep_alive, f"keep_alive = {obj.keep_alive}: {obj.name} profile "
         f"({obj.why})", "profile")
     names = ", ".join(choice.estimates)
@@ -203,17 +196,17 @@ def _parallel_reason(choice: Choice, big: Estimate | None, hw: Budget, room: str
 
 
 def _ctx_reason(obj: Objective, choice: Choice, big: Estimate | None, room: str,
-                version: str | None) -> str:
+                caps: Capabilities) -> str:
     c = choice.server_ctx
     text = f"context_length = {c}: {obj.name} profile ({obj.why})"
     if big is not None:
         text += f"; {big.model.name} then needs {gib(big.total)} of the {room}"
-    if knobs.parse_version(version or "999") >= (0, 15, 5):
-        text += "; unset, Ollama would size it by VRAM up to 262144 tokens"
+    if caps.sizes_context_by_vram:
+        text += f"; unset, {caps.title} would size it by VRAM up to 262144 tokens"
     return text
 
 
-def _attention(obj: Objective, hw: Budget, choice: Choice, add: Any, version: str | None,
+def _attention(obj: Objective, hw: Budget, choice: Choice, add: Any, caps: Capabilities,
                warnings: list[str]) -> None:
     if hw.cpu_only:
         why = ("not effective on the CPU: Ollama turns flash attention off without a GPU, and "
@@ -238,5 +231,5 @@ def _attention(obj: Objective, hw: Budget, choice: Choice, add: Any, version: st
         f"{note}", "profile")
     for e in choice.estimates.values():
         if choice.kv_type != "f16" and e.kv_type == "f16":
-            warnings.append(f"{e.model.name} ({e.model.architecture}): Ollama {version} drops "
+            warnings.append(f"{e.model.name} ({e.model.architecture}): {caps.title} {caps.version} drops "
                             "flash attention for this architecture, so its KV cache stays f16")

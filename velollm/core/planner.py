@@ -55,6 +55,7 @@ class Plan:
     inputs: Mapping[str, str | None] = field(default_factory=dict)  # how to re-plan (staleness)
     # What the server runs with now, from sources other than the target: {env, value, source}
     observed: tuple[dict[str, str], ...] = ()
+    backend: str = "ollama"  # the server this plan configures (velollm.yaml's backend:)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -167,6 +168,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             offline=bool(doc["offline"]), ollama_version=doc.get("ollama_version"),
             inputs=dict(doc.get("inputs") or {}),
             observed=tuple(doc.get("observed") or ()),
+            backend=str(doc.get("backend") or "ollama"),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",

@@ -11,7 +11,7 @@ import pynvml
 import pytest
 
 from velollm.errors import SchemaValidationError
-from velollm.io.hardware import Hardware, detect, validate_document
+from velollm.io.hardware import Hardware, detect, read_document, validate_document
 
 from .hwfakes import RTX4090, ToolBox, fake_pynvml, install_fixture
 
@@ -119,7 +119,7 @@ def test_invalid_document_lists_every_problem(box: ToolBox) -> None:
     doc["memory"]["total_bytes"] = -1
     doc["gpus"] = [{"index": 0}]
     with pytest.raises(SchemaValidationError) as info:
-        Hardware.from_dict(doc)
+        read_document(doc)
     paths = {p["path"] for p in info.value.problems}
     assert "$.memory.total_bytes" in paths and "$.gpus[0]" in paths
 

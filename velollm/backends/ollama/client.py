@@ -11,96 +11,29 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from velollm.backends.ollama.host import connect_url
-from velollm.errors import ServerResponseError, ServerUnreachableError, VelollmError
+from velollm.backends.wire import (
+    Done,
+    GenerationError,
+    Metrics,
+    ModelDetails,
+    ModelTag,
+    RunningModel,
+    Token,
+)
+from velollm.errors import ServerResponseError, ServerUnreachableError
 
 if TYPE_CHECKING:
     import requests
-
-StreamFailure = Literal["cut", "malformed", "incomplete", "server_error", "timeout"]
 
 _STATUS_HINTS = {
     404: "check the model name with `ollama list`, or pull it with `ollama pull MODEL`",
     503: "the server's request queue is full (OLLAMA_MAX_QUEUE); retry later or use fewer "
          "concurrent requests",
 }
-
-
-class GenerationError(VelollmError):
-    """A generation that started but did not finish cleanly; `kind` says how it ended."""
-
-    def __init__(self, message: str, *, kind: StreamFailure, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.kind = kind
-
-
-@dataclass(frozen=True)
-class Token:
-    """One streamed piece of the response (a chunk can hold several tokens, or none)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """The final statistics of a generation. None means Ollama omitted the field (0.5.4 omits 0)."""
-
-    total_duration_ns: int | None
-    load_duration_ns: int | None
-    prompt_eval_count: int | None
-    prompt_eval_duration_ns: int | None
-    eval_count: int | None
-    eval_duration_ns: int | None
-    done_reason: str
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Metrics:
-        def num(key: str) -> int | None:
-            value = data.get(key)
-            return int(value) if isinstance(value, (int, float)) else None
-
-        return cls(num("total_duration"), num("load_duration"), num("prompt_eval_count"),
-                   num("prompt_eval_duration"), num("eval_count"), num("eval_duration"),
-                   str(data.get("done_reason", "")))
-
-
-@dataclass(frozen=True)
-class Done:
-    """The last chunk of a successful stream."""
-
-    metrics: Metrics
-
-
-@dataclass(frozen=True)
-class ModelTag:
-    name: str
-    size: int
-    digest: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunningModel:
-    name: str
-    size: int
-    size_vram: int
-    expires_at: str
-    context_length: int | None  # only Ollama >= 0.10 reports it
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelDetails:
-    """/api/show, kept close to the wire: the memory model reads `model_info` keys itself."""
-
-    parameters: str
-    template: str
-    details: dict[str, Any]
-    model_info: dict[str, Any]
-    capabilities: tuple[str, ...]
 
 
 @dataclass
@@ -147,6 +80,10 @@ class OllamaClient:
             body["keep_alive"] = keep_alive
         response = self._request("POST", "/api/generate", json=body, stream=True)
         return _parse_stream(response, self.base_url, self.read_timeout)
+
+    def another(self) -> OllamaClient:
+        """A new client of the same server (its own connection), for a concurrent stream."""
+        return OllamaClient(self.base_url)
 
     def close(self) -> None:
         if self._session is not None:

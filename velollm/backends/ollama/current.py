@@ -14,26 +14,16 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from velollm.backends.base import Observed, ServerProcess
+from velollm.backends.ollama.host import connect_url, parse_host
 
 PROBE_TIMEOUT = 2.0
 SYSTEMD_DIRS = (Path("/etc/systemd/system"), Path("/usr/lib/systemd/system"),
                 Path("/lib/systemd/system"))
-
-
-@dataclass(frozen=True)
-class Observed:
-    value: str
-    source: str  # "process 1234", "systemd drop-in /etc/.../override.conf", "shell environment"
-
-
-@dataclass(frozen=True)
-class ServerProcess:
-    pid: int
-    cmdline: tuple[str, ...]
-    environ: Mapping[str, str] | None  # None: not readable (another user's process without root)
 
 
 @dataclass(frozen=True)
@@ -163,13 +153,16 @@ def _launchctl_source(names: Iterable[str]) -> dict[str, str]:
     return values
 
 
-def read_current(*, known_names: Iterable[str], environ: Mapping[str, str] | None = None,
-                 proc: Path = Path("/proc"), systemd_dirs: Iterable[Path] = SYSTEMD_DIRS,
+def read_current(*, known_names: Iterable[str], base_url: str | None = None,
+                 environ: Mapping[str, str] | None = None, proc: Path = Path("/proc"),
+                 systemd_dirs: Iterable[Path] = SYSTEMD_DIRS,
                  platform: str = sys.platform) -> CurrentState:
-    """Collect every source. `known_names` are the OLLAMA_* variables to ask launchctl about."""
+    """Collect every source for the server at `base_url` (None: Ollama's default host); the
+    process is the one listening there (match_server), never just any `ollama serve`.
+    `known_names` are the OLLAMA_* variables to ask launchctl about."""
     sources: list[tuple[str, Mapping[str, str]]] = []
     processes = find_server_processes(proc) if platform.startswith("linux") else []
-    process = processes[0] if processes else None
+    process = match_server(processes, base_url or parse_host(None))
     if process is not None and process.environ is not None:
         sources.append((f"running server (pid {process.pid})", _ollama_only(process.environ)))
     if platform.startswith("linux"):
@@ -182,3 +175,24 @@ def read_current(*, known_names: Iterable[str], environ: Mapping[str, str] | Non
     if shell:
         sources.append(("shell environment", shell))
     return CurrentState(process=process, sources=tuple(sources))
+
+
+def endpoint(url: str) -> tuple[str, str]:
+    """(host, port) with every loopback or wildcard address folded into "local"."""
+    hostport = connect_url(url).split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")
+    return ("local" if host in ("127.0.0.1", "::1", "localhost") else host), port
+
+
+def match_server(processes: Sequence[ServerProcess], base_url: str) -> ServerProcess | None:
+    """The process serving `base_url`: the one whose OLLAMA_HOST gives the same port; a lone
+    process whose environment cannot be read is taken as it is the only candidate."""
+    want = endpoint(base_url)
+    for p in processes:
+        if p.environ is not None and endpoint(parse_host(p.environ.get("OLLAMA_HOST"))) == want:
+            return p
+    unreadable = [p for p in processes if p.environ is None]
+    if len(processes) == 1 and unreadable and want[0] == "local":
+        return unreadable[0]
+    return None

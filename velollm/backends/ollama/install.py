@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from velollm.backends.ollama.host import connect_url, parse_host
-from velollm.io.hardware.model import ManagedBy, Probe, ProbeStatus
+from velollm.core.hardware import ManagedBy, Probe, ProbeStatus
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
 UNIT = "ollama.service"

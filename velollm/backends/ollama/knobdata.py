@@ -48,6 +48,16 @@ def _k(key: str, type_: KnobType, default: str | None, meaning: str, *,
                       meaning=meaning, **kw)  # type: ignore[arg-type]
 
 
+# Architectures whose flash attention Ollama drops before 0.30 (§1.5): their KV cache stays f16.
+NO_FA_ARCHS = frozenset(("gemma2", "bert", "nomic-bert"))
+NO_FA_ARCHS_UNTIL = "0.30.0"
+# Ollama runs these with one slot whatever OLLAMA_NUM_PARALLEL says (§1.3, Scheduler.load).
+SINGLE_SLOT_ARCHS = frozenset(("mllama", "qwen3vl", "qwen3vlmoe", "qwen35", "qwen35moe",
+                               "qwen3next", "lfm2", "lfm2moe", "nemotron_h", "nemotron_h_moe",
+                               "nemotron_h_omni", "bert", "nomic-bert"))
+# From this version an unset OLLAMA_CONTEXT_LENGTH is sized by total VRAM (ollama#14073).
+CONTEXT_BY_VRAM_SINCE = "0.15.5"
+
 _UINT32 = 2**32 - 1
 _UINT64 = 2**64 - 1
 

@@ -7,17 +7,34 @@ from __future__ import annotations
 import re
 
 from velollm.backends.ollama.knobdata import (
+    CONTEXT_BY_VRAM_SINCE,
     MODEL_KNOBS,
+    NO_FA_ARCHS,
+    NO_FA_ARCHS_UNTIL,
     NOT_KNOBS,
     SERVER_KNOBS,
+    SINGLE_SLOT_ARCHS,
     KnobType,
     ModelKnob,
     ServerKnob,
 )
+from velollm.core.facts import Capabilities
 
-__all__ = ["MODEL_KNOBS", "NOT_KNOBS", "SERVER_KNOBS", "ModelKnob", "ServerKnob", "default_at",
-           "env_value", "parse_version", "reads", "trap_warnings", "value_problem",
-           "why_not_read"]
+__all__ = [
+    "MODEL_KNOBS",
+    "NOT_KNOBS",
+    "SERVER_KNOBS",
+    "ModelKnob",
+    "ServerKnob",
+    "capabilities",
+    "default_at",
+    "env_value",
+    "parse_version",
+    "reads",
+    "trap_warnings",
+    "value_problem",
+    "why_not_read",
+]
 
 # §1.1: strconv.ParseBool accepts exactly these; anything else Ollama reads as TRUE.
 GO_BOOLS_TRUE = ("1", "t", "T", "TRUE", "true", "True")
@@ -33,6 +50,8 @@ _UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 NEWEST = (999, 0, 0)
+# The variable's name -> the knob's key: OLLAMA_NUM_PARALLEL -> num_parallel.
+ENV_TO_KEY = {k.env: k.key for k in SERVER_KNOBS.values()}
 
 
 def parse_version(s: str) -> tuple[int, int, int]:
@@ -71,6 +90,19 @@ def why_not_read(key: str, version: str | None) -> str:
     if knob.introduced and _version(version) < parse_version(knob.introduced):
         return f"{knob.env} is read from Ollama {knob.introduced} on; this is {shown}"
     return f"{knob.env} was removed in Ollama {knob.removed}; this is {shown}"
+
+
+def capabilities(version: str | None) -> Capabilities:
+    """What this Ollama version reads and does, as the value the core plans with."""
+    v = _version(version)
+    not_read = {key: why_not_read(key, version) for key in SERVER_KNOBS if not reads(key, version)}
+    return Capabilities(
+        backend="ollama", title="Ollama", version=version, known=frozenset(SERVER_KNOBS),
+        not_read={**not_read, **NOT_KNOBS},
+        flash_attention_dropped=NO_FA_ARCHS if v < parse_version(NO_FA_ARCHS_UNTIL)
+        else frozenset(),
+        single_slot=SINGLE_SLOT_ARCHS,
+        sizes_context_by_vram=v >= parse_version(CONTEXT_BY_VRAM_SINCE))
 
 
 def default_at(key: str, version: str | None) -> str | None:
@@ -229,7 +261,7 @@ def trap_warnings(server: dict[str, object], version: str | None) -> list[str]:
     out = [why_not_read(k, version) for k in server
            if k in SERVER_KNOBS and not reads(k, version)]
     out += _kv_cache_trap(server, version)
-    if "context_length" not in server and _version(version) >= (0, 15, 5):
+    if "context_length" not in server and _version(version) >= parse_version(CONTEXT_BY_VRAM_SINCE):
         out.append("context_length is unset: Ollama >= 0.15.5 picks 4096/32768/262144 tokens by "
                    "total VRAM, and 262144 can spill to CPU or fail to load (ollama#14073); "
                    "set it")

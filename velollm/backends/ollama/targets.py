@@ -13,10 +13,11 @@ import re
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from velollm.backends.base import RenderedFile
 from velollm.errors import ConfigError
 from velollm.io.readback import split_stops
 from velollm.io.render import check_env, check_model, check_value, comment_lines, render, sh_quote
@@ -30,17 +31,6 @@ OLLAMA_UNIT_PATHS = (Path("/etc/systemd/system/ollama.service"),
                      Path("/usr/lib/systemd/system/ollama.service"))
 DEFAULT_HEADER = "Managed by velollm: edits are reported as drift and replaced by `velollm apply`."
 _PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    path: Path
-    content: str
-    mode: int = 0o644
-    # Shell command lines (shlex.split gives argv) that make the server read the new file.
-    follow_up: tuple[str, ...] = field(default_factory=tuple)
-    pickup: str = ""  # one sentence for the user: how the server picks the change up
-    target: str = ""
 
 
 def default_path(kind: TargetKind, home: Path) -> Path:

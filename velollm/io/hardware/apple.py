@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from velollm.io.hardware.model import Gpu, Probe, Vendor
+from velollm.core.hardware import Gpu, Probe, Vendor
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
 SYSTEM_PROFILER = ["system_profiler", "SPDisplaysDataType", "-json"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import platform
 
-from velollm.io.hardware.model import Cpu, Probe
+from velollm.core.hardware import Cpu, Probe
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
 # The flags llama.cpp / ggml pick kernels by; everything else in /proc/cpuinfo is noise here.

@@ -16,9 +16,9 @@ from typing import Any
 
 from velollm.backends.ollama import install as ollama_install
 from velollm.backends.ollama.host import parse_host
+from velollm.core.hardware import Gpu, Hardware, OllamaInstall, Probe
 from velollm.io.hardware import apple, cpu, lspci, memory, nvidia_smi, nvml, rocm
 from velollm.io.hardware import system as system_probe
-from velollm.io.hardware.model import Gpu, Hardware, OllamaInstall, Probe
 from velollm.io.hardware.runner import ProbeContext
 
 GpuProbe = tuple[list[Gpu], list[Probe]]

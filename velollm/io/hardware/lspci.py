@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 
-from velollm.io.hardware.model import Gpu, Probe, Vendor
+from velollm.core.hardware import Gpu, Probe, Vendor
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
 LSPCI = ["lspci", "-mm"]

@@ -6,7 +6,7 @@ On Linux /proc/meminfo is read directly: it is what psutil reads too, and skippi
 
 from __future__ import annotations
 
-from velollm.io.hardware.model import Memory, Probe
+from velollm.core.hardware import Memory, Probe
 from velollm.io.hardware.runner import ProbeContext
 
 KIB = 1024

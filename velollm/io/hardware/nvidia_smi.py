@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from velollm.io.hardware.model import Gpu, Pcie, Probe
+from velollm.core.hardware import Gpu, Pcie, Probe
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
 FIELDS: tuple[str, ...] = ("index", "name", "uuid", "memory.total", "memory.free", "driver_version",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
-from velollm.io.hardware.model import Gpu, Pcie, Probe
+from velollm.core.hardware import Gpu, Pcie, Probe
 
 T = TypeVar("T")
 Loader = Callable[[], ModuleType]

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from velollm.io.hardware.model import Gpu, Probe
+from velollm.core.hardware import Gpu, Probe
 from velollm.io.hardware.runner import ProbeContext, ToolResult, run_tool
 
 ROCM_SMI = ["rocm-smi", "--showproductname", "--showmeminfo", "vram", "--json"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from velollm.io.hardware.model import ProbeStatus
+from velollm.core.hardware import ProbeStatus
 
 Which = Callable[[str], str | None]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import platform
 
+from velollm.core.hardware import OsInfo, Probe
 from velollm.io.hardware.cpu import normalize_arch
-from velollm.io.hardware.model import OsInfo, Probe
 from velollm.io.hardware.runner import ProbeContext
 
 # Substrings of /proc/1/cgroup (cgroup v1) that name the runtime.

@@ -1,4 +1,4 @@
-"""The hardware document: frozen values, and their JSON form (schemas/hardware.schema.json).
+"""The hardware facts: frozen values, and their JSON form (schemas/hardware.schema.json). Pure.
 
 `velollm detect --json` writes it and `velollm plan --hardware FILE` reads it back, so the field names
 are a contract: add fields, never rename them; a breaking change bumps FORMAT_VERSION.
@@ -10,11 +10,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from velollm import __version__
-from velollm.errors import ConfigError, SchemaValidationError
+from velollm.errors import ConfigError
 
 FORMAT_VERSION = 1
 KIND = "velollm.hardware"
-SCHEMA_FILE = "hardware.schema.json"
 
 Vendor = Literal["nvidia", "amd", "apple", "intel", "other"]
 GpuSource = Literal["nvml", "nvidia-smi", "rocm-smi", "amd-smi", "system_profiler", "lspci"]
@@ -111,11 +110,10 @@ class Hardware:
         return doc
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, validate: bool = True) -> Hardware:
-        """Read a hardware document (e.g. `plan --hardware FILE`); schema problems raise."""
-        if validate:
-            validate_document(data)
-        elif data.get("kind") != KIND or data.get("format_version") != FORMAT_VERSION:
+    def from_dict(cls, data: dict[str, Any]) -> Hardware:
+        """Build from a document already checked against the schema (io.hardware.read_document
+        validates first); only its kind and format are checked here."""
+        if data.get("kind") != KIND or data.get("format_version") != FORMAT_VERSION:
             raise ConfigError(f"not a {KIND} document of format_version {FORMAT_VERSION}",
                               hint="create one with `velollm detect --json > hardware.json`")
         return cls(
@@ -142,20 +140,3 @@ def _lists(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_lists(v) for v in value]
     return value
-
-
-def validate_document(data: Any) -> None:
-    """Raise SchemaValidationError listing every problem of a hardware document."""
-    from jsonschema import Draft202012Validator  # heavy: only when a document is read
-
-    from velollm.resources import load_schema
-
-    validator = Draft202012Validator(load_schema(SCHEMA_FILE))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
-    if errors:
-        problems = [{"path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                           for p in e.path),
-                     "message": e.message} for e in errors]
-        raise SchemaValidationError(
-            f"the hardware document does not match {SCHEMA_FILE} ({len(problems)} problem(s))",
-            problems)

@@ -1,0 +1,114 @@
+"""The seam every inference server plugs into: what a backend provides, as a Protocol.
+
+A backend is a folder, velollm/backends/<name>/, whose package exposes one object that satisfies
+`Backend`, listed once in velollm/backends/__init__.py (the way pre-commit's all_languages.py lists
+its languages). Commands reach server-specific knowledge only through it; the pure core is handed
+the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from velollm.backends.wire import ServerClient
+    from velollm.core.effect import Effect
+    from velollm.core.facts import Capabilities
+    from velollm.core.hardware import Hardware
+    from velollm.core.models import ModelInfo
+    from velollm.io.state import State
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Model metadata for the memory model, and what the server said while we asked."""
+
+    infos: tuple[ModelInfo, ...] = ()
+    server_version: str | None = None
+    reachable: bool = False
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A value a setting has now, and where it comes from."""
+
+    value: str
+    source: str  # "running server (pid 1234)", "systemd drop-in /etc/...", "shell environment"
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    pid: int
+    cmdline: tuple[str, ...]
+    environ: Mapping[str, str] | None  # None: not readable (another user's process without root)
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A file a target renders: where, what, and how the server picks it up."""
+
+    path: Path
+    content: str
+    mode: int = 0o644
+    # Shell command lines (shlex.split gives argv) that make the server read the new file.
+    follow_up: tuple[str, ...] = field(default_factory=tuple)
+    pickup: str = ""  # one sentence for the user: how the server picks the change up
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What verify found on the running server, for its report and the JSON twin."""
+
+    effects: tuple[Effect, ...]
+    # pid, managed_by, restarted_since_apply, log, and facts only this backend has
+    server: Mapping[str, object]
+    loaded_models: tuple[Mapping[str, object], ...]
+    notes: tuple[str, ...]
+
+
+class Backend(Protocol):
+    """Everything server-specific. Names are the backend's own (environment variables, flags)."""
+
+    @property
+    def name(self) -> str: ...  # the value of `backend:` in velollm.yaml
+    @property
+    def title(self) -> str: ...  # as users know it: "Ollama"
+    @property
+    def target_kinds(self) -> tuple[str, ...]: ...  # where its server settings can be written
+
+    # -- the knob catalogue ---------------------------------------------------------------------
+    def server_keys(self) -> frozenset[str]: ...
+    def model_keys(self) -> frozenset[str]: ...
+    def not_knobs(self) -> Mapping[str, str]: ...  # names people believe are knobs, and why not
+    def value_problem(self, key: str, value: object) -> str | None: ...
+    def setting_name(self, key: str) -> str: ...  # knob key -> the name in the file: OLLAMA_X
+    def setting_value(self, key: str, value: object) -> str: ...  # the exact string to write
+    def capabilities(self, version: str | None) -> Capabilities: ...
+    def trap_warnings(self, server: Mapping[str, object], version: str | None) -> list[str]: ...
+    def security_warnings(self, settings: Mapping[str, str]) -> list[str]: ...
+
+    # -- the server: where it is, what it runs with, its models ------------------------------------
+    def base_url(self, host: str | None) -> str: ...  # --host, else its env, else its default
+    def installed_version(self, hardware: Hardware) -> str | None: ...
+    def managed_by(self, hardware: Hardware) -> str: ...  # systemd | launchd | app | none
+    def model_facts(self, names: Iterable[str], base_url: str | None) -> ModelFacts: ...
+    def settings_now(self, base_url: str) -> dict[str, Observed]: ...
+
+    # -- targets: render and read back ----------------------------------------------------------
+    def auto_target(self, hardware: Hardware | None) -> str: ...  # None: this machine, probed
+    def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
+               models: Mapping[str, Mapping[str, str]]) -> list[RenderedFile]: ...
+    def read_back(self, kind: str, text: str
+                  ) -> tuple[dict[str, str], dict[str, dict[str, str]]]: ...
+    def reach_warnings(self, kind: str, hardware: Hardware, settings: Mapping[str, str],
+                       observed: Sequence[Mapping[str, str]]) -> list[str]: ...
+
+    # -- verify ---------------------------------------------------------------------------------
+    def client(self, base_url: str) -> ServerClient: ...
+    def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
+               version: str | None, *, log_path: Path | None) -> Verification: ...

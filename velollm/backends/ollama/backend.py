@@ -1,0 +1,172 @@
+"""Ollama as a velollm backend: the `Backend` protocol over this folder's modules.
+
+Everything here delegates; the knowledge lives in knobs.py/knobdata.py (what each version reads),
+current.py (the running server and its service), modelinfo.py (/api/show), targets.py (where the
+settings go), logs.py and evidence.py (did they take effect), client.py (the HTTP API).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from velollm.backends.base import ModelFacts, Observed, RenderedFile, Verification
+from velollm.backends.ollama import knobs
+
+if TYPE_CHECKING:
+    from velollm.backends.ollama.client import OllamaClient
+    from velollm.backends.wire import ServerClient
+    from velollm.core.facts import Capabilities
+    from velollm.core.hardware import Hardware
+    from velollm.io.state import State
+
+SYSTEMD_DROPIN = "/etc/systemd/system/ollama.service.d/velollm.conf"
+
+
+class OllamaBackend:
+    name = "ollama"
+    title = "Ollama"
+    target_kinds = ("shell", "fish", "systemd", "launchd")
+
+    # -- the knob catalogue ---------------------------------------------------------------------
+    def server_keys(self) -> frozenset[str]:
+        return frozenset(knobs.SERVER_KNOBS)
+
+    def model_keys(self) -> frozenset[str]:
+        return frozenset(knobs.MODEL_KNOBS)
+
+    def not_knobs(self) -> Mapping[str, str]:
+        return knobs.NOT_KNOBS
+
+    def value_problem(self, key: str, value: object) -> str | None:
+        return knobs.value_problem(key, value)
+
+    def setting_name(self, key: str) -> str:
+        return knobs.SERVER_KNOBS[key].env
+
+    def setting_value(self, key: str, value: object) -> str:
+        return knobs.env_value(key, value)
+
+    def capabilities(self, version: str | None) -> Capabilities:
+        return knobs.capabilities(version)
+
+    def trap_warnings(self, server: Mapping[str, object], version: str | None) -> list[str]:
+        return knobs.trap_warnings(dict(server), version)
+
+    def security_warnings(self, settings: Mapping[str, str]) -> list[str]:
+        from velollm.backends.ollama.host import is_loopback, parse_host
+
+        out: list[str] = []
+        host = settings.get("OLLAMA_HOST")
+        if host is not None and not is_loopback(parse_host(host)):
+            out.append(f"OLLAMA_HOST={host} listens beyond this machine: Ollama's API "
+                       "has no authentication, so anyone who can reach the port can use and "
+                       "delete your models; bind 127.0.0.1 or put an authenticating proxy in front")
+        if any(o.strip() == "*" for o in settings.get("OLLAMA_ORIGINS", "").split(",")):
+            out.append("OLLAMA_ORIGINS=* lets every web page you open call your Ollama API; "
+                       "list the origins you need instead")
+        return out
+
+    # -- the server ------------------------------------------------------------------------------
+    def base_url(self, host: str | None) -> str:
+        """--host, else OLLAMA_HOST, else Ollama's default, read with Ollama's own rules."""
+        from velollm.backends.ollama.host import parse_host
+
+        return parse_host(host or os.environ.get("OLLAMA_HOST"))
+
+    def installed_version(self, hardware: Hardware) -> str | None:
+        return hardware.ollama.server_version or hardware.ollama.version
+
+    def managed_by(self, hardware: Hardware) -> str:
+        return hardware.ollama.managed_by
+
+    def model_facts(self, names: Iterable[str], base_url: str | None) -> ModelFacts:
+        from velollm.backends.ollama.modelinfo import gather
+
+        found = gather(names, base_url)
+        return ModelFacts(tuple(found.infos), found.server_version, found.reachable,
+                          tuple(found.notes))
+
+    def settings_now(self, base_url: str) -> dict[str, Observed]:
+        from velollm.backends.ollama.current import read_current
+
+        names = [k.env for k in knobs.SERVER_KNOBS.values()]
+        return read_current(known_names=names, base_url=base_url).effective()
+
+    # -- targets ---------------------------------------------------------------------------------
+    def auto_target(self, hardware: Hardware | None) -> str:
+        """systemd where ollama.service exists, launchd on macOS, a shell file otherwise; for
+        another machine (`--hardware FILE`) from its document, else probed here."""
+        from velollm.backends.ollama import targets
+
+        if hardware is None:
+            return targets.auto_target(targets.detect_facts())
+        return targets.auto_target(targets.PlatformFacts(
+            hardware.os.system, hardware.ollama.managed_by == "systemd"))
+
+    def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
+               models: Mapping[str, Mapping[str, str]]) -> list[RenderedFile]:
+        from velollm.backends.ollama.targets import render_target
+
+        rendered = render_target(kind, settings, path=path)
+        if models:
+            rendered += render_target("modelfile", {}, models=models)
+        return rendered
+
+    def read_back(self, kind: str, text: str
+                  ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        from velollm.io import readback
+
+        if kind == "modelfile":
+            model, params = readback.parse_modelfile(text)
+            return {}, ({model: params} if model else {})
+        # knobs whose variable has no OLLAMA_ prefix (CUDA_VISIBLE_DEVICES, HTTPS_PROXY, ...) too
+        known = {k.env for k in knobs.SERVER_KNOBS.values()}
+        return {k: v for k, v in readback.parse_env_file(kind, text).items()
+                if k.startswith("OLLAMA_") or k in known}, {}
+
+    def reach_warnings(self, kind: str, hardware: Hardware, settings: Mapping[str, str],
+                       observed: Sequence[Mapping[str, str]]) -> list[str]:
+        """Settings that would be written where the server never looks, or be overridden."""
+        out: list[str] = []
+        managed = hardware.ollama.managed_by
+        if kind in ("shell", "fish") and managed == "systemd":
+            out.append(f"Ollama runs as the systemd service ollama.service, which never reads a "
+                       f"{kind} file: use `--target systemd` (with sudo) so the service gets them")
+        if kind in ("shell", "fish") and managed in ("app", "launchd"):
+            out.append(f"Ollama.app never reads a {kind} file: use `--target launchd`")
+        ours = f"systemd drop-in {SYSTEMD_DROPIN}"
+        for o in observed:
+            later_dropin = o["source"].startswith("systemd drop-in") and o["source"] > ours
+            if o["env"] in settings and kind == "systemd" and later_dropin:
+                out.append(f"{o['env']}={o['value']} in {o['source']} is read after velollm's "
+                           f"drop-in and overrides {settings[o['env']]}: remove it there")
+        return out
+
+    # -- verify ----------------------------------------------------------------------------------
+    def client(self, base_url: str) -> OllamaClient:
+        from velollm.backends.ollama.client import OllamaClient
+
+        return OllamaClient(base_url)
+
+    def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
+               version: str | None, *, log_path: Path | None) -> Verification:
+        from velollm.backends.ollama import evidence
+
+        g = evidence.gather(state, wanted, target, client.base_url, log_path=log_path,
+                            loaded=client.ps())
+        effects = evidence.check(wanted, g, version)
+        server: dict[str, object] = {
+            "pid": None if g.process is None else g.process.pid,
+            "managed_by": g.evidence.server_managed_by,
+            "restarted_since_apply": g.evidence.restarted_since_apply,
+            "log": None if g.log_path is None else str(g.log_path),
+            "runner_parallel": g.runner_parallel}
+        loaded = tuple({"name": m.name, "expires_at": m.expires_at,
+                        "context_length": m.context_length} for m in g.loaded)
+        return Verification(tuple(effects), server, loaded, g.notes)
+
+
+BACKEND = OllamaBackend()

@@ -1,0 +1,109 @@
+"""What an Ollama server's log says: the variables it read, those it ignored, its runner's slots.
+
+Ollama prints one `server config env="map[...]"` line at start-up (ollama-facts.md §1.1) listing every
+variable that version read, with the value it parsed (durations Go-formatted: 30m -> 30m0s), and,
+up to v0.11.4, `starting llama server ... --parallel N` on each model load.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from velollm.backends.ollama import knobs
+from velollm.errors import VelollmError
+
+_SERVER_CONFIG = re.compile(r'server config"? env="map\[(?P<body>.*)\]"')
+_KEY = re.compile(r"(?:^|\s)(OLLAMA_[A-Z0-9_]+|HTTPS?_PROXY|NO_PROXY|CUDA_VISIBLE_DEVICES|"
+                  r"GPU_DEVICE_ORDINAL|HIP_VISIBLE_DEVICES|ROCR_VISIBLE_DEVICES):")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+           "h": 3600.0}
+
+_GO_FOREVER_S = 9.2e9  # Go's largest Duration (2562047h47m16.8s): what a negative keep-alive means
+
+_RUNNER = re.compile(r"starting llama server\"? cmd=.*?--parallel (\d+)")
+
+
+def parse_go_duration(text: str) -> float | None:
+    """Seconds in an Ollama duration: "30m", "1h30m0s", "3600" (seconds), "-1"; None if not one."""
+    s = text.strip()
+    sign = -1.0 if s.startswith("-") else 1.0
+    body = s.lstrip("+-")
+    if body.isdigit():
+        return sign * float(body)
+    parts = _DURATION_PART.findall(body)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        return None
+    return sign * sum(float(n) * _UNIT_S[u] for n, u in parts)
+
+
+def _same_duration(wanted: str, logged: str) -> bool:
+    w, lg = parse_go_duration(wanted), parse_go_duration(logged)
+    if w is None or lg is None:
+        return False
+    if w < 0:  # Ollama turns a negative keep-alive into its largest duration: "forever"
+        return lg >= _GO_FOREVER_S
+    return abs(w - lg) < 1e-6
+
+
+def normalize_log(log_config: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """The log prints durations Go-formatted (30m -> 30m0s): where a logged duration equals the
+    wanted one by value, use the wanted text so the effect check compares like with like."""
+    out = dict(log_config)
+    for env, value in wanted.items():
+        knob = knobs.SERVER_KNOBS.get(knobs.ENV_TO_KEY.get(env, ""))
+        logged = out.get(env)
+        if knob is not None and knob.type == "duration" and logged is not None \
+                and _same_duration(value, logged):
+            out[env] = value
+    return out
+
+
+def runner_parallel(log_text: str) -> int | None:
+    """Slots of the last runner started since the server's last start (0.5.4 logs `--parallel`)."""
+    start = log_text.rfind("server config")
+    matches = _RUNNER.findall(log_text[max(start, 0):])
+    return int(matches[-1]) if matches else None
+
+
+def read_log(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise VelollmError(f"cannot read the Ollama log {path}: {exc.strerror}", path=str(path),
+                           hint="pass the file `ollama serve` writes its output to") from None
+
+
+def parse_server_config(log_text: str) -> dict[str, str] | None:
+    """Values from the LAST `server config` line of an Ollama log (the current run)."""
+    matches = list(_SERVER_CONFIG.finditer(log_text))
+    if not matches:
+        return None
+    body = matches[-1].group("body")
+    keys = list(_KEY.finditer(body))
+    values: dict[str, str] = {}
+    for i, m in enumerate(keys):
+        end = keys[i + 1].start() if i + 1 < len(keys) else len(body)
+        values[m.group(1)] = body[m.end():end].strip()
+    return values
+
+
+# Log lines with which Ollama says it read a variable and then did not use it (realrt README).
+_IGNORED_LOG_LINES = {
+    "flash attention enabled but not supported by gpu": (
+        "OLLAMA_FLASH_ATTENTION", ("the server read it but this device does not support flash "
+        "attention (its log: 'flash attention enabled but not supported by gpu')")),
+    "quantized kv cache requested but flash attention disabled": (
+        "OLLAMA_KV_CACHE_TYPE", ("the server read it but ignores a quantized KV cache without "
+        "flash attention (its log: 'quantized kv cache requested but flash attention disabled')")),
+}
+
+
+def ignored_by_log(log_text: str) -> dict[str, str]:
+    """Variables the server's log says it read and then ignored, since its last start."""
+    last_start = log_text.rfind("server config")
+    tail = log_text[last_start:] if last_start >= 0 else log_text
+    return {env: why for line, (env, why) in _IGNORED_LOG_LINES.items() if line in tail}
