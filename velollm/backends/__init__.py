@@ -17,6 +17,8 @@ BACKENDS: Mapping[str, Backend] = {
 }
 DEFAULT = "ollama"
 
+__all__ = ["BACKENDS", "DEFAULT", "Backend", "get_backend"]
+
 
 def get_backend(name: str | None) -> Backend:
     """The backend called `name` (None: the default); a clear error naming the known ones."""

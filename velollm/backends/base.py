@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
@@ -86,6 +86,9 @@ class Backend(Protocol):
     def model_keys(self) -> frozenset[str]: ...
     def not_knobs(self) -> Mapping[str, str]: ...  # names people believe are knobs, and why not
     def value_problem(self, key: str, value: object) -> str | None: ...
+    def unknown_server_key(self, key: str) -> str | None: ...  # advice for a key it lacks
+    # velollm.yaml's schema for this backend: the shipped one with its server/models sections
+    def config_schema(self, shipped: Mapping[str, Any]) -> dict[str, Any]: ...
     def setting_name(self, key: str) -> str: ...  # knob key -> the name in the file: OLLAMA_X
     def setting_value(self, key: str, value: object) -> str: ...  # the exact string to write
     def capabilities(self, version: str | None) -> Capabilities: ...

@@ -93,25 +93,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _record_baseline(args: argparse.Namespace) -> None:
-    import os
-
-    from velollm.backends.ollama.client import OllamaClient
-    from velollm.backends.ollama.host import parse_host
+    from velollm.backends import get_backend
     from velollm.bench.baseline import record_baseline
-
-    client = OllamaClient(parse_host(args.host or os.environ.get("OLLAMA_HOST")))
-    OUT.info(f"recorded the baseline in {record_baseline(client, _verify_model(args))}")
-
-
-def _verify_model(args: argparse.Namespace) -> str:
     from velollm.cli.validate import config_path
     from velollm.config import load_config
 
-    model = load_config(config_path(args.file)).verify.model
-    if not model:
+    config = load_config(config_path(args.file))
+    if not config.verify.model:
         raise VelollmError("--baseline needs a model to benchmark",
                            hint="set verify.model in velollm.yaml", path="$.verify.model")
-    return model
+    backend = get_backend(config.backend)
+    client = backend.client(backend.base_url(args.host))
+    OUT.info(f"recorded the baseline in {record_baseline(client, config.verify.model)}")
 
 
 def _report(done: Any) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,23 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="clients at once in the concurrent benchmark (default: 4)")
     p.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON result to FILE")
     p.add_argument("--host", metavar="URL",
-                   help="Ollama base URL (default: from OLLAMA_HOST, else http://127.0.0.1:11434)")
+                   help="the server's base URL (default for Ollama: from OLLAMA_HOST, else "
+                        "http://127.0.0.1:11434)")
+    p.add_argument("--backend", metavar="NAME", default=None,
+                   help="the kind of server (default: ollama)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from velollm.backends.ollama.client import OllamaClient
-    from velollm.backends.ollama.host import parse_host
+    from velollm.backends import get_backend
     from velollm.bench import baseline, suites
     from velollm.report import bench as report
 
     suite = suites.get_suite(args.suite, iterations=args.iterations,
                              concurrency=args.concurrency)
-    url = args.host or parse_host(os.environ.get("OLLAMA_HOST"))
-    client = OllamaClient(url if "://" in url else parse_host(url))
+    backend = get_backend(args.backend)
+    client = backend.client(backend.base_url(args.host))
     version = client.version()
-    model = args.model or _default_model(client)
+    model = args.model or _default_model(client, backend.title)
     progress = _Progress() if OUT.progress_enabled() else None
 
     def hardware() -> dict[str, Any] | None:
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if OUT.json_mode:
         OUT.json(document)
         return 0
-    OUT.line(f"Benchmark of {model} on Ollama {version} at {client.base_url} "
+    OUT.line(f"Benchmark of {model} on {backend.title} {version} at {client.base_url} "
              f"(suite {suite.name}, {suite.iterations} runs + {suite.warmup} warm-up each)")
     OUT.line()
     for line in report.render_table(results):
@@ -72,12 +73,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_model(client: Any) -> str:
+def _default_model(client: Any, title: str) -> str:
     from velollm.errors import ConfigError
 
     tags = client.tags()
     if not tags:
-        raise ConfigError(f"the Ollama server at {client.base_url} has no model installed",
+        raise ConfigError(f"the {title} server at {client.base_url} has no model installed",
                           hint="pull one with `ollama pull MODEL`, or name one with --model")
     name: str = tags[0].name
     OUT.info(f"benchmarking {name} (the first installed model; choose with --model)")

@@ -1,5 +1,6 @@
 """Every problem in a parsed velollm.yaml or profile, each with key path, line and a message that
-says what to do. Schema errors are reworded with the knob catalogue's knowledge (velollm/knobs.py).
+says what to do. Schema errors are reworded with the knowledge of the file's backend (its knob
+catalogue, velollm/backends/<name>/); the backend is the one `backend:` names, else the default.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from velollm.backends.ollama.knobs import MODEL_KNOBS, NOT_KNOBS, SERVER_KNOBS, value_problem
+from velollm.backends import BACKENDS, DEFAULT, Backend
 from velollm.config.yamlload import Loaded, Problem, problem
 from velollm.resources import data_dir, load_schema
 
@@ -31,12 +32,24 @@ def is_profile_path(name: str) -> bool:
     return "/" in name or "\\" in name or name.endswith((".yaml", ".yml"))
 
 
-def schema_for(kind: Kind) -> dict[str, Any]:
-    schema = load_schema(SCHEMA_FILE)
+def schema_for(kind: Kind, backend: Backend | None = None) -> dict[str, Any]:
+    """The schema of a velollm.yaml (or profile) for `backend`: the shipped file, its `backend:`
+    choices from the table of backends, and the backend's own server and model sections."""
+    shipped = load_schema(SCHEMA_FILE)
+    schema = (backend or BACKENDS[DEFAULT]).config_schema(shipped)
+    properties = {**schema["properties"],
+                  "backend": {**schema["properties"]["backend"], "enum": sorted(BACKENDS)}}
+    schema = {**schema, "properties": properties}
     if kind == "config":
         return schema
     # Profiles are checked by a sub-schema of the same file, so the two can never disagree.
     return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/profile"}
+
+
+def backend_of(data: dict[str, Any]) -> Backend:
+    """The backend a file is for; an unknown name is reported by the schema, checked as default."""
+    name = data.get("backend")
+    return BACKENDS[name] if isinstance(name, str) and name in BACKENDS else BACKENDS[DEFAULT]
 
 
 def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
@@ -47,11 +60,12 @@ def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
                                 f"server: ...), not a {found}")]
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(schema_for(kind))
-    knobs = _knob_problems(data, loaded)
+    backend = backend_of(data)
+    validator = Draft202012Validator(schema_for(kind, backend))
+    knobs = _knob_problems(data, loaded, backend)
     said = {p["path"] for p in knobs}  # the catalogue's message beats the schema's
     problems = knobs + [p for err in validator.iter_errors(data)
-                        for p in _translate(err, loaded) if p["path"] not in said]
+                        for p in _translate(err, loaded, backend) if p["path"] not in said]
     problems += _control_characters(data, "$", loaded)
     if kind == "config":
         problems += _profile_problems(data.get("profile"), loaded, base_dir)
@@ -59,34 +73,34 @@ def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
     return sorted(unique.values(), key=lambda p: (p["line"] or 0, p["path"]))
 
 
-def _translate(err: ValidationError, loaded: Loaded) -> list[Problem]:
+def _translate(err: ValidationError, loaded: Loaded, backend: Backend) -> list[Problem]:
     path = err.json_path
     instance: Any = err.instance
     if err.validator == "additionalProperties" and isinstance(err.schema, dict):
         known = list(err.schema.get("properties", {}))
-        return [problem(f"{path}.{k}", loaded.line(f"{path}.{k}"), unknown_key(k, known, path))
+        return [problem(f"{path}.{k}", loaded.line(f"{path}.{k}"), unknown_key(k, known, path, backend))
                 for k in instance if k not in known]
     if err.validator == "required":
         required: Any = err.validator_value
         missing = [k for k in required if k not in instance]
         return [problem(f"{path}.{k}", loaded.line(path), f"the key {k!r} is required")
                 for k in missing]
-    return [problem(path, loaded.line(path), _message(err, path))]
+    return [problem(path, loaded.line(path), _message(err, path, backend))]
 
 
-def _message(err: ValidationError, path: str) -> str:
+def _message(err: ValidationError, path: str, backend: Backend) -> str:
     from jsonschema.exceptions import best_match
 
     value = err.instance
     if value is None:
         return "a value is needed here (got null or nothing)"
     knob = _SERVER_VALUE.search(path)
-    if knob and (msg := value_problem(knob.group(1), value)):
+    if knob and (msg := backend.value_problem(knob.group(1), value)):
         return msg
     if path == "$.version":
         return f"unsupported version {value!r}: this velollm reads version 1 files (version: 1)"
     if path == "$.backend":
-        return f"unknown backend {value!r}: velollm supports ollama"
+        return f"unknown backend {value!r}: velollm supports {', '.join(sorted(BACKENDS))}"
     if _COMPARISON.search(path):
         return f"{value!r} is not a comparison: write e.g. \">=24\", \"<8\" or a number (at least)"
     if err.validator in ("anyOf", "oneOf") and err.context:
@@ -99,29 +113,26 @@ def _message(err: ValidationError, path: str) -> str:
     return err.message
 
 
-def unknown_key(key: str, known: list[str], path: str) -> str:
+def unknown_key(key: str, known: list[str], path: str, backend: Backend) -> str:
     """The message for a key the schema does not know, with the best advice we have."""
-    lower = key.lower().removeprefix("ollama_")
     if path.endswith(".server"):
-        if key in NOT_KNOBS or lower in NOT_KNOBS:
-            return NOT_KNOBS.get(key, NOT_KNOBS.get(lower, ""))
-        if key in MODEL_KNOBS:
+        if advice := backend.unknown_server_key(key):
+            return advice
+        if key in backend.model_keys():
             return f"{key} is a per-model parameter: put it under models[]"
-        if lower != key and lower in SERVER_KNOBS:
-            return f"write knob names without OLLAMA_, in lower case: {lower}"
-    elif re.search(r"\.models\[\d+\]$", path) and key in SERVER_KNOBS:
+    elif re.search(r"\.models\[\d+\]$", path) and key in backend.server_keys():
         hint = " (per model, use num_ctx)" if key == "context_length" else ""
         return f"{key} is a server variable: put it under server{hint}"
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"unknown key {key!r}; did you mean {close[0]!r}?"
     if path.endswith(".server"):
-        return (f"unknown key {key!r}: not an Ollama server variable velollm knows "
+        return (f"unknown key {key!r}: not one of the {backend.title} server variables velollm knows "
                 "(see `velollm profiles show balanced` for examples)")
     return f"unknown key {key!r}; allowed here: {', '.join(sorted(known))}"
 
 
-def _knob_problems(data: dict[str, Any], loaded: Loaded) -> list[Problem]:
+def _knob_problems(data: dict[str, Any], loaded: Loaded, backend: Backend) -> list[Problem]:
     """Values the schema accepts but Ollama would misread (auto where it means nothing, a bad
     port, ...), checked with the catalogue's own parsing rules."""
     sections = [("$.server", data.get("server"))]
@@ -134,7 +145,7 @@ def _knob_problems(data: dict[str, Any], loaded: Loaded) -> list[Problem]:
         if not isinstance(server, dict):
             continue
         for key, value in server.items():
-            if key in SERVER_KNOBS and (msg := value_problem(key, value)):
+            if key in backend.server_keys() and (msg := backend.value_problem(key, value)):
                 path = f"{where}.{key}"
                 found.append(problem(path, loaded.line(path), msg))
     return found

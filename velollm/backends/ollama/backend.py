@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from velollm.backends.base import ModelFacts, Observed, RenderedFile, Verification
 from velollm.backends.ollama import knobs
@@ -42,6 +42,19 @@ class OllamaBackend:
 
     def value_problem(self, key: str, value: object) -> str | None:
         return knobs.value_problem(key, value)
+
+    def unknown_server_key(self, key: str) -> str | None:
+        """Names people believe are knobs, and variable names written where a key belongs."""
+        lower = key.lower().removeprefix("ollama_")
+        if key in knobs.NOT_KNOBS or lower in knobs.NOT_KNOBS:
+            return knobs.NOT_KNOBS.get(key, knobs.NOT_KNOBS.get(lower, ""))
+        if lower != key and lower in knobs.SERVER_KNOBS:
+            return f"write knob names without OLLAMA_, in lower case: {lower}"
+        return None
+
+    def config_schema(self, shipped: Mapping[str, Any]) -> dict[str, Any]:
+        """The shipped schemas/velollm.schema.json describes Ollama's sections already."""
+        return dict(shipped)
 
     def setting_name(self, key: str) -> str:
         return knobs.SERVER_KNOBS[key].env
