@@ -35,7 +35,7 @@ def test_expected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch,
     def boom(_args: object) -> int:
         raise VelollmError("the thing is wrong", hint="do the other thing")
 
-    monkeypatch.setattr(main._load("detect"), "run", boom)
+    monkeypatch.setattr(main.COMMANDS["detect"], "run", boom)
     assert main.main(["detect"]) == 1
     err = capsys.readouterr().err
     assert "error: the thing is wrong" in err
@@ -50,7 +50,7 @@ def test_expected_error_json_twin(monkeypatch: pytest.MonkeyPatch,
     def boom(_args: object) -> int:
         raise VelollmError("bad key", path="$.server.x")
 
-    monkeypatch.setattr(main._load("detect"), "run", boom)
+    monkeypatch.setattr(main.COMMANDS["detect"], "run", boom)
     assert main.main(["detect", "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "error"
@@ -63,7 +63,7 @@ def test_bug_writes_crash_log_not_traceback(monkeypatch: pytest.MonkeyPatch,
     def bug(_args: object) -> int:
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(main._load("detect"), "run", bug)
+    monkeypatch.setattr(main.COMMANDS["detect"], "run", bug)
     assert main.main(["detect"]) == 3
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -77,7 +77,7 @@ def test_keyboard_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(_args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(main._load("detect"), "run", interrupted)
+    monkeypatch.setattr(main.COMMANDS["detect"], "run", interrupted)
     assert main.main(["detect"]) == 130
 
 

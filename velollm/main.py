@@ -7,7 +7,6 @@ jinja2, requests, deepdiff) are imported inside `run()`, so `velollm --version` 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import tempfile
@@ -19,21 +18,33 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from velollm import __version__
+from velollm.cli import (
+    apply,
+    benchmark,
+    destroy,
+    detect,
+    init,
+    plan,
+    profiles,
+    validate,
+    verify,
+)
 from velollm.errors import SchemaValidationError, VelollmError
 from velollm.output import OUT, configure
 
+# Each command module has add_parser() and run(); heavy libraries are imported inside run().
 # Order is the order of `velollm --help`.
-COMMANDS: tuple[str, ...] = (
-    "detect",
-    "plan",
-    "apply",
-    "destroy",
-    "init",
-    "validate",
-    "profiles",
-    "benchmark",
-    "verify",
-)
+COMMANDS: dict[str, ModuleType] = {
+    "detect": detect,
+    "plan": plan,
+    "apply": apply,
+    "destroy": destroy,
+    "init": init,
+    "validate": validate,
+    "profiles": profiles,
+    "benchmark": benchmark,
+    "verify": verify,
+}
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -60,10 +71,6 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     return p
 
 
-def _load(name: str) -> ModuleType:
-    return importlib.import_module(f"velollm.cli.{name}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="velollm",
@@ -74,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common = _global_options(suppress=True)
-    for name in COMMANDS:
-        _load(name).add_parser(sub, common)
+    for module in COMMANDS.values():
+        module.add_parser(sub, common)
     return parser
 
 
@@ -92,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     configure(color=args.color, verbosity=args.verbose - args.quiet, json_mode=args.json)
     with _error_handler(args.command) as result:
-        result.code = _load(args.command).run(args)
+        result.code = COMMANDS[args.command].run(args)
     return result.code
 
 
