@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests never touch the real HOME, /etc or a running service."""
+"""Shared fixtures. Tests never touch the real HOME, /etc or a running service (system_guard.py
+keeps the real /proc scan, systemctl and launchctl out of them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from velollm import output
 
-pytest_plugins = ["tests.realserver"]
+pytest_plugins = ["tests.realserver", "tests.system_guard"]
 
 
 @pytest.fixture(autouse=True)
