@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,11 @@ def test_proc_lists_only_processes_this_run_started(tmp_path: Path) -> None:
     child = subprocess.Popen(["ollama", "serve"], executable="/bin/sh", cwd=tmp_path,
                              start_new_session=True)
     try:
+        cmdline = Path(f"/proc/{child.pid}/cmdline")
+        for _ in range(500):  # right after exec the kernel may show an empty cmdline
+            if cmdline.read_bytes():
+                break
+            time.sleep(0.01)
         pids = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
         assert child.pid in pids
         assert 1 not in pids  # init: never started by us, so never seen
