@@ -71,3 +71,23 @@ def test_apply_then_verify_on_a_real_server(ollama_server, tmp_path: Path,  # ty
                         ("OLLAMA_MAX_LOADED_MODELS", "1")):
         assert settings[name]["status"] == "effective", settings[name]
         assert settings[name]["wanted"] == value
+
+
+@pytest.mark.realserver
+def test_plan_reads_the_server_at_its_host_when_two_run(ollama_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `ollama serve` on this machine: plan shows the environment of the one it plans for
+    (matched by its listening address), never the other's, whichever started first."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "velollm.yaml").write_text("version: 1\nbackend: ollama\ntarget: {kind: shell}\n"
+                                           "server: {num_parallel: 2}\n")
+    first = ollama_server({"OLLAMA_NUM_PARALLEL": "3"}, model=False)
+    second = ollama_server({"OLLAMA_NUM_PARALLEL": "5"}, model=False)
+    for server, value in ((second, "5"), (first, "3")):
+        code, out, _ = cli(capsys, "plan", "--host", server.base_url, "--json")
+        assert code == 0
+        observed = {o["env"]: o for o in json.loads(out)["observed"]}
+        assert observed["OLLAMA_NUM_PARALLEL"] == {
+            "env": "OLLAMA_NUM_PARALLEL", "value": value,
+            "source": f"running server (pid {server.pid})"}
