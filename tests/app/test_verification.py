@@ -20,6 +20,7 @@ from velollm.backends.ollama.targets import render_target
 from velollm.bench import baseline
 from velollm.core import effect
 from velollm.errors import ConfigError
+from velollm.io import processes
 from velollm.io.fileops import apply_files, atomic_write
 from velollm.io.state import load_state, state_dir
 from velollm.main import main
@@ -134,22 +135,22 @@ def test_match_server_by_port() -> None:
 
 
 def test_restarted_since() -> None:
-    assert verification.restarted_since(5.0, [10.0, 60.0]) is True  # started after the file
-    assert verification.restarted_since(20.0, [10.0]) is False
-    assert verification.restarted_since(10.01, [10.0]) is None  # too close to tell
-    assert verification.restarted_since(None, [10.0]) is None
-    assert verification.restarted_since(5.0, []) is None
+    assert processes.restarted_since(5.0, [10.0, 60.0]) is True  # started after the file
+    assert processes.restarted_since(20.0, [10.0]) is False
+    assert processes.restarted_since(10.01, [10.0]) is None  # too close to tell
+    assert processes.restarted_since(None, [10.0]) is None
+    assert processes.restarted_since(5.0, []) is None
 
 
 def test_process_age_of_this_process() -> None:
     if not Path("/proc/self/stat").exists():
         pytest.skip("no /proc on this platform")
-    age = verification.process_age_s(os.getpid())
+    age = processes.process_age_s(os.getpid())
     assert age is not None and age > 0
     started = time.time() - age
     import psutil  # an independent reading of the same fact
     assert started == pytest.approx(psutil.Process().create_time(), abs=1.5)
-    assert verification.process_age_s(2**31 - 1) is None
+    assert processes.process_age_s(2**31 - 1) is None
 
 
 def test_runner_parallel_from_the_last_start() -> None:

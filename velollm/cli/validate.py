@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_file(path: Path) -> tuple[list[dict[str, Any]], list[str], str]:
     """(errors, warnings, summary) for one velollm.yaml; each error names its file."""
-    from velollm.backends.ollama.knobs import trap_warnings
+    from velollm.backends import get_backend
     from velollm.config import load_config, load_profile, profile_path
     from velollm.errors import ConfigError
 
@@ -60,8 +60,9 @@ def check_file(path: Path) -> tuple[list[dict[str, Any]], list[str], str]:
     except ConfigError as exc:
         return _errors(str(profile_path(config.profile, path.parent)), exc), [], ""
     server = {**profile.server, **config.server}
-    warnings = [f"{path}: {w} (for the newest Ollama; `velollm plan` checks the installed one)"
-                for w in trap_warnings(server, None)]
+    backend = get_backend(config.backend)
+    warnings = [f"{path}: {w} (for the newest {backend.title}; `velollm plan` checks the "
+                "installed one)" for w in backend.trap_warnings(server, None)]
     summary = (f"profile {profile.name}, {len(config.server)} server setting(s), "
                f"{len(config.models)} model(s), {len(config.overrides)} override(s)")
     return [], warnings, summary

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from velollm.app.verification import managed_files_ages, process_age_s, restarted_since
 from velollm.backends.base import ServerProcess
 from velollm.backends.ollama import knobs
 from velollm.backends.ollama.current import (
@@ -38,6 +37,7 @@ from velollm.backends.ollama.logs import (
 )
 from velollm.backends.wire import RunningModel
 from velollm.core import effect
+from velollm.io.processes import managed_files_ages, process_age_s, restarted_since
 from velollm.io.state import State
 
 _EXPIRY_SLACK_S = 5.0  # clock skew between server and verify, rounding
