@@ -20,6 +20,7 @@ from typing import Any
 
 from velollm import __version__
 from velollm.errors import SchemaValidationError, VelollmError
+from velollm.io.xdg import state_dir
 from velollm.output import OUT, configure
 
 # Order is the order of `velollm --help`.
@@ -159,9 +160,7 @@ def _silence_stdout() -> None:
 
 
 def crash_log_dir() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                             ".local", "state")
-    return Path(state) / "velollm" / "logs"
+    return state_dir() / "logs"
 
 
 def write_crash_log(command: str, exc: BaseException) -> Path:

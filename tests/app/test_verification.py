@@ -18,7 +18,8 @@ from velollm.bench import baseline
 from velollm.core import effect
 from velollm.errors import ConfigError
 from velollm.io.fileops import apply_files, atomic_write
-from velollm.io.state import load_state, state_dir
+from velollm.io.state import load_state
+from velollm.io.xdg import state_dir
 from velollm.main import main
 
 

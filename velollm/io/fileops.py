@@ -27,7 +27,8 @@ from typing import Protocol
 
 from velollm.errors import ApplyConflictError, VelollmError, WriteError, write_error
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
-from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_dir, state_path
+from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
+from velollm.io.xdg import state_dir
 
 _TMP_SUFFIX = ".velollm-tmp"
 
