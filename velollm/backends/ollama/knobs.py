@@ -14,6 +14,7 @@ from velollm.backends.ollama.knobdata import (
     ModelKnob,
     ServerKnob,
 )
+from velollm.io.render import CONTROL_PROBLEM, control_character
 
 __all__ = ["MODEL_KNOBS", "NOT_KNOBS", "SERVER_KNOBS", "ModelKnob", "ServerKnob", "default_at",
            "env_value", "parse_version", "reads", "trap_warnings", "value_problem",
@@ -28,9 +29,6 @@ _SECONDS = re.compile(r"^[-+]?\d+$")
 _BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
 _UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
-# A value must survive a shell, systemd Environment= and a plist string: no line breaks or control
-# characters (quotes, $ and backticks are fine: the renderers escape them).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 NEWEST = (999, 0, 0)
 
@@ -87,10 +85,9 @@ def default_at(key: str, version: str | None) -> str | None:
 
 
 def _text_problem(value: str) -> str | None:
-    if _CONTROL.search(value):
-        return ("contains a line break or control character, which cannot be written safely "
-                "into a shell, systemd or plist string")
-    return None
+    # A value must survive a shell, systemd Environment= and a plist string: no line breaks or
+    # control characters (quotes, $ and backticks are fine: the renderers escape them).
+    return CONTROL_PROBLEM if control_character(value) else None
 
 
 def _bool_problem(value: object) -> str | None:
