@@ -24,8 +24,10 @@ from velollm.backends.ollama import knobs
 from velollm.backends.ollama.client import RunningModel
 from velollm.backends.ollama.current import ServerProcess, find_server_processes
 from velollm.backends.ollama.host import connect_url, parse_host
+from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.core import effect
 from velollm.errors import VelollmError
+from velollm.io import systemd
 from velollm.io.state import State
 
 EXIT_NOT_EFFECTIVE = 4
@@ -164,13 +166,8 @@ def managed_files_ages(state: State, target: str, now: float) -> list[float]:
 
 def managed_by(pid: int | None, proc: Path = Path("/proc")) -> str:
     """systemd when the process runs in ollama.service's cgroup; none otherwise (Linux only)."""
-    if pid is None:
-        return "none"
-    try:
-        cgroup = (proc / str(pid) / "cgroup").read_text()
-    except OSError:
-        return "none"
-    return "systemd" if "ollama.service" in cgroup else "none"
+    in_unit = pid is not None and systemd.in_unit_cgroup(pid, SYSTEMD_UNIT, proc)
+    return "systemd" if in_unit else "none"
 
 
 def runner_parallel(log_text: str) -> int | None:
