@@ -99,15 +99,6 @@ def test_exit_code_mapping(statuses: list[effect.Status], bench: str | None, cod
     assert (verification.EXIT_NOT_EFFECTIVE, verification.EXIT_REGRESSED) == (4, 5)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30m", 1800.0), ("30m0s", 1800.0), ("1h30m", 5400.0), ("3600", 3600.0), ("-1", -1.0),
-    ("1.5s", 1.5), ("2562047h47m16.854775807s", 9223372036.854775807), ("soon", None),
-    ("30x", None), ("", None)])
-def test_parse_go_duration(text: str, seconds: float | None) -> None:
-    got = verification.parse_go_duration(text)
-    assert got == pytest.approx(seconds) if seconds is not None else got is None
-
-
 def test_log_durations_compare_by_value() -> None:
     logged = {"OLLAMA_KEEP_ALIVE": "30m0s", "OLLAMA_NUM_PARALLEL": "2"}
     assert verification.normalize_log(logged, {"OLLAMA_KEEP_ALIVE": "30m"}) == {

@@ -25,7 +25,7 @@ from velollm.backends.ollama.client import RunningModel
 from velollm.backends.ollama.current import ServerProcess, find_server_processes
 from velollm.backends.ollama.host import connect_url, parse_host
 from velollm.backends.ollama.install import SYSTEMD_UNIT
-from velollm.core import effect
+from velollm.core import effect, gotypes
 from velollm.errors import VelollmError
 from velollm.io import systemd
 from velollm.io.state import State
@@ -34,10 +34,6 @@ EXIT_NOT_EFFECTIVE = 4
 EXIT_REGRESSED = 5
 # Two ages closer than this cannot be ordered (/proc/uptime has 10 ms steps, and so do ticks).
 _AGE_TOLERANCE_S = 0.05
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-           "h": 3600.0}
-_GO_FOREVER_S = 9.2e9  # Go's largest Duration (2562047h47m16.8s): what a negative keep-alive means
 _EXPIRY_SLACK_S = 5.0  # clock skew between server and verify, rounding
 _RUNNER = re.compile(r"starting llama server\"? cmd=.*?--parallel (\d+)")
 _ENV_TO_KEY = {k.env: k.key for k in knobs.SERVER_KNOBS.values()}
@@ -68,25 +64,12 @@ def wanted_settings(state: State) -> tuple[dict[str, str], str]:
     return {str(k): str(v) for k, v in env.items()}, str(state.settings.get("target") or "")
 
 
-def parse_go_duration(text: str) -> float | None:
-    """Seconds in an Ollama duration: "30m", "1h30m0s", "3600" (seconds), "-1"; None if not one."""
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    body = s.lstrip("+-")
-    if body.isdigit():
-        return sign * float(body)
-    parts = _DURATION_PART.findall(body)
-    if not parts or "".join(n + u for n, u in parts) != body:
-        return None
-    return sign * sum(float(n) * _UNIT_S[u] for n, u in parts)
-
-
 def _same_duration(wanted: str, logged: str) -> bool:
-    w, lg = parse_go_duration(wanted), parse_go_duration(logged)
+    w, lg = knobs.duration_seconds(wanted), knobs.duration_seconds(logged)
     if w is None or lg is None:
         return False
-    if w < 0:  # Ollama turns a negative keep-alive into its largest duration: "forever"
-        return lg >= _GO_FOREVER_S
+    if w < 0:  # Ollama turns a negative keep-alive into Go's largest duration: "forever"
+        return lg >= gotypes.MAX_DURATION_S
     return abs(w - lg) < 1e-6
 
 
@@ -269,7 +252,7 @@ def _epoch(rfc3339: str) -> float | None:
 def keep_alive_overridden(wanted: str, expires_at: str, now: float) -> bool:
     """True when a model expires later than the server's keep-alive allows: the expiry is set to
     last request + keep-alive, so only a request's own keep_alive can push it further."""
-    keep, expires = parse_go_duration(wanted), _epoch(expires_at)
+    keep, expires = knobs.duration_seconds(wanted), _epoch(expires_at)
     if keep is None or expires is None or keep < 0:
         return False  # forever (negative) cannot be exceeded
     return expires - now > keep + _EXPIRY_SLACK_S

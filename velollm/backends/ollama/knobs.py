@@ -14,17 +14,14 @@ from velollm.backends.ollama.knobdata import (
     ModelKnob,
     ServerKnob,
 )
+from velollm.core import gotypes
 from velollm.io.render import CONTROL_PROBLEM, control_character
 
 __all__ = ["MODEL_KNOBS", "NOT_KNOBS", "SERVER_KNOBS", "ModelKnob", "ServerKnob", "default_at",
            "env_value", "parse_version", "reads", "trap_warnings", "value_problem",
            "why_not_read"]
 
-# §1.1: strconv.ParseBool accepts exactly these; anything else Ollama reads as TRUE.
-GO_BOOLS_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-GO_BOOLS_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-# Go time.ParseDuration: a signed sequence of decimal numbers with units, or "0".
-_DURATION = re.compile(r"^[-+]?(((\d+(\.\d*)?)|(\.\d+))(ns|us|µs|μs|ms|s|m|h))+$")
+# §1.1: Ollama reads a duration with Go's time.ParseDuration, else as whole seconds (Atoi).
 _SECONDS = re.compile(r"^[-+]?\d+$")
 _BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
 _UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -91,9 +88,10 @@ def _text_problem(value: str) -> str | None:
 
 
 def _bool_problem(value: object) -> str | None:
+    # §1.1: Ollama reads a bool with strconv.ParseBool, and anything it refuses as TRUE.
     if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
         return None
-    if isinstance(value, str) and value.strip().strip("\"'") in GO_BOOLS_TRUE + GO_BOOLS_FALSE:
+    if isinstance(value, str) and gotypes.parse_bool(value.strip().strip("\"'")) is not None:
         return None
     return (f"{value!r} is not a boolean Ollama can parse (it would silently read it as TRUE): "
             "write true or false")
@@ -116,11 +114,17 @@ def _uint_problem(knob: ServerKnob, value: object) -> str | None:
 def _duration_problem(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return None  # whole seconds (§1.1)
-    if isinstance(value, str) and (value == "0" or _DURATION.match(value)
-                                   or _SECONDS.match(value)):
+    if isinstance(value, str) and (gotypes.DURATION.match(value) or _SECONDS.match(value)):
         return None
     return (f"{value!r} is not a duration: write e.g. 30m, 1h30m, 3600 (seconds), 0 (unload "
             "at once) or -1 (forever)")
+
+
+def duration_seconds(text: str) -> float | None:
+    """Seconds in a duration as Ollama reads it: Go's ("30m", "1h30m0s"), else whole seconds
+    ("3600", "-1"); None when Ollama cannot read it (and silently uses the default)."""
+    s = text.strip()
+    return float(s) if _SECONDS.match(s) else gotypes.parse_duration(s)
 
 
 def _bytes_problem(value: object) -> str | None:
@@ -168,7 +172,7 @@ def _typed_problem(knob: ServerKnob, value: object) -> str | None:
     if kind == "level":
         # §1.1: 1/true = DEBUG, an integer n = level -4n (2 = TRACE).
         text = str(value).strip() if isinstance(value, (str, int)) else ""
-        if isinstance(value, bool) or text in GO_BOOLS_TRUE + GO_BOOLS_FALSE or (
+        if isinstance(value, bool) or gotypes.parse_bool(text) is not None or (
                 text.isdigit() and int(text) <= 4):
             return None
         return f"{value!r} is not a log level: write false, true (DEBUG) or 2 (TRACE)"
