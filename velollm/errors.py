@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 
 class VelollmError(Exception):
     """An expected failure: shown as one line (plus hint), exit 1."""
@@ -54,3 +57,25 @@ class StalePlanError(VelollmError):
 
 class LockHeldError(VelollmError):
     pass
+
+
+class WriteError(VelollmError):
+    """A file could not be written, removed or read back; the original is untouched."""
+
+
+def write_error(exc: OSError, path: Path | str, action: str = "write") -> WriteError:
+    """One clear message per failure class; the original file is untouched in every case.
+
+    Here rather than in fileops so that filelock (which fileops imports) can use it too.
+    """
+    kept = "the original is unchanged"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return WriteError(f"permission denied: cannot {action} {path}",
+                          hint=f"run with sudo (files under /etc need root); {kept}", path=str(path))
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WriteError(f"no space left on the device holding {path}",
+                          hint=f"free some space and run again; {kept}", path=str(path))
+    if exc.errno == errno.EROFS:
+        return WriteError(f"{path} is on a read-only file system",
+                          hint=f"choose another path with --path; {kept}", path=str(path))
+    return WriteError(f"cannot {action} {path}: {exc.strerror or exc}", hint=kept, path=str(path))

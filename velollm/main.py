@@ -30,6 +30,7 @@ from velollm.cli import (
     verify,
 )
 from velollm.errors import SchemaValidationError, VelollmError
+from velollm.io.xdg import state_dir
 from velollm.output import OUT, configure
 
 # Each command module has add_parser() and run(); heavy libraries are imported inside run().
@@ -166,9 +167,7 @@ def _silence_stdout() -> None:
 
 
 def crash_log_dir() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                             ".local", "state")
-    return Path(state) / "velollm" / "logs"
+    return state_dir() / "logs"
 
 
 def write_crash_log(command: str, exc: BaseException) -> Path:

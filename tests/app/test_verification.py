@@ -22,7 +22,8 @@ from velollm.core import effect
 from velollm.errors import ConfigError
 from velollm.io import processes
 from velollm.io.fileops import apply_files, atomic_write
-from velollm.io.state import load_state, state_dir
+from velollm.io.state import load_state
+from velollm.io.xdg import state_dir
 from velollm.main import main
 
 
@@ -100,15 +101,6 @@ def _effect(status: effect.Status) -> effect.Effect:
 def test_exit_code_mapping(statuses: list[effect.Status], bench: str | None, code: int) -> None:
     assert verification.exit_code([_effect(s) for s in statuses], bench) == code
     assert (verification.EXIT_NOT_EFFECTIVE, verification.EXIT_REGRESSED) == (4, 5)
-
-
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30m", 1800.0), ("30m0s", 1800.0), ("1h30m", 5400.0), ("3600", 3600.0), ("-1", -1.0),
-    ("1.5s", 1.5), ("2562047h47m16.854775807s", 9223372036.854775807), ("soon", None),
-    ("30x", None), ("", None)])
-def test_parse_go_duration(text: str, seconds: float | None) -> None:
-    got = ollama_logs.parse_go_duration(text)
-    assert got == pytest.approx(seconds) if seconds is not None else got is None
 
 
 def test_log_durations_compare_by_value() -> None:

@@ -11,7 +11,8 @@ import pytest
 from velollm.backends.base import RenderedFile
 from velollm.errors import ApplyConflictError
 from velollm.io.fileops import apply_files, remove_files, unified_diff
-from velollm.io.state import StateError, drifted, file_hash, load_state, sha256_bytes, state_dir
+from velollm.io.state import StateError, drifted, file_hash, load_state, sha256_bytes
+from velollm.io.xdg import state_dir
 
 
 def _file(path: Path, content: str, mode: int = 0o644) -> RenderedFile:

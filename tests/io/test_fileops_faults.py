@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from velollm.backends.ollama.targets import RenderedFile
-from velollm.errors import LockHeldError
+from velollm.errors import LockHeldError, WriteError
 from velollm.io import fileops
-from velollm.io.fileops import WriteError, apply_files
+from velollm.io.fileops import apply_files
 from velollm.io.state import drifted, load_state
 
 REPO = Path(__file__).resolve().parents[2]

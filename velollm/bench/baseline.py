@@ -21,7 +21,7 @@ from velollm.bench import runner, suites
 from velollm.core.stats import Verdict, compare, summarize
 from velollm.errors import ConfigError
 from velollm.io.fileops import atomic_write
-from velollm.io.state import state_dir
+from velollm.io.xdg import state_dir
 from velollm.report import bench as report
 
 BASELINE_FILE = "baseline.json"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from velollm.cli._planning import add_plan_options, request_from
+from velollm.cli.prompt import confirm
 from velollm.errors import VelollmError
 from velollm.output import OUT
 
@@ -53,19 +53,6 @@ def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
     return make_plan(request_from(args)), False
 
 
-def _confirm() -> None:
-    if OUT.json_mode:  # as terraform apply -json: stdout is one document, no prompt on it
-        raise VelollmError("apply --json cannot ask for confirmation",
-                           hint="review `velollm plan`, then re-run with --auto-approve")
-    if not sys.stdin.isatty():
-        raise VelollmError("apply needs confirmation, and there is no terminal to ask on",
-                           hint="review `velollm plan`, then re-run with --auto-approve")
-    OUT.line("\nDo you want to perform these actions? Only 'yes' will be accepted.")
-    answer = input("  Enter a value: ").strip()
-    if answer != "yes":
-        raise VelollmError("Apply cancelled.", hint="nothing was written")
-
-
 def run(args: argparse.Namespace) -> int:
     from velollm.app.applying import follow_ups, outcome, write_plan
     from velollm.io.fileops import unified_diff
@@ -81,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check or not preview.changed:
         return _report(outcome(preview, plan, "write"))
     if not (args.auto_approve or from_file):
-        _confirm()
+        confirm("apply", "Do you want to perform these actions?", review="velollm plan",
+                unchanged="nothing was written")
     if args.baseline:
         _record_baseline(args)
     result = write_plan(plan, dry_run=False, force=args.force)

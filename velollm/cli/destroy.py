@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from velollm.errors import VelollmError
+from velollm.cli.prompt import confirm
 from velollm.output import OUT
 
 
@@ -34,15 +33,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return _report(outcome(preview, None, "destroy"), None)
     if not args.auto_approve:
-        if OUT.json_mode:  # stdout is one JSON document: no prompt on it
-            raise VelollmError("destroy --json cannot ask for confirmation",
-                               hint="review `velollm destroy --check`, then re-run with "
-                                    "--auto-approve")
-        if not sys.stdin.isatty():
-            raise VelollmError("destroy needs confirmation, and there is no terminal to ask on",
-                               hint="re-run with --auto-approve")
-        if input("Only 'yes' will be accepted: ").strip() != "yes":
-            raise VelollmError("Destroy cancelled.", hint="nothing was changed")
+        confirm("destroy", "Do you really want to remove or restore these files?",
+                review="velollm destroy --check", unchanged="nothing was changed")
     result = remove_files(dry_run=False)
     return _report(outcome(result, None, "destroy"), None)
 

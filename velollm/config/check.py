@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from velollm.backends import BACKENDS, DEFAULT, Backend
 from velollm.config.yamlload import Loaded, Problem, problem
+from velollm.io.render import CONTROL_PROBLEM, control_character
 from velollm.resources import data_dir, load_schema
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 SCHEMA_FILE = "velollm.schema.json"
 Kind = Literal["config", "profile"]
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tabs inside values are harmless
 _COMPARISON = re.compile(r"\.when\.(gpu_count|vram_gb|vram_total_gb|ram_gb)$")
 _SERVER_VALUE = re.compile(r"\.server\.([A-Za-z0-9_]+)$")
 
@@ -158,21 +158,19 @@ def _control_characters(value: Any, path: str, loaded: Loaded) -> list[Problem]:
         item, where = stack.pop()
         if isinstance(item, dict):
             for k, v in item.items():
-                if _CONTROL.search(k):
+                if control_character(k, tab_ok=True):
                     found.append(problem(where, loaded.line(where), f"the key {k!r} contains "
                                                                     "a control character"))
                 stack.append((v, f"{where}.{k}"))
         elif isinstance(item, list):
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-        elif isinstance(item, str) and _CONTROL.search(item):
-            found.append(problem(where, loaded.line(where),
-                                 "contains a line break or control character, which cannot be "
-                                 "written safely into a shell, systemd or plist string"))
+        elif isinstance(item, str) and control_character(item, tab_ok=True):
+            found.append(problem(where, loaded.line(where), CONTROL_PROBLEM))
     return found
 
 
 def _profile_problems(name: object, loaded: Loaded, base_dir: Path) -> list[Problem]:
-    if not isinstance(name, str) or not name or _CONTROL.search(name):
+    if not isinstance(name, str) or not name or control_character(name, tab_ok=True):
         return []  # the schema already said so
     if is_profile_path(name):
         if (base_dir / Path(name).expanduser()).is_file():

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from velollm.core import gotypes
+
 Status = Literal["effective", "not effective", "unknown"]
 
 
@@ -24,12 +26,15 @@ class Effect:
     why: str
 
 
+def _canonical(text: str) -> str:
+    s = text.strip()
+    truth = gotypes.parse_bool(s)
+    return s.lower() if truth is None else str(truth).lower()
+
+
 def _same(wanted: str, observed: str) -> bool:
-    """Compare as Ollama would read them: bools by truth, otherwise exact text."""
-    truth = {"1": "true", "true": "true", "t": "true", "0": "false", "false": "false",
-             "f": "false"}
-    w, o = wanted.strip().lower(), observed.strip().lower()
-    return truth.get(w, w) == truth.get(o, o)
+    """Compare as a Go server reads them: bools by truth (strconv.ParseBool), else the text."""
+    return _canonical(wanted) == _canonical(observed)
 
 
 @dataclass(frozen=True)

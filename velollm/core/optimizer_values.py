@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from velollm.core import gotypes
 from velollm.core.facts import Capabilities
 from velollm.core.memory import Estimate, Placement, estimate, gib
 from velollm.core.models import ModelInfo
@@ -27,7 +28,7 @@ class Choice:
 
 
 def truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in ("1", "true", "t")
+    return value is True or gotypes.parse_bool(str(value).strip()) is True
 
 
 def fits_alone(est: Estimate, hw: Budget, obj: Objective, overhead: int = 0,

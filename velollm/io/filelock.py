@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from velollm.errors import LockHeldError
+from velollm.errors import LockHeldError, write_error
 
 LOCK_FILE = "lock"
 LOCK_TIMEOUT = 10.0
@@ -29,8 +29,6 @@ def file_lock(directory: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        from velollm.io.fileops import write_error  # deferred: fileops imports this module
-
         raise write_error(exc, path, "create the lock") from None
     try:
         deadline = time.monotonic() + timeout

@@ -25,15 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from velollm.errors import ApplyConflictError, VelollmError
+from velollm.errors import ApplyConflictError, VelollmError, WriteError, write_error
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
-from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_dir, state_path
+from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
+from velollm.io.xdg import state_dir
 
 _TMP_SUFFIX = ".velollm-tmp"
-
-
-class WriteError(VelollmError):
-    pass
 
 
 class FileSpec(Protocol):
@@ -72,21 +69,6 @@ class _Change:
     after: bytes
     mode: int
     record: FileRecord
-
-
-def write_error(exc: OSError, path: Path | str, action: str = "write") -> WriteError:
-    """One clear message per failure class; the original file is untouched in every case."""
-    kept = "the original is unchanged"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return WriteError(f"permission denied: cannot {action} {path}",
-                          hint=f"run with sudo (files under /etc need root); {kept}", path=str(path))
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return WriteError(f"no space left on the device holding {path}",
-                          hint=f"free some space and run again; {kept}", path=str(path))
-    if exc.errno == errno.EROFS:
-        return WriteError(f"{path} is on a read-only file system",
-                          hint=f"choose another path with --path; {kept}", path=str(path))
-    return WriteError(f"cannot {action} {path}: {exc.strerror or exc}", hint=kept, path=str(path))
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -12,7 +12,7 @@ import plistlib
 import shlex
 from collections.abc import Iterator
 
-from velollm.backends.ollama.current import parse_systemd_environment
+from velollm.io.systemd import parse_environment
 
 
 def _pairs(words: list[str]) -> Iterator[tuple[str, str]]:
@@ -87,7 +87,7 @@ def parse_fish(text: str) -> dict[str, str]:
 
 
 def parse_systemd(text: str) -> dict[str, str]:
-    return parse_systemd_environment(text)
+    return parse_environment(text)
 
 
 def parse_launchd(text: str) -> dict[str, str]:

@@ -22,8 +22,22 @@ if TYPE_CHECKING:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # C0 controls (newline, tab, NUL, ESC, ...) and DEL: none survive every target's syntax unchanged.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_TAB = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# What the config check and the knob check say of such a value (check_value says it with the name).
+CONTROL_PROBLEM = ("contains a line break or control character, which cannot be written safely "
+                   "into a shell, systemd or plist string")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*\Z")
 _PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+def control_character(text: str, *, tab_ok: bool = False) -> str | None:
+    """The first character of `text` that no target writes exactly; None when there is none.
+
+    tab_ok: the velollm.yaml check has always let tabs inside values through; the renderers
+    (check_value) refuse them, so such a value fails at plan time with its name.
+    """
+    found = (_CONTROL_BUT_TAB if tab_ok else _CONTROL).search(text)
+    return found.group() if found else None
 
 
 def check_name(name: str, what: str = "environment variable") -> str:
@@ -39,10 +53,10 @@ def check_value(value: str, name: str = "") -> str:
     if not isinstance(value, str):
         raise ConfigError(f"value of {name or 'setting'} must be a string, got {type(value).__name__}",
                           path=name)
-    bad = _CONTROL.search(value)
+    bad = control_character(value)
     if bad:
         raise ConfigError(
-            f"value of {name or 'setting'} contains the control character {bad.group()!r}, "
+            f"value of {name or 'setting'} contains the control character {bad!r}, "
             "which cannot be written to a shell, fish, systemd or launchd file exactly",
             hint="remove newlines, tabs and other control characters from the value", path=name)
     try:

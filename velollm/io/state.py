@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from velollm.errors import VelollmError
+from velollm.io.xdg import state_dir
 
 STATE_VERSION = 1
 
@@ -62,12 +62,6 @@ class Drift:
     path: str
     expected_hash: str
     actual_hash: str | None  # None: the file is gone
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
-    return Path(base) / "velollm"
 
 
 def state_path(directory: Path | None = None) -> Path:

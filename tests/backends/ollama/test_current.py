@@ -13,19 +13,6 @@ def _fake_proc(root: Path, pid: int, argv: list[str], env: dict[str, str] | None
         (d / "environ").write_bytes(b"\0".join(f"{k}={v}".encode() for k, v in env.items()))
 
 
-def test_parse_systemd_environment_quoting() -> None:
-    text = ('[Service]\nEnvironment="OLLAMA_HOST=0.0.0.0:11434"\n'
-            "Environment=OLLAMA_KEEP_ALIVE=30m \"OLLAMA_ORIGINS=a b\"\n# Environment=X=1\n")
-    assert current.parse_systemd_environment(text) == {
-        "OLLAMA_HOST": "0.0.0.0:11434", "OLLAMA_KEEP_ALIVE": "30m", "OLLAMA_ORIGINS": "a b"}
-
-
-def test_parse_systemctl_show_output() -> None:
-    shown = "Environment=PATH=/usr/bin OLLAMA_NUM_PARALLEL=4 \"OLLAMA_MODELS=/srv/my models\"\n"
-    assert current.parse_systemd_environment(shown) == {
-        "PATH": "/usr/bin", "OLLAMA_NUM_PARALLEL": "4", "OLLAMA_MODELS": "/srv/my models"}
-
-
 def test_sources_in_priority_order(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
     _fake_proc(proc, 42, ["/usr/local/bin/ollama", "serve"],

@@ -9,6 +9,7 @@ from velollm.backends.ollama.knobs import (
     NOT_KNOBS,
     SERVER_KNOBS,
     default_at,
+    duration_seconds,
     env_value,
     parse_version,
     reads,
@@ -16,6 +17,15 @@ from velollm.backends.ollama.knobs import (
     value_problem,
     why_not_read,
 )
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30m", 1800.0), ("30m0s", 1800.0), ("1h30m", 5400.0), ("3600", 3600.0), ("-1", -1.0),
+    ("1.5s", 1.5), ("2562047h47m16.854775807s", 9223372036.854775807), ("soon", None),
+    ("30x", None), ("", None)])
+def test_duration_seconds(text: str, seconds: float | None) -> None:
+    got = duration_seconds(text)
+    assert got == pytest.approx(seconds) if seconds is not None else got is None
 
 
 @pytest.mark.parametrize(("text", "expected"), [

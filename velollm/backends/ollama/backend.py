@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from velollm.backends.base import ModelFacts, Observed, RenderedFile, Verification
 from velollm.backends.ollama import knobs
+from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.io import systemd
 
 if TYPE_CHECKING:
     from velollm.backends.ollama.client import OllamaClient
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
     from velollm.core.hardware import Hardware
     from velollm.io.state import State
 
-SYSTEMD_DROPIN = "/etc/systemd/system/ollama.service.d/velollm.conf"
+# Where the systemd target writes (read after a drop-in whose name sorts earlier).
+SYSTEMD_DROPIN = str(systemd.dropin_dir(SYSTEMD_UNIT) / "velollm.conf")
 
 
 class OllamaBackend:

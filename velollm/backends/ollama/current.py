@@ -11,7 +11,6 @@ The files velollm itself manages are read by the planner through state.py, not h
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,10 +19,11 @@ from pathlib import Path
 
 from velollm.backends.base import Observed, ServerProcess
 from velollm.backends.ollama.host import connect_url, parse_host
+from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.io import systemd
 
 PROBE_TIMEOUT = 2.0
-SYSTEMD_DIRS = (Path("/etc/systemd/system"), Path("/usr/lib/systemd/system"),
-                Path("/lib/systemd/system"))
+SYSTEMD_DIRS = systemd.UNIT_DIRS  # read_current's default
 
 
 @dataclass(frozen=True)
@@ -85,38 +85,6 @@ def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
     return sorted(found, key=lambda p: p.pid)
 
 
-def parse_systemd_environment(text: str) -> dict[str, str]:
-    """Values of Environment= lines (drop-in files) or `systemctl show -p Environment` output.
-
-    systemd splits on whitespace honouring double and single quotes and backslash escapes, which
-    shlex in POSIX mode matches for the forms Ollama's docs use (Environment="K=V").
-    """
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("Environment="):
-            continue
-        try:
-            words = shlex.split(line[len("Environment="):], comments=False, posix=True)
-        except ValueError:
-            continue
-        for word in words:
-            key, sep, value = word.partition("=")
-            if sep:
-                env[key] = value.replace("%%", "%")  # systemd's escape for a literal %
-    return env
-
-
-def systemd_dropins(unit: str = "ollama.service",
-                    dirs: Iterable[Path] = SYSTEMD_DIRS) -> list[Path]:
-    files: list[Path] = []
-    for base in dirs:
-        d = base / f"{unit}.d"
-        if d.is_dir():
-            files.extend(sorted(p for p in d.glob("*.conf") if p.is_file()))
-    return files
-
-
 def _run(argv: list[str]) -> str | None:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
@@ -130,13 +98,13 @@ def _systemd_sources(dirs: Iterable[Path]) -> list[tuple[str, Mapping[str, str]]
     sources: list[tuple[str, Mapping[str, str]]] = []
     shown = _run(["systemctl", "show", "ollama", "-p", "Environment", "--no-pager"])
     if shown:
-        values = _ollama_only(parse_systemd_environment(shown))
+        values = _ollama_only(systemd.parse_environment(shown))
         if values:
             sources.append(("systemctl show ollama", values))
     # Later drop-ins override earlier ones (systemd sorts them by file name).
-    for dropin in reversed(systemd_dropins(dirs=dirs)):
+    for dropin in reversed(systemd.dropins(SYSTEMD_UNIT, dirs)):
         try:
-            values = _ollama_only(parse_systemd_environment(dropin.read_text(encoding="utf-8")))
+            values = _ollama_only(systemd.parse_environment(dropin.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError):
             continue
         if values:

@@ -27,16 +27,17 @@ from velollm.backends.ollama.current import (
     match_server,
 )
 from velollm.backends.ollama.host import parse_host
+from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.backends.ollama.logs import (
     ignored_by_log,
     normalize_log,
-    parse_go_duration,
     parse_server_config,
     read_log,
     runner_parallel,
 )
 from velollm.backends.wire import RunningModel
 from velollm.core import effect
+from velollm.io import systemd
 from velollm.io.processes import managed_files_ages, process_age_s, restarted_since
 from velollm.io.state import State
 
@@ -56,13 +57,8 @@ class Gathered:
 
 def managed_by(pid: int | None, proc: Path = Path("/proc")) -> str:
     """systemd when the process runs in ollama.service's cgroup; none otherwise (Linux only)."""
-    if pid is None:
-        return "none"
-    try:
-        cgroup = (proc / str(pid) / "cgroup").read_text()
-    except OSError:
-        return "none"
-    return "systemd" if "ollama.service" in cgroup else "none"
+    in_unit = pid is not None and systemd.in_unit_cgroup(pid, SYSTEMD_UNIT, proc)
+    return "systemd" if in_unit else "none"
 
 
 def gather(state: State, wanted: Mapping[str, str], target: str, base_url: str, *,
@@ -149,7 +145,7 @@ def _epoch(rfc3339: str) -> float | None:
 def keep_alive_overridden(wanted: str, expires_at: str, now: float) -> bool:
     """True when a model expires later than the server's keep-alive allows: the expiry is set to
     last request + keep-alive, so only a request's own keep_alive can push it further."""
-    keep, expires = parse_go_duration(wanted), _epoch(expires_at)
+    keep, expires = knobs.duration_seconds(wanted), _epoch(expires_at)
     if keep is None or expires is None or keep < 0:
         return False  # forever (negative) cannot be exceeded
     return expires - now > keep + _EXPIRY_SLACK_S

@@ -14,12 +14,10 @@ from urllib.parse import urlsplit
 
 from velollm.backends.ollama.host import connect_url, parse_host
 from velollm.core.hardware import ManagedBy, Probe, ProbeStatus
+from velollm.io import systemd
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
-UNIT = "ollama.service"
-# Precedence order of systemd's unit search path: /etc overrides /run overrides the vendor dirs.
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-             "/usr/lib/systemd/system", "/lib/systemd/system")
+SYSTEMD_UNIT = "ollama.service"
 APP = "/Applications/Ollama.app"
 LAUNCHD_DIRS = ("Library/LaunchAgents",)  # under HOME; plus the system dirs below
 SYSTEM_LAUNCHD_DIRS = ("/Library/LaunchAgents", "/Library/LaunchDaemons")
@@ -69,15 +67,10 @@ def probe_install(ctx: ProbeContext, timeout: float) -> tuple[Install, Probe]:
 
 
 def systemd_unit(ctx: ProbeContext) -> tuple[str | None, tuple[str, ...]]:
-    unit = next((d + "/" + UNIT for d in UNIT_DIRS if ctx.path(f"{d}/{UNIT}").is_file()), None)
-    dropins: list[str] = []
-    for directory in UNIT_DIRS:
-        base = ctx.path(f"{directory}/{UNIT}.d")
-        if base.is_dir():
-            dropins += [f"{directory}/{UNIT}.d/{p.name}" for p in base.iterdir()
-                        if p.suffix == ".conf"]
-    # systemd applies drop-ins sorted by file name across all directories.
-    return unit, tuple(sorted(dropins, key=lambda p: p.rsplit("/", 1)[-1]))
+    """(the unit file, its drop-ins in the order systemd applies them), as paths on the host."""
+    unit = systemd.unit_file(SYSTEMD_UNIT, root=ctx.root)
+    dropins = systemd.dropins(SYSTEMD_UNIT, root=ctx.root)
+    return (None if unit is None else str(unit)), tuple(str(p) for p in dropins)
 
 
 def _managed_by(ctx: ProbeContext, unit: str | None) -> ManagedBy:

@@ -18,7 +18,9 @@ from velollm.backends.ollama.knobdata import (
     ModelKnob,
     ServerKnob,
 )
+from velollm.core import gotypes
 from velollm.core.facts import Capabilities
+from velollm.io.render import CONTROL_PROBLEM, control_character
 
 __all__ = [
     "MODEL_KNOBS",
@@ -28,6 +30,7 @@ __all__ = [
     "ServerKnob",
     "capabilities",
     "default_at",
+    "duration_seconds",
     "env_value",
     "parse_version",
     "reads",
@@ -36,18 +39,11 @@ __all__ = [
     "why_not_read",
 ]
 
-# §1.1: strconv.ParseBool accepts exactly these; anything else Ollama reads as TRUE.
-GO_BOOLS_TRUE = ("1", "t", "T", "TRUE", "true", "True")
-GO_BOOLS_FALSE = ("0", "f", "F", "FALSE", "false", "False")
-# Go time.ParseDuration: a signed sequence of decimal numbers with units, or "0".
-_DURATION = re.compile(r"^[-+]?(((\d+(\.\d*)?)|(\.\d+))(ns|us|µs|μs|ms|s|m|h))+$")
+# §1.1: Ollama reads a duration with Go's time.ParseDuration, else as whole seconds (Atoi).
 _SECONDS = re.compile(r"^[-+]?\d+$")
 _BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
 _UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
-# A value must survive a shell, systemd Environment= and a plist string: no line breaks or control
-# characters (quotes, $ and backticks are fine: the renderers escape them).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 NEWEST = (999, 0, 0)
 # The variable's name -> the knob's key: OLLAMA_NUM_PARALLEL -> num_parallel.
@@ -119,16 +115,16 @@ def default_at(key: str, version: str | None) -> str | None:
 
 
 def _text_problem(value: str) -> str | None:
-    if _CONTROL.search(value):
-        return ("contains a line break or control character, which cannot be written safely "
-                "into a shell, systemd or plist string")
-    return None
+    # A value must survive a shell, systemd Environment= and a plist string: no line breaks or
+    # control characters (quotes, $ and backticks are fine: the renderers escape them).
+    return CONTROL_PROBLEM if control_character(value) else None
 
 
 def _bool_problem(value: object) -> str | None:
+    # §1.1: Ollama reads a bool with strconv.ParseBool, and anything it refuses as TRUE.
     if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
         return None
-    if isinstance(value, str) and value.strip().strip("\"'") in GO_BOOLS_TRUE + GO_BOOLS_FALSE:
+    if isinstance(value, str) and gotypes.parse_bool(value.strip().strip("\"'")) is not None:
         return None
     return (f"{value!r} is not a boolean Ollama can parse (it would silently read it as TRUE): "
             "write true or false")
@@ -151,11 +147,17 @@ def _uint_problem(knob: ServerKnob, value: object) -> str | None:
 def _duration_problem(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return None  # whole seconds (§1.1)
-    if isinstance(value, str) and (value == "0" or _DURATION.match(value)
-                                   or _SECONDS.match(value)):
+    if isinstance(value, str) and (gotypes.DURATION.match(value) or _SECONDS.match(value)):
         return None
     return (f"{value!r} is not a duration: write e.g. 30m, 1h30m, 3600 (seconds), 0 (unload "
             "at once) or -1 (forever)")
+
+
+def duration_seconds(text: str) -> float | None:
+    """Seconds in a duration as Ollama reads it: Go's ("30m", "1h30m0s"), else whole seconds
+    ("3600", "-1"); None when Ollama cannot read it (and silently uses the default)."""
+    s = text.strip()
+    return float(s) if _SECONDS.match(s) else gotypes.parse_duration(s)
 
 
 def _bytes_problem(value: object) -> str | None:
@@ -203,7 +205,7 @@ def _typed_problem(knob: ServerKnob, value: object) -> str | None:
     if kind == "level":
         # §1.1: 1/true = DEBUG, an integer n = level -4n (2 = TRACE).
         text = str(value).strip() if isinstance(value, (str, int)) else ""
-        if isinstance(value, bool) or text in GO_BOOLS_TRUE + GO_BOOLS_FALSE or (
+        if isinstance(value, bool) or gotypes.parse_bool(text) is not None or (
                 text.isdigit() and int(text) <= 4):
             return None
         return f"{value!r} is not a log level: write false, true (DEBUG) or 2 (TRACE)"

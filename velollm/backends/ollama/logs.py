@@ -12,40 +12,24 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from velollm.backends.ollama import knobs
+from velollm.core import gotypes
 from velollm.errors import VelollmError
 
 _SERVER_CONFIG = re.compile(r'server config"? env="map\[(?P<body>.*)\]"')
 _KEY = re.compile(r"(?:^|\s)(OLLAMA_[A-Z0-9_]+|HTTPS?_PROXY|NO_PROXY|CUDA_VISIBLE_DEVICES|"
                   r"GPU_DEVICE_ORDINAL|HIP_VISIBLE_DEVICES|ROCR_VISIBLE_DEVICES):")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
-_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-           "h": 3600.0}
 
-_GO_FOREVER_S = 9.2e9  # Go's largest Duration (2562047h47m16.8s): what a negative keep-alive means
 
 _RUNNER = re.compile(r"starting llama server\"? cmd=.*?--parallel (\d+)")
 
 
-def parse_go_duration(text: str) -> float | None:
-    """Seconds in an Ollama duration: "30m", "1h30m0s", "3600" (seconds), "-1"; None if not one."""
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    body = s.lstrip("+-")
-    if body.isdigit():
-        return sign * float(body)
-    parts = _DURATION_PART.findall(body)
-    if not parts or "".join(n + u for n, u in parts) != body:
-        return None
-    return sign * sum(float(n) * _UNIT_S[u] for n, u in parts)
-
-
 def _same_duration(wanted: str, logged: str) -> bool:
-    w, lg = parse_go_duration(wanted), parse_go_duration(logged)
+    w, lg = knobs.duration_seconds(wanted), knobs.duration_seconds(logged)
     if w is None or lg is None:
         return False
     if w < 0:  # Ollama turns a negative keep-alive into its largest duration: "forever"
-        return lg >= _GO_FOREVER_S
+        return lg >= gotypes.MAX_DURATION_S
     return abs(w - lg) < 1e-6
 
 

@@ -18,17 +18,15 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from velollm.backends.base import RenderedFile
+from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.errors import ConfigError
+from velollm.io import systemd
 from velollm.io.readback import split_stops
 from velollm.io.render import check_env, check_model, check_value, comment_lines, render, sh_quote
 
 TargetKind = Literal["shell", "fish", "systemd", "launchd", "modelfile"]
 KINDS: tuple[str, ...] = get_args(TargetKind)
 LAUNCHD_LABEL = "com.velollm.ollama-env"
-# Where distributions and Ollama's install.sh put the unit (docs/linux.mdx uses /etc).
-OLLAMA_UNIT_PATHS = (Path("/etc/systemd/system/ollama.service"),
-                     Path("/lib/systemd/system/ollama.service"),
-                     Path("/usr/lib/systemd/system/ollama.service"))
 DEFAULT_HEADER = "Managed by velollm: edits are reported as drift and replaced by `velollm apply`."
 _PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
@@ -39,7 +37,7 @@ def default_path(kind: TargetKind, home: Path) -> Path:
     return {
         "shell": config / "ollama.env.sh",
         "fish": config / "ollama.env.fish",
-        "systemd": Path("/etc/systemd/system/ollama.service.d/velollm.conf"),
+        "systemd": systemd.dropin_dir(SYSTEMD_UNIT) / "velollm.conf",
         "launchd": home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist",
         "modelfile": config / "modelfiles",
     }[kind]
@@ -52,7 +50,7 @@ class PlatformFacts:
 
 
 def detect_facts() -> PlatformFacts:
-    return PlatformFacts(sys.platform, any(p.exists() for p in OLLAMA_UNIT_PATHS))
+    return PlatformFacts(sys.platform, systemd.unit_exists(SYSTEMD_UNIT))
 
 
 def auto_target(facts: PlatformFacts) -> TargetKind:
