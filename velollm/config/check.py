@@ -16,7 +16,7 @@ from velollm.io.render import CONTROL_PROBLEM, control_character
 from velollm.resources import data_dir, load_schema
 
 if TYPE_CHECKING:
-    from jsonschema import ValidationError
+    from jsonschema import ValidationError  # a type only: io/schemas.py imports it
 
 SCHEMA_FILE = "velollm.schema.json"
 Kind = Literal["config", "profile"]
@@ -58,10 +58,10 @@ def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
         found = type(data).__name__ if data is not None else "null"
         return [problem("$", 1, f"the top level must be a mapping of keys (version: 1, "
                                 f"server: ...), not a {found}")]
-    from jsonschema import Draft202012Validator
+    from velollm.io.schemas import validator as schema_validator
 
     backend = backend_of(data)
-    validator = Draft202012Validator(schema_for(kind, backend))
+    validator = schema_validator(schema_for(kind, backend))
     knobs = _knob_problems(data, loaded, backend)
     said = {p["path"] for p in knobs}  # the catalogue's message beats the schema's
     problems = knobs + [p for err in validator.iter_errors(data)
@@ -89,7 +89,7 @@ def _translate(err: ValidationError, loaded: Loaded, backend: Backend) -> list[P
 
 
 def _message(err: ValidationError, path: str, backend: Backend) -> str:
-    from jsonschema.exceptions import best_match
+    from velollm.io.schemas import best_match
 
     value = err.instance
     if value is None:

@@ -18,16 +18,11 @@ def read_document(data: dict[str, Any]) -> Hardware:
 
 def validate_document(data: Any) -> None:
     """Raise SchemaValidationError listing every problem of a hardware document."""
-    from jsonschema import Draft202012Validator  # heavy: only when a document is read
-
+    from velollm.io.schemas import document_problems
     from velollm.resources import load_schema
 
-    validator = Draft202012Validator(load_schema(SCHEMA_FILE))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
-    if errors:
-        problems = [{"path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                           for p in e.path),
-                     "message": e.message} for e in errors]
+    problems = document_problems(load_schema(SCHEMA_FILE), data)
+    if problems:
         raise SchemaValidationError(
             f"the hardware document does not match {SCHEMA_FILE} ({len(problems)} problem(s))",
             problems)

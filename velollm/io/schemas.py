@@ -1,0 +1,33 @@
+"""The one importer of jsonschema: validators for the shipped schemas/ (Draft 2020-12).
+
+jsonschema is heavy (~40 ms): it is imported only when a document is validated, never at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
+def validator(schema: Mapping[str, Any]) -> Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema)
+
+
+def best_match(errors: Iterable[ValidationError]) -> ValidationError:
+    from jsonschema.exceptions import best_match as pick
+
+    found: ValidationError | None = pick(errors)
+    assert found is not None  # callers pass at least one error
+    return found
+
+
+def document_problems(schema: Mapping[str, Any], data: Any) -> list[dict[str, str]]:
+    """Every problem of `data`, as {path: "$.a[0].b", message}, in path order."""
+    errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    return [{"path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path),
+             "message": e.message} for e in errors]
