@@ -115,7 +115,7 @@ def make_plan(req: PlanRequest) -> Plan:
         names.append(desired.verify.model)
     facts = backend.model_facts(names, base_url)
     version = facts.server_version or backend.installed_version(hw)
-    settings = recommend(hw.to_dict(), DesiredInput(desired.server, {m.name: m.params for m in
+    settings = recommend(hw, DesiredInput(desired.server, {m.name: m.params for m in
                                                                      desired.models},
                                                     desired.objective),
                          facts.infos, backend.capabilities(version))
