@@ -106,7 +106,7 @@ def make_plan(req: PlanRequest) -> Plan:
 
     config = load_config(req.config_path)
     hw = load_hardware(req.hardware_path)
-    desired = resolve(config, hw.to_dict())
+    desired = resolve(config, hw)  # the overrides match on the hardware, so it comes first
     backend = get_backend(desired.backend)
     elsewhere = req.hardware_path is not None
     base_url = None if elsewhere else backend.base_url(req.host)

@@ -48,8 +48,8 @@ def _desired(given: str | None) -> tuple[Any, str | None]:
     path = Path(given or os.environ.get("VELOLLM_CONFIG") or "velollm.yaml")
     if given is None and not path.exists():
         return VerifySpec(), None
-    # Overrides never set verify:, so hardware facts are not needed to resolve it.
-    desired = resolve(load_config(path), {})
+    # Overrides never set verify: or backend:, so no hardware is needed to resolve them.
+    desired = resolve(load_config(path), None)
     return desired.verify, desired.backend
 
 
