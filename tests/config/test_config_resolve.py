@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.hwvalues import gpu, machine
 from velollm.config import compare, hardware_facts, load_config, load_profile, matches, resolve
+from velollm.core.hardware import Hardware, Vendor
 from velollm.errors import ConfigError, SchemaValidationError
 
 GIB = 2**30
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def hw(*vram_gib: float | None, vendor: str = "nvidia", ram_gib: int = 64,
-       system: str = "linux", arch: str = "x86_64") -> dict[str, Any]:
-    return {"gpus": [{"index": i, "vendor": vendor, "name": "gpu",
-                      "vram_total_bytes": None if v is None else int(v * GIB)}
-                     for i, v in enumerate(vram_gib)],
-            "cpu": {"arch": arch}, "memory": {"total_bytes": ram_gib * GIB},
-            "os": {"system": system, "arch": arch}}
+def hw(*vram_gib: float | None, vendor: Vendor = "nvidia", ram_gib: int = 64,
+       system: str = "linux", arch: str = "x86_64") -> Hardware:
+    return machine(*(gpu(vendor, vram=None if v is None else int(v * GIB)) for v in vram_gib),
+                   ram=ram_gib * GIB, system=system, arch=arch)
 
 
 def test_issue_example_loads() -> None:
@@ -35,7 +33,7 @@ def test_issue_example_loads() -> None:
 @pytest.mark.parametrize(("hardware", "parallel", "matched"), [
     (hw(80), 4, [0]), (hw(24), 4, [0]), (hw(8), "auto", []), (hw(), "auto", []),
     (hw(24, vendor="amd"), "auto", []), (hw(None), "auto", [])])
-def test_resolve_precedence_and_overrides(hardware: dict[str, Any], parallel: object,
+def test_resolve_precedence_and_overrides(hardware: Hardware, parallel: object,
                                           matched: list[int]) -> None:
     state = resolve(load_config(DATA / "valid" / "issue_example.yaml"), hardware)
     assert state.server["num_parallel"] == parallel
@@ -43,6 +41,13 @@ def test_resolve_precedence_and_overrides(hardware: dict[str, Any], parallel: ob
     assert state.server["keep_alive"] == "30m"          # config beats profile
     assert state.server["kv_cache_type"] == "q8_0"      # config beats profile's auto
     assert state.objective == "balanced"
+
+
+def test_resolve_without_hardware_matches_no_override() -> None:
+    """verify resolves velollm.yaml with no machine known: no override may match by accident."""
+    state = resolve(load_config(DATA / "valid" / "issue_example.yaml"), None)
+    assert state.matched_overrides == [] and state.facts == {}
+    assert state.server["num_parallel"] == "auto" and state.verify.model == "llama3.2:1b"
 
 
 def test_resolve_merges_models_and_verify(tmp_path: Path) -> None:

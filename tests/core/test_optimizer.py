@@ -6,21 +6,22 @@ from typing import Any
 
 import pytest
 
+from tests.hwvalues import gpu, machine
 from velollm.backends.ollama.knobs import capabilities
 from velollm.core import models
+from velollm.core.hardware import Gpu, Hardware, Vendor
 from velollm.core.memory import GIB
 from velollm.core.optimizer import DesiredInput, Settings, recommend
 
 G = GIB
 
 
-def _gpu(vendor: str, name: str, vram: int | None, cc: str | None = None) -> dict[str, Any]:
-    return {"vendor": vendor, "name": name, "vram_total_bytes": vram, "compute_capability": cc,
-            "unified_memory": vendor == "apple"}
+def _gpu(vendor: Vendor, name: str, vram: int | None, cc: str | None = None) -> Gpu:
+    return gpu(vendor, name, vram, cc=cc)
 
 
-def _hw(gpus: list[dict[str, Any]], ram: int, cores: int) -> dict[str, Any]:
-    return {"gpus": gpus, "memory": {"total_bytes": ram}, "cpu": {"physical_cores": cores}}
+def _hw(gpus: list[Gpu], ram: int, cores: int) -> Hardware:
+    return machine(*gpus, ram=ram, cores=cores)
 
 
 MACHINES = {
@@ -85,11 +86,10 @@ def test_machine_model_table(machine: str, model: str, parallel: int, ctx: int,
         assert f"{ctx}-token" in reason.reason and MODELS[model] in reason.reason
     else:
         assert any(outcome in w and "GiB" in w for w in s.warnings), s.warnings
-    cpu = not MACHINES[machine]["gpus"]
+    cpu = not MACHINES[machine].gpus
     assert ("kv_cache_type" in env) is not cpu  # a quantized cache needs a GPU's flash attention
     if cpu:
-        assert s.model_params(MODELS[model])["num_thread"] == MACHINES[machine]["cpu"][
-            "physical_cores"]
+        assert s.model_params(MODELS[model])["num_thread"] == MACHINES[machine].cpu.physical_cores
 
 
 def test_reason_has_the_numbers() -> None:
@@ -196,7 +196,7 @@ def test_no_models_gets_the_profile_defaults() -> None:
 
 
 def test_unknown_memory_is_said() -> None:
-    hw = {"gpus": [_gpu("nvidia", "mystery", None)]}
+    hw = machine(_gpu("nvidia", "mystery", None))  # nothing else known: no RAM size either
     s = recommend(hw, DesiredInput(), [], capabilities(None))
     assert any("VRAM unknown" in w for w in s.warnings)
     assert any("RAM size unknown" in w for w in s.warnings)
@@ -213,16 +213,8 @@ def test_partial_offload_gets_cpu_threads() -> None:
 def test_pinned_larger_num_ctx_reason_is_not_a_fit_failure() -> None:
     from velollm.core import optimizer as opt
 
-    hw = {"gpus": [{"index": 0, "vendor": "nvidia", "name": "RTX 4090", "uuid": None,
-                    "vram_total_bytes": 24 * 2**30, "vram_free_bytes": 24 * 2**30,
-                    "unified_memory": False, "driver_version": None, "compute_capability": None,
-                    "memory_bus_width_bits": None, "memory_clock_max_mhz": None,
-                    "memory_bandwidth_gbps": None, "pcie": None, "source": "nvml", "notes": []}],
-          "cpu": {"model": None, "arch": "x86_64", "physical_cores": 16, "logical_threads": 32,
-                  "max_frequency_mhz": None, "flags": []},
-          "memory": {"total_bytes": 64 * 2**30, "available_bytes": 60 * 2**30,
-                     "swap_total_bytes": 0},
-          "os": {"system": "linux"}, "ollama": {"managed_by": "none"}}
+    hw = machine(gpu("nvidia", "RTX 4090", 24 * 2**30, free=24 * 2**30), ram=64 * 2**30,
+                 cores=16)
     from velollm.core.models import offline
 
     model = offline("llama3.1:8b")

@@ -1,26 +1,28 @@
 """The I/O shell of `plan` (and so of `apply`): gather every fact once, call the pure core, return
 a Plan.
 
-Flow: velollm.yaml -> DesiredState -> its backend (velollm/backends/); hardware (detected or
---hardware FILE); model metadata (the server at the planned host, or the shipped table) ->
-optimizer.recommend -> settings + model parameters -> the backend renders the target's files;
-the files on disk now (read back by the backend) + state (drift) -> planner.diff_settings -> Plan.
+Flow: velollm.yaml -> DesiredState -> its backend (velollm/backends/); the facts (app/facts.py:
+hardware, detected or --hardware FILE; model metadata from the server at the planned host, or the
+shipped table; what that server runs with now) -> optimizer.recommend -> settings + model
+parameters -> the backend renders the target's files; the files on disk now (read back by the
+backend) + state (drift) -> planner.diff_settings -> Plan.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from velollm.app.facts import gather_facts, load_hardware
 from velollm.core import planner
 from velollm.core.planner import Plan, PlannedFile
-from velollm.errors import ConfigError
 
 if TYPE_CHECKING:
     from velollm.backends.base import Backend, Observed, RenderedFile
     from velollm.config import Config, DesiredState
+    from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
     from velollm.core.optimizer import Recommendation, Settings
 
@@ -49,26 +51,7 @@ class PlanRequest:
                    inputs.get("target"), p(inputs.get("path")), inputs.get("host"))
 
 
-def load_hardware(path: Path | None) -> Hardware:
-    from velollm.io.hardware import detect, read_document
-
-    if path is None:
-        return detect()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the hardware file {path}: {exc.strerror}",
-                          hint="create it with `velollm detect --json > hardware.json`") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not JSON ({exc})",
-                          hint="create it with `velollm detect --json > hardware.json`") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} is not a hardware document",
-                          hint="create it with `velollm detect --json > hardware.json`")
-    return read_document(data)
-
-
-def stable_hardware(hw: Hardware, backend: Backend) -> dict[str, Any]:
+def stable_hardware(hw: Hardware, backend: Backend) -> dict[str, object]:
     """The facts a plan depends on, without values that move every second (free VRAM, RAM)."""
     return {
         "gpus": [(g.vendor, g.name, g.vram_total_bytes) for g in hw.gpus],
@@ -106,25 +89,23 @@ def make_plan(req: PlanRequest) -> Plan:
 
     config = load_config(req.config_path)
     hw = load_hardware(req.hardware_path)
-    desired = resolve(config, hw.to_dict())
+    desired = resolve(config, hw)  # the overrides match on the hardware, so it comes first
     backend = get_backend(desired.backend)
-    elsewhere = req.hardware_path is not None
-    base_url = None if elsewhere else backend.base_url(req.host)
     names = [m.name for m in desired.models]
     if desired.verify.model:
         names.append(desired.verify.model)
-    facts = backend.model_facts(names, base_url)
-    version = facts.server_version or backend.installed_version(hw)
-    settings = recommend(hw.to_dict(), DesiredInput(desired.server, {m.name: m.params for m in
-                                                                     desired.models},
-                                                    desired.objective),
-                         facts.infos, backend.capabilities(version))
-    env, reasons, notes = _server_env(backend, settings, desired, version,
+    facts = gather_facts(backend, hw, names, host=req.host,
+                         elsewhere=req.hardware_path is not None)
+    version = facts.version
+    settings = recommend(hw, DesiredInput(desired.server, {m.name: m.params for m in
+                                                           desired.models}, desired.objective),
+                         facts.models.infos, facts.caps)
+    env, reasons, notes = _server_env(backend, settings, desired, facts.caps,
                                       _user_keys(config, desired))
     model_params = _model_params(settings, reasons)
     kind = req.target or desired.target.kind
     if kind == "auto":
-        kind = backend.auto_target(hw if elsewhere else None)
+        kind = backend.auto_target(hw if facts.elsewhere else None)
     path = req.path or _config_relative(desired.target.path, config.source)
     rendered = backend.render(kind, env, path=path, models=model_params)
     state = load_state()
@@ -146,20 +127,21 @@ def make_plan(req: PlanRequest) -> Plan:
         "ollama_version": str(version),
         **{f"file:{f.path}": _sha_or_absent(Path(f.path)) for f in files},
     }
-    observed = () if base_url is None else _differing(backend.settings_now(base_url), env)
+    observed = _differing(facts.now, env)
     warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
                 *backend.security_warnings(env),
                 *backend.reach_warnings(kind, hw, env, observed)]
     return Plan(target_kind=kind, target_path=str(files[0].path), env=env,
                 model_params=model_params, changes=changes, files=files,
                 warnings=tuple(dict.fromkeys(warnings)),
-                notes=tuple(dict.fromkeys([*notes, *facts.notes])),
+                notes=tuple(dict.fromkeys([*notes, *facts.models.notes])),
                 settings=tuple(_setting_dict(r) for r in (*settings.server, *settings.models)),
-                fingerprint=fingerprint, offline=not facts.reachable, ollama_version=version,
+                fingerprint=fingerprint, offline=not facts.models.reachable,
+                ollama_version=version,
                 inputs=req.to_inputs(), observed=observed, backend=backend.name)
 
 
-def _differing(now: dict[str, Observed], env: dict[str, str]) -> tuple[dict[str, str], ...]:
+def _differing(now: Mapping[str, Observed], env: dict[str, str]) -> tuple[dict[str, str], ...]:
     """Values the running server or its service has now that differ from what we want."""
     return tuple({"env": name, "value": o.value, "source": o.source}
                  for name, o in sorted(now.items()) if env.get(name) != o.value)
@@ -174,8 +156,7 @@ def _user_keys(config: Config, desired: DesiredState) -> set[str]:
 
 
 def _server_env(backend: Backend, settings: Settings, desired: DesiredState,
-                version: str | None, user_keys: set[str]
-                ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+                caps: Capabilities, user_keys: set[str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
     env: dict[str, str] = {}
     reasons: dict[str, str] = {}
     notes: list[str] = []
@@ -190,7 +171,6 @@ def _server_env(backend: Backend, settings: Settings, desired: DesiredState,
             reason = reason.replace("pinned in velollm.yaml", origin, 1)
         reasons[name] = reason
     handled = {rec.key for rec in settings.server}
-    caps = backend.capabilities(version)
     for key, value in desired.server.items():
         if key in handled or value in (None, "auto") or key not in caps.known:
             continue
@@ -233,6 +213,6 @@ def _current(backend: Backend, rendered: list[RenderedFile]
     return env, models
 
 
-def _setting_dict(rec: Recommendation) -> dict[str, Any]:
+def _setting_dict(rec: Recommendation) -> dict[str, object]:
     return {"key": rec.key, "value": rec.value, "reason": rec.reason, "source": rec.source,
             "scope": rec.scope, "model": rec.model}

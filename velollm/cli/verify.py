@@ -17,6 +17,8 @@ from velollm.output import OUT
 
 if TYPE_CHECKING:
     from velollm.backends.base import Verification
+    from velollm.backends.wire import ServerClient
+    from velollm.config import VerifySpec
 
 HELP = "check that every applied setting took effect, and benchmark against the baseline"
 
@@ -41,15 +43,15 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="only check that the settings took effect")
 
 
-def _desired(given: str | None) -> tuple[Any, str | None]:
+def _desired(given: str | None) -> tuple[VerifySpec, str | None]:
     """(verify: settings, backend name) from velollm.yaml; defaults when there is none."""
     from velollm.config import VerifySpec, load_config, resolve
 
     path = Path(given or os.environ.get("VELOLLM_CONFIG") or "velollm.yaml")
     if given is None and not path.exists():
         return VerifySpec(), None
-    # Overrides never set verify:, so hardware facts are not needed to resolve it.
-    desired = resolve(load_config(path), {})
+    # Overrides never set verify: or backend:, so no hardware is needed to resolve them.
+    desired = resolve(load_config(path), None)
     return desired.verify, desired.backend
 
 
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _benchmark(client: Any, spec: Any, given: Path | None) -> dict[str, Any]:
+def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> dict[str, Any]:
     from velollm.bench import baseline as bl
     from velollm.errors import ConfigError
 

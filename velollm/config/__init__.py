@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from velollm.config.check import builtin_profiles, check, is_profile_path
 from velollm.config.yamlload import Loaded, load_yaml
 from velollm.errors import ConfigError, SchemaValidationError
 from velollm.resources import data_dir
+
+if TYPE_CHECKING:
+    from velollm.core.hardware import Hardware
 
 DEFAULT_PROFILE = "balanced"
 _GIB = 2**30
@@ -141,15 +144,17 @@ def load_profile(name_or_path: str, base_dir: Path) -> Profile:
                    verify=dict(d.get("verify") or {}), source=path)
 
 
-def resolve(config: Config, hardware: dict[str, Any]) -> DesiredState:
+def resolve(config: Config, hardware: Hardware | None) -> DesiredState:
+    """`hardware` None: the machine is not known (verify needs only verify: and backend:, which
+    overrides never set), so no override matches and `facts` is empty."""
     profile = load_profile(config.profile, config.source.parent)
-    facts = hardware_facts(hardware)
+    facts = {} if hardware is None else hardware_facts(hardware)
     server = {**profile.server, **config.server}
     models = _merge_models({}, profile.models)
     models = _merge_models(models, config.models)
     matched = []
     for i, override in enumerate(config.overrides):
-        if matches(override.when, facts):
+        if hardware is not None and matches(override.when, facts):
             matched.append(i)
             server.update(override.server)
             models = _merge_models(models, override.models)
@@ -173,24 +178,21 @@ def _merge_models(into: dict[str, dict[str, object]],
 _ARCH = {"aarch64": "arm64", "amd64": "x86_64", "x64": "x86_64"}
 
 
-def hardware_facts(hw: dict[str, Any]) -> dict[str, object]:
-    """The facts an override's `when` can test, from a hardware document (VRAM in whole GiB)."""
-    gpus = [g for g in hw.get("gpus") or [] if isinstance(g, dict)]
+def hardware_facts(hw: Hardware) -> dict[str, object]:
+    """The facts an override's `when` can test (VRAM in whole GiB); None where unknown."""
     # whole GiB, as cards are sold: a "24 GB" RTX 4090 reports 23.99 GiB and must match ">=24"
-    vram = [round(g["vram_total_bytes"] / _GIB) for g in gpus
-            if isinstance(g.get("vram_total_bytes"), int)]
-    known = len(vram) == len(gpus)  # unknown VRAM on any GPU makes the VRAM facts unknown
-    total = (hw.get("memory") or {}).get("total_bytes")
-    arch = (hw.get("cpu") or {}).get("arch") or (hw.get("os") or {}).get("arch")
+    vram = [round(g.vram_total_bytes / _GIB) for g in hw.gpus if g.vram_total_bytes is not None]
+    known = len(vram) == len(hw.gpus)  # unknown VRAM on any GPU makes the VRAM facts unknown
+    arch = (hw.cpu.arch or hw.os.arch).lower()
     return {
-        "gpu_vendor": sorted({str(g.get("vendor")) for g in gpus}),
-        "gpu_count": len(gpus),
+        "gpu_vendor": sorted({g.vendor for g in hw.gpus}),
+        "gpu_count": len(hw.gpus),
         "vram_gb": (max(vram) if vram else 0.0) if known else None,
         "vram_total_gb": sum(vram) if known else None,
-        "ram_gb": total / _GIB if isinstance(total, int) else None,
-        "os": (hw.get("os") or {}).get("system"),
-        "arch": _ARCH.get(str(arch).lower(), str(arch).lower()) if arch else None,
-        "cpu_only": not gpus,
+        "ram_gb": hw.memory.total_bytes / _GIB,
+        "os": hw.os.system,
+        "arch": _ARCH.get(arch, arch) if arch else None,
+        "cpu_only": not hw.gpus,
     }
 
 

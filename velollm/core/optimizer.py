@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from velollm.core.facts import Capabilities
+from velollm.core.hardware import Hardware
 from velollm.core.memory import Estimate, gib
 from velollm.core.models import ModelInfo
 from velollm.core.optimizer_profiles import OBJECTIVES, PROFILES, Budget, Objective, budget
@@ -62,7 +63,7 @@ def _pinned(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != AUTO}
 
 
-def recommend(hardware: Mapping[str, Any], desired: DesiredInput, models: Sequence[ModelInfo],
+def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelInfo],
               caps: Capabilities) -> Settings:
     """`caps`: what the detected server version reads (its backend's `capabilities(version)`)."""
     if desired.objective not in PROFILES:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from velollm.core.hardware import Gpu as DetectedGpu
+from velollm.core.hardware import Hardware
 from velollm.core.memory import GIB, Gpu
 
 OBJECTIVES = ("balanced", "throughput", "latency", "long-context", "low-memory", "cpu-only")
@@ -76,33 +76,32 @@ def os_headroom(total: int) -> int:
     return int(min(max(total * 0.2, 2 * GIB), 16 * GIB))
 
 
-def _fa_capable(gpu: Mapping[str, Any]) -> bool:
+def _fa_capable(gpu: DetectedGpu) -> bool:
     """ml.FlashAttentionSupported: Metal, ROCm, or CUDA compute >= 6.0 except 7.2 (§1.5)."""
-    if gpu.get("vendor") != "nvidia":
+    if gpu.vendor != "nvidia":
         return True
-    cc = gpu.get("compute_capability")
+    cc = gpu.compute_capability
     if not cc:
         return True  # unknown: every NVIDIA card Ollama still supports is >= 5.0; most >= 6.0
-    major, _, _minor = str(cc).partition(".")
-    return int(major) >= 6 and str(cc) != "7.2"
+    major, _, _minor = cc.partition(".")
+    return int(major) >= 6 and cc != "7.2"
 
 
-def budget(hardware: Mapping[str, Any], cpu_only: bool = False) -> Budget:
+def budget(hardware: Hardware, cpu_only: bool = False) -> Budget:
     gpus, notes, capable = [], [], True
-    for g in hardware.get("gpus") or []:
-        vram = g.get("vram_total_bytes") or g.get("vram_free_bytes")
-        if g.get("vendor") not in ("nvidia", "amd", "apple"):
+    for g in hardware.gpus:
+        vram = g.vram_total_bytes or g.vram_free_bytes
+        if g.vendor not in ("nvidia", "amd", "apple"):
             continue
         if not vram:
-            notes.append(f"{g.get('name', 'GPU')}: VRAM unknown, planned as CPU-only")
+            notes.append(f"{g.name}: VRAM unknown, planned as CPU-only")
             continue
-        metal = g.get("vendor") == "apple" or bool(g.get("unified_memory"))
-        gpus.append(Gpu(int(vram), metal, str(g.get("name") or "GPU")))
+        metal = g.vendor == "apple" or g.unified_memory
+        gpus.append(Gpu(vram, metal, g.name or "GPU"))
         capable = capable and _fa_capable(g)
-    mem = hardware.get("memory") or {}
-    total = int(mem.get("total_bytes") or 0)
+    total = hardware.memory.total_bytes  # 0: the memory probe failed (io/hardware/memory.py)
     if not total:
         notes.append("RAM size unknown: CPU memory is planned as none")
-    cores = (hardware.get("cpu") or {}).get("physical_cores")
+    cores = hardware.cpu.physical_cores
     return Budget(() if cpu_only else tuple(gpus), max(total - os_headroom(total), 0), total,
-                  int(cores) if cores else None, capable and bool(gpus), tuple(notes))
+                  cores or None, capable and bool(gpus), tuple(notes))

@@ -1,0 +1,68 @@
+"""What plan learns about the world, gathered in one place and frozen, for the pure core.
+
+The hardware comes first (detected here, or another machine's `velollm detect --json` document),
+because velollm.yaml's overrides match on it and so decide the models to ask about; the rest
+(the server's version and what it reads, model metadata, what the running server has now) is then
+asked once through the backend. Nothing after gather_facts asks the server again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from velollm.errors import ConfigError
+
+if TYPE_CHECKING:
+    from velollm.backends.base import Backend, ModelFacts, Observed
+    from velollm.core.facts import Capabilities
+    from velollm.core.hardware import Hardware
+
+_HINT = "create it with `velollm detect --json > hardware.json`"
+
+
+@dataclass(frozen=True)
+class Facts:
+    hardware: Hardware
+    version: str | None  # the running server's version, else the installed binary's; None: unknown
+    caps: Capabilities  # what that version reads
+    models: ModelFacts
+    base_url: str | None  # the running server; None when planning for another machine
+    now: Mapping[str, Observed]  # setting name -> what the running server has now
+
+    @property
+    def elsewhere(self) -> bool:
+        """Planning for another machine (--hardware FILE): nothing on this one is asked."""
+        return self.base_url is None
+
+
+def load_hardware(path: Path | None) -> Hardware:
+    """This machine, detected; or the machine a `velollm detect --json` document describes."""
+    from velollm.io.hardware import detect, read_document
+
+    if path is None:
+        return detect()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the hardware file {path}: {exc.strerror}",
+                          hint=_HINT) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not JSON ({exc})", hint=_HINT) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a hardware document", hint=_HINT)
+    return read_document(data)
+
+
+def gather_facts(backend: Backend, hardware: Hardware, models: Iterable[str], *,
+                 host: str | None, elsewhere: bool) -> Facts:
+    """Ask `backend` about its server at `host` (none when `elsewhere`) and the named models."""
+    base_url = None if elsewhere else backend.base_url(host)
+    found = backend.model_facts(models, base_url)
+    version = found.server_version or backend.installed_version(hardware)
+    now = {} if base_url is None else backend.settings_now(base_url)
+    return Facts(hardware=hardware, version=version, caps=backend.capabilities(version),
+                 models=found, base_url=base_url, now=now)
