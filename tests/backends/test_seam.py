@@ -108,7 +108,7 @@ class ToyBackend:
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setattr(backends, "BACKENDS", {**backends.BACKENDS, "toy": ToyBackend()})
+    monkeypatch.setitem(backends.BACKENDS, "toy", ToyBackend())  # type: ignore[index]
     monkeypatch.chdir(tmp_path)
     hwdocs.write(tmp_path / "hw.json", hwdocs.hardware())
     (tmp_path / "toy-profile.yaml").write_text(
