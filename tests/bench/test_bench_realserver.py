@@ -44,14 +44,18 @@ def test_suite_end_to_end(ollama_server: ServerFactory, tmp_path: Path,
         assert len(measured) == 2 * bench["concurrency"]
         assert all(s["ok"] and s["eval_count"] > 0 and s["ttft_s"] > 0 for s in measured)
         assert bench["summaries"]["decode_tps"]["n"] == len(measured)
-        # No measured run paid for a model load: options never change between requests.
-        assert all(s["load_s"] < 0.2 for s in measured), [s["load_s"] for s in measured]
+        assert all(s["load_s"] is not None and s["load_s"] >= 0 for s in measured)
     long_prompt = written["benchmarks"][3]["samples"][-1]
     assert long_prompt["prompt_eval_count"] > 500 and long_prompt["prefill_tps"] > 0
     assert len(written["benchmarks"][4]["rounds"]) == 2
     assert written["summary"]["total_tokens"] == sum(
         s["eval_count"] for b in written["benchmarks"] for s in b["samples"] if not s["warmup"])
     assert written["settings"]["loaded"]["size"] > 0
+    # No measured run paid for a model load: options never change between requests, so the
+    # server started its model runner once, for the warm-up, and never reloaded it.
+    runner_starts = [line for line in server.log().splitlines()
+                     if 'msg="starting llama server"' in line]
+    assert len(runner_starts) == 1, runner_starts
 
 
 def test_console_report(ollama_server: ServerFactory,
