@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests never touch the real HOME, /etc or a running service."""
+"""Shared fixtures. Tests never touch the real HOME, /etc or a running service; the one exception
+is the real-server runtime cache, ${XDG_CACHE_HOME:-~/.cache}/velollm-tests (tests/realserver.py)."""
 
 from __future__ import annotations
 
