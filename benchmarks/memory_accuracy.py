@@ -1,9 +1,12 @@
 """Memory model vs a real Ollama: estimated bytes against /api/ps `size` for the same settings.
 
-Needs the CPU-only Ollama of ../shared/realrt (setup_ollama_cpu.sh) and the `gguf` package. Starts one
-server per server-side setting (OLLAMA_NUM_PARALLEL, OLLAMA_KV_CACHE_TYPE) on a free loopback port,
-with a scratch HOME and OLLAMA_MODELS, loads tiny generated models at several num_ctx, and prints
-estimate, real size and relative error. On CPU this checks Ollama's CPU path (no per-GPU reserve).
+Needs a real Ollama and the `gguf` package. The Ollama is the one the real-server tests use
+(tests/realserver.py: $VELOLLM_TEST_OLLAMA_BIN, else Ollama 0.5.4 CPU provisioned by
+tests/realrt/setup_ollama_cpu.sh into the test cache, else `ollama` on PATH), or the build that
+setup_ollama_cpu.sh installed into `--prefix DIR`. Starts one server per server-side setting
+(OLLAMA_NUM_PARALLEL, OLLAMA_KV_CACHE_TYPE) on a free loopback port, with a scratch HOME and
+OLLAMA_MODELS, loads tiny generated models at several num_ctx, and prints estimate, real size and
+relative error. On CPU this checks Ollama's CPU path (no per-GPU reserve).
 
 usage: python benchmarks/memory_accuracy.py [--prefix DIR] [--json]
 """
@@ -31,11 +34,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import realserver
 from velollm.core import memory, models
 
-MAKE_TINY = Path("/work/shared/realrt/make_tiny_gguf.py")
-SETUP = Path("/work/shared/realrt/setup_ollama_cpu.sh")
-PREFIXES = (ROOT / ".cache/realrt", ROOT / ".cache/realrt/ollama-0.5.4", Path("/tmp/realrt-mem"))
+MAKE_TINY = realserver.REALRT / "make_tiny_gguf.py"
 # (name, make_tiny_gguf.py arguments): a spread of widths, depths, GQA and weight types.
 TINY_MODELS = (
     ("tiny64", ["--embd", "64", "--layers", "2", "--ff", "128"]),
@@ -46,19 +48,28 @@ TINY_MODELS = (
 CASES = ((1, "f16", (2048, 4096)), (4, "f16", (2048,)), (2, "q8_0", (2048,)))
 
 
-def find_runtime(create: bool = False) -> Path | None:
-    """The directory holding ollama-lib (from an existing setup, or a new one in /tmp)."""
-    for prefix in PREFIXES:
-        env = prefix / "env.sh"
-        if env.is_file() and (prefix / "ollama" / "ollama-lib").is_file():
-            return prefix
-    if create and SETUP.is_file():
-        target = PREFIXES[-1]
-        subprocess.run(["bash", str(SETUP), str(target)], check=False, timeout=600,
-                       capture_output=True)
-        if (target / "ollama" / "ollama-lib").is_file():
-            return target
-    return None
+@dataclass(frozen=True)
+class Ollama:
+    """An `ollama` executable and the environment it needs (LD_LIBRARY_PATH of a provisioned
+    build); tests/realserver.py's Runtime has the same two fields."""
+
+    binary: Path
+    env: dict[str, str]
+
+
+def from_prefix(prefix: Path) -> Ollama | str:
+    """The build setup_ollama_cpu.sh installed into `prefix`, or why there is none."""
+    binary = prefix / "ollama" / "ollama-lib"
+    if not (prefix / "env.sh").is_file() or not binary.is_file():
+        return (f"{prefix} holds no Ollama from setup_ollama_cpu.sh: run "
+                f"bash {realserver.REALRT / 'setup_ollama_cpu.sh'} {prefix}")
+    return Ollama(binary, {"LD_LIBRARY_PATH": f"{prefix}/llama:{prefix}/venv/lib"})
+
+
+def find_ollama() -> Ollama | str:
+    """The real-server tests' Ollama (provisioned into their cache when missing), or why none."""
+    runtime = realserver.find_runtime()
+    return runtime if isinstance(runtime, str) else Ollama(runtime.binary, runtime.env)
 
 
 def free_port() -> int:
@@ -84,14 +95,15 @@ class Server:
 
 
 @contextlib.contextmanager
-def ollama_server(prefix: Path, workdir: Path, env: dict[str, str]) -> Iterator[Server]:
+def ollama_server(ollama: Ollama, workdir: Path, env: dict[str, str]) -> Iterator[Server]:
     port = free_port()
-    full_env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{port}", "HOME": str(workdir / "home"),
-                "OLLAMA_MODELS": str(workdir / "models"), **env,
-                "LD_LIBRARY_PATH": f"{prefix}/llama:{prefix}/venv/lib"}
+    # Only what the server needs: no OLLAMA_* of the calling shell leaks into the measurement.
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+                **ollama.env, "OLLAMA_HOST": f"127.0.0.1:{port}", "HOME": str(workdir / "home"),
+                "OLLAMA_MODELS": str(workdir / "models"), **env}
     (workdir / "home").mkdir(parents=True, exist_ok=True)
     log = (workdir / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([str(prefix / "ollama" / "ollama-lib"), "serve"], env=full_env,
+    proc = subprocess.Popen([str(ollama.binary), "serve"], env=full_env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", proc)
     try:
@@ -162,7 +174,7 @@ class Row:
         return (self.estimated - self.real) / self.real
 
 
-def run_all(prefix: Path, workdir: Path, cases: tuple[tuple[int, str, tuple[int, ...]], ...] = CASES,
+def run_all(ollama: Ollama, workdir: Path, cases: tuple[tuple[int, str, tuple[int, ...]], ...] = CASES,
             which: tuple[tuple[str, list[str]], ...] = TINY_MODELS) -> list[Row]:
     files = make_models(workdir, which)
     rows = []
@@ -170,7 +182,7 @@ def run_all(prefix: Path, workdir: Path, cases: tuple[tuple[int, str, tuple[int,
         env = {"OLLAMA_NUM_PARALLEL": str(parallel), "OLLAMA_KV_CACHE_TYPE": kv_type,
                "OLLAMA_FLASH_ATTENTION": "1" if kv_type != "f16" else "0",
                "OLLAMA_MAX_LOADED_MODELS": "1"}
-        with ollama_server(prefix, workdir, env) as server:
+        with ollama_server(ollama, workdir, env) as server:
             for name, path in files.items():
                 create_model(server, name, path)
                 info = model_info(server, name)
@@ -184,15 +196,17 @@ def run_all(prefix: Path, workdir: Path, cases: tuple[tuple[int, str, tuple[int,
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prefix", type=Path, help="setup_ollama_cpu.sh prefix (default: find one)")
+    ap.add_argument("--prefix", type=Path,
+                    help="a prefix setup_ollama_cpu.sh installed into (default: the Ollama of the "
+                         "real-server tests, see tests/realserver.py; provisioned when missing)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    prefix = args.prefix or find_runtime(create=True)
-    if prefix is None:
-        print("no real Ollama runtime (run ../shared/realrt/setup_ollama_cpu.sh)", file=sys.stderr)
+    ollama = from_prefix(args.prefix) if args.prefix else find_ollama()
+    if isinstance(ollama, str):
+        print(ollama, file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="velollm-mem-") as tmp:
-        rows = run_all(prefix, Path(tmp))
+        rows = run_all(ollama, Path(tmp))
     if args.json:
         print(json.dumps([{**r.__dict__, "error": r.error} for r in rows], indent=2))
         return 0

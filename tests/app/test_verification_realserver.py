@@ -88,7 +88,13 @@ def test_restarted_with_the_file_then_baseline_compare(
     bench = doc["benchmark"]
     assert bench["model"] == MODEL and bench["baseline"] == str(path)
     assert {c["benchmark"] for c in bench["comparisons"]} >= {"short_completion", "concurrent"}
-    assert bench["status"] in {"improved", "no_regression", "regressed", "inconclusive"}
+    # One iteration a side (the baseline above, verify.iterations: 1) gives each metric at most
+    # 4 values (the concurrent scenario's 4 clients), under baseline.MIN_SAMPLES: no metric may
+    # give a verdict, whatever the timings, so the benchmark is inconclusive and cannot fail verify.
+    assert all(min(c["n_baseline"], c["n_new"]) < baseline.MIN_SAMPLES
+               for c in bench["comparisons"]), bench["comparisons"]
+    assert {c["status"] for c in bench["comparisons"]} == {"inconclusive"}
+    assert bench["status"] == "inconclusive"
     assert (code, doc["status"], doc["exit_code"]) == (4, "not_effective", 4)
 
     # The text report of the same document: one line per setting, the before/after table.

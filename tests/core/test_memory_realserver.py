@@ -1,7 +1,7 @@
 """The memory model against a real Ollama: estimate vs /api/ps `size` for the same settings.
 
-Uses the harness in benchmarks/memory_accuracy.py (a CPU-only Ollama 0.5.4 from ../shared/realrt and
-tiny generated GGUF models). On the CPU /api/ps `size` is Ollama's own estimate, which memory.py
+Uses the harness in benchmarks/memory_accuracy.py (the Ollama of tests/realserver.py and tiny
+generated GGUF models). On the CPU /api/ps `size` is Ollama's own estimate, which memory.py
 re-implements from the file size instead of per-tensor sizes, so it may be a little higher (the
 tokenizer metadata in the file), never lower by more than rounding.
 """
@@ -14,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.realserver import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 # Measured worst case +0.8 % (see benchmarks/memory_accuracy.py); the tiny models' tokenizer
@@ -33,15 +35,12 @@ def _harness() -> ModuleType:
 
 
 @pytest.mark.realserver
-def test_estimate_matches_real_ollama(tmp_path: Path) -> None:
+def test_estimate_matches_real_ollama(ollama_runtime: Runtime, tmp_path: Path) -> None:
     pytest.importorskip("gguf", reason="the gguf package builds the tiny test models")
     bench = _harness()
-    prefix = bench.find_runtime(create=False)
-    if prefix is None or not bench.MAKE_TINY.is_file():
-        pytest.skip("no real Ollama runtime: run ../shared/realrt/setup_ollama_cpu.sh "
-                    f"{ROOT}/.cache/realrt")
     cases = ((1, "f16", (2048, 4096)), (3, "q8_0", (1024,)))
-    rows = bench.run_all(prefix, tmp_path, cases, bench.TINY_MODELS[1:])
+    ollama = bench.Ollama(ollama_runtime.binary, ollama_runtime.env)
+    rows = bench.run_all(ollama, tmp_path, cases, bench.TINY_MODELS[1:])
     assert len(rows) == 6
     for row in rows:
         assert -UNDER <= row.error <= OVER, row
