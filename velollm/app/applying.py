@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.base import RenderedFile
 from velollm.core import planner
 from velollm.core.planner import Plan
 from velollm.errors import ConfigError, StalePlanError, VelollmError
@@ -58,11 +57,6 @@ def check_fresh(saved: Plan) -> None:
                              hint="make a new one with `velollm plan --out PLAN.json`")
 
 
-def _rendered(plan: Plan) -> list[RenderedFile]:
-    return [RenderedFile(Path(f.path), f.content, f.mode, f.follow_up, f.pickup, f.kind)
-            for f in plan.files]
-
-
 def _settings(plan: Plan) -> dict[str, object]:
     return {"env": dict(plan.env), "models": {m: dict(p) for m, p in plan.model_params.items()},
             "target": plan.target_kind, "target_path": plan.target_path,
@@ -72,7 +66,7 @@ def _settings(plan: Plan) -> dict[str, object]:
 def write_plan(plan: Plan, *, dry_run: bool, force: bool) -> Any:
     from velollm.io.fileops import apply_files
 
-    return apply_files(_rendered(plan), force=force, dry_run=dry_run,
+    return apply_files(plan.files, force=force, dry_run=dry_run,
                        plan_id=planner.fingerprint_of(plan.to_dict())[:16],
                        fingerprint=planner.fingerprint_of(dict(plan.fingerprint)),
                        settings=_settings(plan))
@@ -101,7 +95,7 @@ def follow_ups(plan: Plan, written: set[str], *, restart: bool,
     """(commands still to run, commands run) for the files that really changed."""
     todo: list[str] = []
     for f in plan.files:
-        if f.path not in written:
+        if str(f.path) not in written:
             continue
         for command in f.follow_up:
             if command not in todo:
@@ -123,6 +117,6 @@ def outcome(result: Any, plan: Plan | None, verb: str) -> Outcome:
     else:
         msg = f"{verb.capitalize()} complete: {len(files)} file(s) changed."
     if plan is not None and result.changed and not result.dry_run and plan.files:
-        pickup = {f.pickup for f in plan.files if f.path in files and f.pickup}
+        pickup = {f.pickup for f in plan.files if str(f.path) in files and f.pickup}
         msg += "".join(f" {p[0].upper()}{p[1:]}." for p in sorted(pickup))
     return Outcome(result.changed, diffs, files, msg)

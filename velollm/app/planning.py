@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from velollm.core import planner
-from velollm.core.planner import Plan, PlannedFile
+from velollm.core.files import RenderedFile, sha256_text
+from velollm.core.planner import Plan
 from velollm.errors import ConfigError
 
 if TYPE_CHECKING:
-    from velollm.backends.base import Backend, Observed, RenderedFile
+    from velollm.backends.base import Backend, Observed
     from velollm.config import Config, DesiredState
     from velollm.core.hardware import Hardware
     from velollm.core.optimizer import Recommendation, Settings
@@ -95,7 +96,7 @@ def _read(path: Path) -> str | None:
 
 def _sha_or_absent(path: Path) -> str:
     text = _read(path)
-    return "absent" if text is None else planner.sha256_text(text)
+    return "absent" if text is None else sha256_text(text)
 
 
 def make_plan(req: PlanRequest) -> Plan:
@@ -137,14 +138,13 @@ def make_plan(req: PlanRequest) -> Plan:
     if not changes:
         changes = tuple(planner.file_drift(str(f.path)) for f in rendered
                         if str(f.path) in drift_paths and _read(f.path) != f.content)
-    files = tuple(PlannedFile(str(f.path), f.content, planner.sha256_text(f.content), f.mode,
-                              f.target, f.follow_up, f.pickup) for f in rendered)
+    files = tuple(rendered)
     fingerprint = {
         "config": _sha_or_absent(req.config_path),
         "profile": _sha_or_absent(profile_path(config.profile, config.source.parent)),
         "hardware": planner.fingerprint_of(stable_hardware(hw, backend)),
         "ollama_version": str(version),
-        **{f"file:{f.path}": _sha_or_absent(Path(f.path)) for f in files},
+        **{f"file:{f.path}": _sha_or_absent(f.path) for f in files},
     }
     observed = () if base_url is None else _differing(backend.settings_now(base_url), env)
     warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
@@ -227,7 +227,7 @@ def _current(backend: Backend, rendered: list[RenderedFile]
     for f in rendered:
         text = _read(f.path)
         if text is not None:
-            file_env, file_models = backend.read_back(f.target, text)
+            file_env, file_models = backend.read_back(f.kind, text)
             env.update(file_env)
             models.update(file_models)
     return env, models

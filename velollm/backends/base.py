@@ -9,9 +9,12 @@ the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no bac
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+# What render returns lives in the pure core, because the Plan carries it to apply.
+from velollm.core.files import RenderedFile
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
@@ -45,19 +48,6 @@ class ServerProcess:
     pid: int
     cmdline: tuple[str, ...]
     environ: Mapping[str, str] | None  # None: not readable (another user's process without root)
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    """A file a target renders: where, what, and how the server picks it up."""
-
-    path: Path
-    content: str
-    mode: int = 0o644
-    # Shell command lines (shlex.split gives argv) that make the server read the new file.
-    follow_up: tuple[str, ...] = field(default_factory=tuple)
-    pickup: str = ""  # one sentence for the user: how the server picks the change up
-    target: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 
 PLAN_FORMAT = 1
@@ -28,24 +29,13 @@ class Change:
 
 
 @dataclass(frozen=True)
-class PlannedFile:
-    path: str
-    content: str
-    sha256: str
-    mode: int
-    kind: str  # target kind that rendered it: shell, fish, systemd, launchd, modelfile
-    follow_up: tuple[str, ...] = ()  # commands to run afterwards (daemon-reload, ollama create)
-    pickup: str = ""  # how the server picks the change up
-
-
-@dataclass(frozen=True)
 class Plan:
     target_kind: str
     target_path: str
     env: Mapping[str, str]  # desired server environment, exactly as written
     model_params: Mapping[str, Mapping[str, str]]
     changes: tuple[Change, ...]
-    files: tuple[PlannedFile, ...]
+    files: tuple[RenderedFile, ...]
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # settings deliberately not written, and why
     settings: tuple[dict[str, Any], ...] = ()  # every recommendation with its reason
@@ -69,14 +59,11 @@ class Plan:
         doc = asdict(self)
         doc["env"] = dict(self.env)
         doc["model_params"] = {m: dict(p) for m, p in self.model_params.items()}
+        doc["files"] = [f.to_dict() for f in self.files]
         doc["fingerprint"] = dict(self.fingerprint)
         doc["inputs"] = dict(self.inputs)
         return {"kind": "velollm.plan", "plan_format": PLAN_FORMAT, **doc,
                 "summary": self.counts}
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def fingerprint_of(value: Any) -> str:
@@ -161,8 +148,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             env=dict(doc["env"]), model_params={m: dict(p) for m, p in
                                                 doc["model_params"].items()},
             changes=tuple(Change(**c) for c in doc["changes"]),
-            files=tuple(PlannedFile(**{**f, "follow_up": tuple(f["follow_up"])})
-                        for f in doc["files"]),
+            files=tuple(RenderedFile.from_dict(f) for f in doc["files"]),
             warnings=tuple(doc["warnings"]), notes=tuple(doc["notes"]),
             settings=tuple(doc["settings"]), fingerprint=dict(doc["fingerprint"]),
             offline=bool(doc["offline"]), ollama_version=doc.get("ollama_version"),
@@ -170,7 +156,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             observed=tuple(doc.get("observed") or ()),
             backend=str(doc.get("backend") or "ollama"),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
                           hint="create a new one with `velollm plan --out plan.json`") from None
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.backends.base import ModelFacts, Observed, RenderedFile, Verification
+from velollm.backends.base import ModelFacts, Observed, Verification
 from velollm.backends.ollama import knobs
 from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.io import systemd
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from velollm.backends.ollama.client import OllamaClient
     from velollm.backends.wire import ServerClient
     from velollm.core.facts import Capabilities
+    from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
     from velollm.io.state import State
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from velollm.backends.base import RenderedFile
 from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 from velollm.io import systemd
 from velollm.io.readback import split_stops
@@ -91,8 +91,8 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
 
 def _file(path: Path, content: str, target: str, pickup: str,
           follow_up: tuple[str, ...] = ()) -> RenderedFile:
-    return RenderedFile(path=path, content=content, follow_up=follow_up, pickup=pickup,
-                        target=target)
+    return RenderedFile(path=path, content=content, kind=target, follow_up=follow_up,
+                        pickup=pickup)
 
 
 def launchd_script(pairs: list[tuple[str, str]]) -> str:
