@@ -80,6 +80,23 @@ def test_a_file_whose_content_does_not_match_its_sha256_is_a_damaged_plan() -> N
         planner.plan_from_dict(doc)
 
 
+def test_a_stop_list_compares_whole_and_stays_a_list_in_the_plan_file() -> None:
+    stops, other = ("<|eot_id|>", "User:"), ("<|eot_id|>", "Human:")
+    assert _changes(current_models={"m": {"stop": stops}},
+                    desired_models={"m": {"stop": tuple(stops)}}) == ()
+    [change] = _changes(current_models={"m": {"stop": stops}},
+                        desired_models={"m": {"stop": other}})
+    assert (change.action, change.key, change.before, change.after) == (
+        "change", "m stop", stops, other)
+    plan = planner.Plan(target_kind="shell", target_path="/tmp/x.sh", env={},
+                        model_params={"m": {"stop": other, "num_ctx": "4096"}},
+                        changes=(change,), files=())
+    doc = json.loads(json.dumps(plan.to_dict()))
+    assert doc["model_params"]["m"] == {"stop": ["<|eot_id|>", "Human:"], "num_ctx": "4096"}
+    assert (doc["changes"][0]["before"], doc["changes"][0]["after"]) == (list(stops), list(other))
+    assert planner.plan_from_dict(doc) == plan
+
+
 def test_foreign_json_is_not_a_plan() -> None:
     with pytest.raises(ConfigError, match="not a velollm plan"):
         planner.plan_from_dict({"kind": "velollm.hardware"})

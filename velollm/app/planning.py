@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from velollm.core import planner
 from velollm.core.files import RenderedFile, sha256_text
-from velollm.core.planner import Plan
+from velollm.core.planner import ParamValue, Plan
 from velollm.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def make_plan(req: PlanRequest) -> Plan:
                          facts.infos, backend.capabilities(version))
     env, reasons, notes = _server_env(backend, settings, desired, version,
                                       _user_keys(config, desired))
-    model_params = _model_params(settings, reasons)
+    model_params = _model_params(backend, settings, reasons)
     kind = req.target or desired.target.kind
     if kind == "auto":
         kind = backend.auto_target(hw if elsewhere else None)
@@ -203,27 +203,25 @@ def _server_env(backend: Backend, settings: Settings, desired: DesiredState,
     return dict(sorted(env.items())), reasons, notes
 
 
-def _model_params(settings: Settings, reasons: dict[str, str]) -> dict[str, dict[str, str]]:
-    from velollm.io.readback import join_stops
-
-    params: dict[str, dict[str, str]] = {}
+def _model_params(backend: Backend, settings: Settings, reasons: dict[str, str]
+                  ) -> dict[str, dict[str, ParamValue]]:
+    params: dict[str, dict[str, ParamValue]] = {}
     for rec in settings.models:
         if rec.value is None or rec.model is None:
             continue
-        if isinstance(rec.value, (list, tuple)):  # stop: one PARAMETER line per sequence
-            value = join_stops([str(v) for v in rec.value])
-        else:
-            value = str(rec.value).lower() if isinstance(rec.value, bool) else str(rec.value)
+        value = backend.param_value(rec.key, rec.value)
+        if value == ():  # `stop: []` writes no line, so it reads back as unset: plan that
+            continue
         params.setdefault(rec.model, {})[rec.key] = value
         reasons[f"{rec.model} {rec.key}"] = rec.reason
     return params
 
 
 def _current(backend: Backend, rendered: list[RenderedFile]
-             ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+             ) -> tuple[dict[str, str], dict[str, dict[str, ParamValue]]]:
     """What the target's files hold now, read back by the backend that wrote them."""
     env: dict[str, str] = {}
-    models: dict[str, dict[str, str]] = {}
+    models: dict[str, dict[str, ParamValue]] = {}
     for f in rendered:
         text = _read(f.path)
         if text is not None:

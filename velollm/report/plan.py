@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from velollm.core.planner import SYMBOL, Change, Plan
+import json
+
+from velollm.core.planner import SYMBOL, Change, ParamValue, Plan
 from velollm.output import Output
 
 _COLOR = {"add": "green", "change": "yellow", "remove": "red"}
@@ -16,14 +18,20 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['remove']} to remove."
 
 
+def _shown(value: ParamValue | None) -> str:
+    # Several stop sequences as velollm.yaml's flow list: the quotes show where each one ends.
+    return json.dumps(list(value), ensure_ascii=False) if isinstance(value, tuple) else str(value)
+
+
 def _body(change: Change) -> str:
+    before, after = _shown(change.before), _shown(change.after)
     if change.scope == "file":
         return f"{change.key} (file edited by hand)"
     if change.action == "add":
-        return f"{change.key} = {change.after}"
+        return f"{change.key} = {after}"
     if change.action == "change":
-        return f"{change.key}: {change.before} -> {change.after}"
-    return f"{change.key} (was {change.before})"
+        return f"{change.key}: {before} -> {after}"
+    return f"{change.key} (was {before})"
 
 
 def render_plan(plan: Plan, out: Output) -> None:
