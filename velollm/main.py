@@ -1,7 +1,7 @@
 """Entry point: the parser, the COMMANDS table and the one error handler. No domain logic here.
 
 Command modules import only argparse-level things at module scope; heavy libraries (jsonschema,
-jinja2, requests, deepdiff) are imported inside `run()`, so `velollm --version` stays fast.
+jinja2, requests) are imported inside `run()`, so `velollm --version` stays fast.
 """
 
 from __future__ import annotations
