@@ -31,6 +31,18 @@ HOMES = {
     "subprocess": {"velollm/app/applying.py", "velollm/backends/ollama/current.py",
                    "velollm/io/hardware/runner.py"},
 }
+# External tool -> the modules that run it (an argv list literal starting with its name).
+TOOLS = {
+    "systemctl": {"velollm/backends/ollama/current.py"},
+    "launchctl": {"velollm/backends/ollama/current.py"},
+    "ollama": {"velollm/backends/ollama/install.py"},
+    "nvidia-smi": {"velollm/io/hardware/nvidia_smi.py"},
+    "rocm-smi": {"velollm/io/hardware/rocm.py"},
+    "amd-smi": {"velollm/io/hardware/rocm.py"},
+    "lspci": {"velollm/io/hardware/lspci.py"},
+    "system_profiler": {"velollm/io/hardware/apple.py"},
+    "sysctl": {"velollm/io/hardware/cpu.py", "velollm/io/hardware/apple.py"},
+}
 # Rooms the pure core may import besides itself.
 CORE_MAY_IMPORT = {"velollm.errors"}
 # Outside a backend's folder, only the table names it. The hardware document still has an
@@ -94,6 +106,24 @@ def test_one_importer_per_external_system() -> None:
             if any(d == lib or d.startswith(f"{lib}.") for d in deps):
                 found[lib].add(FILES[name])
     assert found == HOMES
+
+
+def argv_tools(path: Path) -> set[str]:
+    """Names of the tools `path` builds an argv for: list/tuple literals starting with one."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts and isinstance(
+                node.elts[0], ast.Constant) and node.elts[0].value in TOOLS:
+            found.add(str(node.elts[0].value))
+    return found
+
+
+def test_each_external_tool_is_run_from_one_home() -> None:
+    runs: dict[str, set[str]] = {tool: set() for tool in TOOLS}
+    for name, path in modules():
+        for tool in argv_tools(path):
+            runs[tool].add(FILES[name])
+    assert runs == TOOLS
 
 
 def test_the_core_is_pure() -> None:

@@ -55,6 +55,9 @@ class ToyBackend:
     def setting_value(self, key: str, value: object) -> str:
         return str(value)
 
+    def param_value(self, key: str, value: object) -> str | tuple[str, ...]:
+        return str(value)
+
     def capabilities(self, version: str | None) -> Capabilities:
         return Capabilities(backend="toy", title="Toy", version=version,
                             known=frozenset(self.names))
@@ -87,7 +90,7 @@ class ToyBackend:
                models: Mapping[str, Mapping[str, str]]) -> list[RenderedFile]:
         assert path is not None
         text = "".join(f"{k}={v}\n" for k, v in sorted(settings.items()))
-        return [RenderedFile(path=path, content=text, target=kind,
+        return [RenderedFile(path=path, content=text, kind=kind,
                              pickup="restart the toy server")]
 
     def read_back(self, kind: str, text: str

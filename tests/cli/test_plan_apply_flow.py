@@ -199,6 +199,30 @@ def test_stop_list_writes_one_parameter_per_sequence(project: Path, isolated_hom
         0, "No changes. Your Ollama configuration matches velollm.yaml.")
 
 
+def test_stop_list_round_trips_plan_apply_plan(project: Path, isolated_home: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A stop list stays a list: in the plan's text and JSON, one quoted PARAMETER line per
+    sequence in the Modelfile, read back as the same list, so the next plan has nothing to do."""
+    (project / "velollm.yaml").write_text(
+        CONFIG + """    stop: ['<|eot_id|>', ' User:', '""x', 'say "hi"', '"']\n""")
+    stops = ["<|eot_id|>", " User:", '""x', 'say "hi"', '"']
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--out", "p.json")
+    assert code == 0
+    assert '+ llama3.1:8b stop = ["<|eot_id|>", " User:", "\\"\\"x", "say \\"hi\\"", "\\""]' in out
+    assert json.loads((project / "p.json").read_text())["model_params"]["llama3.1:8b"][
+        "stop"] == stops
+    code, _, _ = cli(capsys, "apply", "p.json", "--auto-approve")
+    assert code == 0
+    modelfile = isolated_home / ".config" / "velollm" / "modelfiles" / "llama3.1_8b.Modelfile"
+    lines = [ln for ln in modelfile.read_text().splitlines() if ln.startswith("PARAMETER stop")]
+    assert lines == ["PARAMETER stop <|eot_id|>", 'PARAMETER stop " User:"',
+                     'PARAMETER stop """""x"""', 'PARAMETER stop "say "hi""',
+                     'PARAMETER stop """""""']
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
+    assert (code, out.splitlines()[-1]) == (
+        0, "No changes. Your Ollama configuration matches velollm.yaml.")
+
+
 def test_destroy_json_never_prompts_on_stdout(project: Path, isolated_home: Path,
                                               capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from velollm.core import planner
+from velollm.core.files import RenderedFile, sha256_text
 from velollm.errors import ConfigError
 
 
@@ -58,12 +60,40 @@ def test_plan_round_trips_through_json() -> None:
         target_kind="shell", target_path="/tmp/x.sh", env={"OLLAMA_NUM_PARALLEL": "4"},
         model_params={"tiny": {"num_ctx": "4096"}},
         changes=_changes(desired_env={"OLLAMA_NUM_PARALLEL": "4"}),
-        files=(planner.PlannedFile("/tmp/x.sh", content, planner.sha256_text(content), 0o644,
-                                   "shell", ("source /tmp/x.sh",), "restart ollama serve"),),
+        files=(RenderedFile(Path("/tmp/x.sh"), content, 0o644, "shell", ("source /tmp/x.sh",),
+                            "restart ollama serve"),),
         warnings=("w",), notes=("n",), fingerprint={"config": "abc"}, offline=True,
         ollama_version="0.5.4")
     doc = json.loads(json.dumps(plan.to_dict()))
     assert doc["summary"] == {"add": 1, "change": 0, "remove": 0}
+    assert planner.plan_from_dict(doc) == plan
+
+
+def test_a_file_whose_content_does_not_match_its_sha256_is_a_damaged_plan() -> None:
+    content = "export OLLAMA_NUM_PARALLEL='4'\n"
+    plan = planner.Plan(target_kind="shell", target_path="/tmp/x.sh", env={}, model_params={},
+                        changes=(), files=(RenderedFile(Path("/tmp/x.sh"), content),))
+    doc = plan.to_dict()
+    assert doc["files"][0]["sha256"] == sha256_text(content)
+    doc["files"][0]["content"] = "export OLLAMA_NUM_PARALLEL='64'\n"  # edited by hand
+    with pytest.raises(ConfigError, match="damaged"):
+        planner.plan_from_dict(doc)
+
+
+def test_a_stop_list_compares_whole_and_stays_a_list_in_the_plan_file() -> None:
+    stops, other = ("<|eot_id|>", "User:"), ("<|eot_id|>", "Human:")
+    assert _changes(current_models={"m": {"stop": stops}},
+                    desired_models={"m": {"stop": tuple(stops)}}) == ()
+    [change] = _changes(current_models={"m": {"stop": stops}},
+                        desired_models={"m": {"stop": other}})
+    assert (change.action, change.key, change.before, change.after) == (
+        "change", "m stop", stops, other)
+    plan = planner.Plan(target_kind="shell", target_path="/tmp/x.sh", env={},
+                        model_params={"m": {"stop": other, "num_ctx": "4096"}},
+                        changes=(change,), files=())
+    doc = json.loads(json.dumps(plan.to_dict()))
+    assert doc["model_params"]["m"] == {"stop": ["<|eot_id|>", "Human:"], "num_ctx": "4096"}
+    assert (doc["changes"][0]["before"], doc["changes"][0]["after"]) == (list(stops), list(other))
     assert planner.plan_from_dict(doc) == plan
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from velollm.backends.base import RenderedFile
+from velollm.core.files import RenderedFile
 from velollm.errors import ApplyConflictError
 from velollm.io.fileops import apply_files, remove_files, unified_diff
 from velollm.io.state import StateError, drifted, file_hash, load_state, sha256_bytes
@@ -16,7 +16,7 @@ from velollm.io.xdg import state_dir
 
 
 def _file(path: Path, content: str, mode: int = 0o644) -> RenderedFile:
-    return RenderedFile(path=path, content=content, mode=mode, target="shell")
+    return RenderedFile(path=path, content=content, mode=mode, kind="shell")
 
 
 def test_state_dir_follows_xdg(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +41,7 @@ def test_create_records_state_and_second_apply_writes_nothing(tmp_path: Path) ->
         str(target), sha256_bytes(b"export A='1'\n"), True, None)
     assert (state.plan_id, state.fingerprint, state.settings) == ("p1", "f1", {"A": "1"})
     assert state.applied_at
+    assert rec.target == "shell"  # the kind that rendered it: verify asks which target is live
     mtimes = (target.stat().st_mtime_ns, (state_dir() / "state.json").stat().st_mtime_ns)
 
     second = apply_files(files, plan_id="p1")

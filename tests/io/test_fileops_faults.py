@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from velollm.backends.ollama.targets import RenderedFile
+from velollm.core.files import RenderedFile
 from velollm.errors import LockHeldError, WriteError
 from velollm.io import fileops
 from velollm.io.fileops import apply_files
@@ -45,7 +45,7 @@ WRITER = """
     import sys
     from pathlib import Path
     from velollm.io.fileops import apply_files
-    from velollm.backends.ollama.targets import RenderedFile
+    from velollm.core.files import RenderedFile
     state, tag, rounds, *paths = sys.argv[1:]
     def content(t): return f"# {t}\\n" + (t[-1] * (256 * 1024)) + "\\n"
     i = 0
@@ -170,7 +170,7 @@ def test_real_permission_denied_says_run_with_sudo(tmp_path: Path) -> None:
         from pathlib import Path
         from velollm.errors import VelollmError
         from velollm.io.fileops import apply_files
-        from velollm.backends.ollama.targets import RenderedFile
+        from velollm.core.files import RenderedFile
         tmp = Path(sys.argv[1])
         try:
             apply_files([RenderedFile(tmp / "etc-like" / "velollm.conf", "new\\n")],

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends.ollama.nasty import NASTY_STOPS
 from velollm.backends.ollama import targets
+from velollm.core.planner import ParamValue
 from velollm.io import readback
 
 NASTY = {
@@ -26,20 +28,35 @@ def test_rendered_env_reads_back_exactly(kind: str, tmp_path: Path) -> None:
 
 
 def test_rendered_modelfile_reads_back(tmp_path: Path) -> None:
-    models = {"llama3.1:8b": {"num_ctx": "8192", "stop": "a b"}}
+    models: dict[str, dict[str, ParamValue]] = {"llama3.1:8b": {"num_ctx": "8192",
+                                                                "stop": ("a b",)}}
     (rendered,) = targets.render_target("modelfile", {}, path=tmp_path, models=models,
                                         home=tmp_path)
     assert readback.parse_modelfile(rendered.content) == ("llama3.1:8b", models["llama3.1:8b"])
 
 
 def test_several_stop_sequences_are_one_parameter_line_each(tmp_path: Path) -> None:
-    stops = readback.join_stops(["<|eot_id|>", "User: ", "[x]"])
-    models = {"llama3.1:8b": {"stop": stops, "temperature": "0.5"}}
+    stops = ("<|eot_id|>", "User: ", "[x]")
+    models: dict[str, dict[str, ParamValue]] = {"llama3.1:8b": {"stop": stops,
+                                                                "temperature": "0.5"}}
     (rendered,) = targets.render_target("modelfile", {}, path=tmp_path, models=models,
                                         home=tmp_path)
     lines = [ln for ln in rendered.content.splitlines() if ln.startswith("PARAMETER stop")]
     assert lines == ["PARAMETER stop <|eot_id|>", 'PARAMETER stop "User: "',
                      "PARAMETER stop [x]"]
+    assert readback.parse_modelfile(rendered.content) == ("llama3.1:8b", models["llama3.1:8b"])
+
+
+def test_stop_sequences_that_need_quoting_read_back_exactly(tmp_path: Path) -> None:
+    models: dict[str, dict[str, ParamValue]] = {"llama3.1:8b": {"stop": NASTY_STOPS}}
+    (rendered,) = targets.render_target("modelfile", {}, path=tmp_path, models=models,
+                                        home=tmp_path)
+    lines = [ln for ln in rendered.content.splitlines() if ln.startswith("PARAMETER stop")]
+    assert lines[:8] == ["PARAMETER stop <|eot_id|>", 'PARAMETER stop " User:"',
+                         'PARAMETER stop "Assistant: "', 'PARAMETER stop "two  spaces"',
+                         'PARAMETER stop """""""', 'PARAMETER stop """"""""',
+                         'PARAMETER stop """""x"""', 'PARAMETER stop ""quoted""']
+    assert len(lines) == len(NASTY_STOPS)
     assert readback.parse_modelfile(rendered.content) == ("llama3.1:8b", models["llama3.1:8b"])
 
 

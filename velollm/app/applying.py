@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.base import RenderedFile
 from velollm.core import planner
 from velollm.core.planner import Plan
 from velollm.errors import ConfigError, StalePlanError, VelollmError
@@ -58,11 +58,6 @@ def check_fresh(saved: Plan) -> None:
                              hint="make a new one with `velollm plan --out PLAN.json`")
 
 
-def _rendered(plan: Plan) -> list[RenderedFile]:
-    return [RenderedFile(Path(f.path), f.content, f.mode, f.follow_up, f.pickup, f.kind)
-            for f in plan.files]
-
-
 def _settings(plan: Plan) -> dict[str, object]:
     return {"env": dict(plan.env), "models": {m: dict(p) for m, p in plan.model_params.items()},
             "target": plan.target_kind, "target_path": plan.target_path,
@@ -72,7 +67,7 @@ def _settings(plan: Plan) -> dict[str, object]:
 def write_plan(plan: Plan, *, dry_run: bool, force: bool) -> Any:
     from velollm.io.fileops import apply_files
 
-    return apply_files(_rendered(plan), force=force, dry_run=dry_run,
+    return apply_files(plan.files, force=force, dry_run=dry_run,
                        plan_id=planner.fingerprint_of(plan.to_dict())[:16],
                        fingerprint=planner.fingerprint_of(dict(plan.fingerprint)),
                        settings=_settings(plan))
@@ -96,20 +91,25 @@ def run_commands(commands: list[str]) -> list[str]:
     return ran
 
 
-def follow_ups(plan: Plan, written: set[str], *, restart: bool,
-               create_models: bool) -> tuple[list[str], list[str]]:
-    """(commands still to run, commands run) for the files that really changed."""
+def follow_ups(plan: Plan, written: set[str], *, restart: bool, create_models: bool,
+               server_kinds: Collection[str]) -> tuple[list[str], list[str]]:
+    """(commands still to run, commands run) for the files that really changed.
+
+    A file of one of the backend's server targets (`server_kinds`) has the commands that make
+    the server read it (--restart runs them); any other file holds per-model parameters, and
+    its commands bake them into the models (--create-models runs them)."""
     todo: list[str] = []
+    wanted: list[str] = []
     for f in plan.files:
-        if f.path not in written:
+        if str(f.path) not in written:
             continue
+        run = restart if f.kind in server_kinds else create_models
         for command in f.follow_up:
             if command not in todo:
                 todo.append(command)
-    # --restart: systemctl daemon-reload + restart, or the launchctl setenv of the launchd target
-    to_run = [c for c in todo if (restart and c.startswith(("systemctl", "launchctl")))
-              or (create_models and c.startswith("ollama create"))]
-    ran = run_commands(to_run)
+                if run:
+                    wanted.append(command)
+    ran = run_commands(wanted)
     return [c for c in todo if c not in ran], ran
 
 
@@ -117,12 +117,14 @@ def outcome(result: Any, plan: Plan | None, verb: str) -> Outcome:
     diffs = [{"path": d.path, "before": d.before, "after": d.after} for d in result.diffs]
     files = [d.path for d in result.diffs]
     if not result.changed:
-        msg = "No changes. Your Ollama configuration matches velollm.yaml."
+        from velollm.report.plan import no_changes
+
+        msg = no_changes(plan.backend if plan is not None else "ollama")
     elif result.dry_run:
         msg = f"Would {verb} {len(files)} file(s)."
     else:
         msg = f"{verb.capitalize()} complete: {len(files)} file(s) changed."
     if plan is not None and result.changed and not result.dry_run and plan.files:
-        pickup = {f.pickup for f in plan.files if f.path in files and f.pickup}
+        pickup = {f.pickup for f in plan.files if str(f.path) in files and f.pickup}
         msg += "".join(f" {p[0].upper()}{p[1:]}." for p in sorted(pickup))
     return Outcome(result.changed, diffs, files, msg)

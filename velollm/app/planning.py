@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from velollm.app.facts import gather_facts, load_hardware
 from velollm.core import planner
-from velollm.core.planner import Plan, PlannedFile
+from velollm.core.files import RenderedFile, sha256_text
+from velollm.core.planner import ParamValue, Plan
 
 if TYPE_CHECKING:
-    from velollm.backends.base import Backend, Observed, RenderedFile
+    from velollm.backends.base import Backend, Observed
     from velollm.config import Config, DesiredState
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
@@ -78,7 +79,7 @@ def _read(path: Path) -> str | None:
 
 def _sha_or_absent(path: Path) -> str:
     text = _read(path)
-    return "absent" if text is None else planner.sha256_text(text)
+    return "absent" if text is None else sha256_text(text)
 
 
 def make_plan(req: PlanRequest) -> Plan:
@@ -102,7 +103,7 @@ def make_plan(req: PlanRequest) -> Plan:
                          facts.models.infos, facts.caps)
     env, reasons, notes = _server_env(backend, settings, desired, facts.caps,
                                       _user_keys(config, desired))
-    model_params = _model_params(settings, reasons)
+    model_params = _model_params(backend, settings, reasons)
     kind = req.target or desired.target.kind
     if kind == "auto":
         kind = backend.auto_target(hw if facts.elsewhere else None)
@@ -118,14 +119,13 @@ def make_plan(req: PlanRequest) -> Plan:
     if not changes:
         changes = tuple(planner.file_drift(str(f.path)) for f in rendered
                         if str(f.path) in drift_paths and _read(f.path) != f.content)
-    files = tuple(PlannedFile(str(f.path), f.content, planner.sha256_text(f.content), f.mode,
-                              f.target, f.follow_up, f.pickup) for f in rendered)
+    files = tuple(rendered)
     fingerprint = {
         "config": _sha_or_absent(req.config_path),
         "profile": _sha_or_absent(profile_path(config.profile, config.source.parent)),
         "hardware": planner.fingerprint_of(stable_hardware(hw, backend)),
         "ollama_version": str(version),
-        **{f"file:{f.path}": _sha_or_absent(Path(f.path)) for f in files},
+        **{f"file:{f.path}": _sha_or_absent(f.path) for f in files},
     }
     observed = _differing(facts.now, env)
     warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
@@ -183,31 +183,29 @@ def _server_env(backend: Backend, settings: Settings, desired: DesiredState,
     return dict(sorted(env.items())), reasons, notes
 
 
-def _model_params(settings: Settings, reasons: dict[str, str]) -> dict[str, dict[str, str]]:
-    from velollm.io.readback import join_stops
-
-    params: dict[str, dict[str, str]] = {}
+def _model_params(backend: Backend, settings: Settings, reasons: dict[str, str]
+                  ) -> dict[str, dict[str, ParamValue]]:
+    params: dict[str, dict[str, ParamValue]] = {}
     for rec in settings.models:
         if rec.value is None or rec.model is None:
             continue
-        if isinstance(rec.value, (list, tuple)):  # stop: one PARAMETER line per sequence
-            value = join_stops([str(v) for v in rec.value])
-        else:
-            value = str(rec.value).lower() if isinstance(rec.value, bool) else str(rec.value)
+        value = backend.param_value(rec.key, rec.value)
+        if value == ():  # `stop: []` writes no line, so it reads back as unset: plan that
+            continue
         params.setdefault(rec.model, {})[rec.key] = value
         reasons[f"{rec.model} {rec.key}"] = rec.reason
     return params
 
 
 def _current(backend: Backend, rendered: list[RenderedFile]
-             ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+             ) -> tuple[dict[str, str], dict[str, dict[str, ParamValue]]]:
     """What the target's files hold now, read back by the backend that wrote them."""
     env: dict[str, str] = {}
-    models: dict[str, dict[str, str]] = {}
+    models: dict[str, dict[str, ParamValue]] = {}
     for f in rendered:
         text = _read(f.path)
         if text is not None:
-            file_env, file_models = backend.read_back(f.target, text)
+            file_env, file_models = backend.read_back(f.kind, text)
             env.update(file_env)
             models.update(file_models)
     return env, models

@@ -9,9 +9,12 @@ the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no bac
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+# What render returns lives in the pure core, because the Plan carries it to apply.
+from velollm.core.files import RenderedFile
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
     from velollm.core.models import ModelInfo
+    from velollm.core.planner import ParamValue
     from velollm.io.state import State
 
 
@@ -45,19 +49,6 @@ class ServerProcess:
     pid: int
     cmdline: tuple[str, ...]
     environ: Mapping[str, str] | None  # None: not readable (another user's process without root)
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    """A file a target renders: where, what, and how the server picks it up."""
-
-    path: Path
-    content: str
-    mode: int = 0o644
-    # Shell command lines (shlex.split gives argv) that make the server read the new file.
-    follow_up: tuple[str, ...] = field(default_factory=tuple)
-    pickup: str = ""  # one sentence for the user: how the server picks the change up
-    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +82,8 @@ class Backend(Protocol):
     def config_schema(self, shipped: Mapping[str, Any]) -> dict[str, Any]: ...
     def setting_name(self, key: str) -> str: ...  # knob key -> the name in the file: OLLAMA_X
     def setting_value(self, key: str, value: object) -> str: ...  # the exact string to write
+    # a model parameter's value to write: a string, or a tuple for a list (stop sequences)
+    def param_value(self, key: str, value: object) -> ParamValue: ...
     def capabilities(self, version: str | None) -> Capabilities: ...
     def trap_warnings(self, server: Mapping[str, object], version: str | None) -> list[str]: ...
     def security_warnings(self, settings: Mapping[str, str]) -> list[str]: ...
@@ -105,9 +98,9 @@ class Backend(Protocol):
     # -- targets: render and read back ----------------------------------------------------------
     def auto_target(self, hardware: Hardware | None) -> str: ...  # None: this machine, probed
     def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
-               models: Mapping[str, Mapping[str, str]]) -> list[RenderedFile]: ...
+               models: Mapping[str, Mapping[str, ParamValue]]) -> list[RenderedFile]: ...
     def read_back(self, kind: str, text: str
-                  ) -> tuple[dict[str, str], dict[str, dict[str, str]]]: ...
+                  ) -> tuple[dict[str, str], dict[str, dict[str, ParamValue]]]: ...
     def reach_warnings(self, kind: str, hardware: Hardware, settings: Mapping[str, str],
                        observed: Sequence[Mapping[str, str]]) -> list[str]: ...
 

@@ -22,7 +22,8 @@ def add_plan_options(p: argparse.ArgumentParser) -> None:
                    help="where to write the server settings (default: velollm.yaml's target)")
     p.add_argument("--path", metavar="P", help="write the target file here instead")
     p.add_argument("--host", metavar="URL",
-                   help="the running Ollama server to read models from (default: OLLAMA_HOST)")
+                   help="the running server to plan for and read models from (default for "
+                        "Ollama: OLLAMA_HOST)")
 
 
 def request_from(args: argparse.Namespace) -> PlanRequest:

@@ -55,6 +55,7 @@ def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
 
 def run(args: argparse.Namespace) -> int:
     from velollm.app.applying import follow_ups, outcome, write_plan
+    from velollm.backends import get_backend
     from velollm.io.fileops import unified_diff
     from velollm.report.plan import render_plan
 
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     done = outcome(result, plan, "apply")
     done.follow_up, done.ran = follow_ups(plan, {str(p) for p in result.written},
                                           restart=args.restart,
-                                          create_models=args.create_models)
+                                          create_models=args.create_models,
+                                          server_kinds=get_backend(plan.backend).target_kinds)
     return _report(done)
 
 

@@ -8,13 +8,18 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
+from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 
 PLAN_FORMAT = 1
 Action = Literal["add", "change", "remove"]
 SYMBOL: dict[str, str] = {"add": "+", "change": "~", "remove": "-"}
+# A model parameter as the backend writes it: one string, or several (stop sequences: one
+# PARAMETER line each). Kept typed from velollm.yaml to the file and back, so a list is never
+# squeezed into one string that another module has to split again.
+ParamValue: TypeAlias = str | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -22,20 +27,9 @@ class Change:
     action: Action
     scope: Literal["server", "model", "file"]
     key: str  # OLLAMA_NUM_PARALLEL, "llama3.1:8b num_ctx" (model parameter), or a file path
-    before: str | None
-    after: str | None
+    before: ParamValue | None
+    after: ParamValue | None
     reason: str
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    path: str
-    content: str
-    sha256: str
-    mode: int
-    kind: str  # target kind that rendered it: shell, fish, systemd, launchd, modelfile
-    follow_up: tuple[str, ...] = ()  # commands to run afterwards (daemon-reload, ollama create)
-    pickup: str = ""  # how the server picks the change up
 
 
 @dataclass(frozen=True)
@@ -43,9 +37,9 @@ class Plan:
     target_kind: str
     target_path: str
     env: Mapping[str, str]  # desired server environment, exactly as written
-    model_params: Mapping[str, Mapping[str, str]]
+    model_params: Mapping[str, Mapping[str, ParamValue]]
     changes: tuple[Change, ...]
-    files: tuple[PlannedFile, ...]
+    files: tuple[RenderedFile, ...]
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # settings deliberately not written, and why
     settings: tuple[dict[str, Any], ...] = ()  # every recommendation with its reason
@@ -68,15 +62,15 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["env"] = dict(self.env)
-        doc["model_params"] = {m: dict(p) for m, p in self.model_params.items()}
+        doc["model_params"] = {m: {k: _json(v) for k, v in p.items()}
+                               for m, p in self.model_params.items()}
+        doc["changes"] = [{**c, "before": _json(c["before"]), "after": _json(c["after"])}
+                          for c in doc["changes"]]
+        doc["files"] = [f.to_dict() for f in self.files]
         doc["fingerprint"] = dict(self.fingerprint)
         doc["inputs"] = dict(self.inputs)
         return {"kind": "velollm.plan", "plan_format": PLAN_FORMAT, **doc,
                 "summary": self.counts}
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def fingerprint_of(value: Any) -> str:
@@ -89,12 +83,16 @@ def _model_key(model: str, param: str) -> str:
     return f"{model} {param}"
 
 
+def _flat(models: Mapping[str, Mapping[str, ParamValue]]) -> dict[str, ParamValue]:
+    return {_model_key(m, p): v for m, ps in models.items() for p, v in ps.items()}
+
+
 def _deepdiff() -> Any:
     """Import DeepDiff without its optional numpy/pydantic support.
 
     deepdiff imports numpy and pydantic when they are installed (~100 ms together on a 2-core
-    machine, a third of a plan); our diffs are dicts of strings and need neither. They are hidden
-    only for that import, and only when nothing has imported them yet.
+    machine, a third of a plan); our diffs are maps of strings and tuples and need neither. They
+    are hidden only for that import, and only when nothing has imported them yet.
     """
     import sys
 
@@ -111,43 +109,58 @@ def _deepdiff() -> Any:
 
 
 def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, str],
-                  current_models: Mapping[str, Mapping[str, str]],
-                  desired_models: Mapping[str, Mapping[str, str]],
+                  current_models: Mapping[str, Mapping[str, ParamValue]],
+                  desired_models: Mapping[str, Mapping[str, ParamValue]],
                   reasons: Mapping[str, str], drifted: bool = False) -> tuple[Change, ...]:
-    """Changes from what the target holds now to what velollm.yaml wants, via deepdiff."""
+    """Changes from what the target holds now to what velollm.yaml wants, via deepdiff.
+
+    A value compares whole: deepdiff may report a stop list's change inside the tuple (one
+    sequence added), and that is one change of the list's setting.
+    """
     DeepDiff = _deepdiff()
 
-    before = {"server": dict(current_env),
-              "model": {_model_key(m, p): v for m, ps in current_models.items()
-                        for p, v in ps.items()}}
-    after = {"server": dict(desired_env),
-             "model": {_model_key(m, p): v for m, ps in desired_models.items()
-                       for p, v in ps.items()}}
+    before: dict[str, dict[str, ParamValue]] = {"server": dict(current_env),
+                                                "model": _flat(current_models)}
+    after: dict[str, dict[str, ParamValue]] = {"server": dict(desired_env),
+                                               "model": _flat(desired_models)}
     # threshold 0: always list single keys, never replace a whole dict that shares no key.
     diff = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
+    touched: set[tuple[str, str]] = set()
+    for items in diff.values():
+        for item in items:
+            scope, key = item.path(output_format="list")[:2]
+            touched.add((str(scope), str(key)))
     outside = " (changed outside velollm)" if drifted else ""
     changes: list[Change] = []
-    for action, kind in (("add", "dictionary_item_added"), ("change", "values_changed"),
-                         ("remove", "dictionary_item_removed")):
-        for item in diff.get(kind, []):
-            scope, key = item.path(output_format="list")
-            old = None if action == "add" else str(item.t1)
-            new = None if action == "remove" else str(item.t2)
-            if action == "remove":
-                reason = "no longer wanted by velollm.yaml"
-            else:
-                reason = reasons.get(key, "set in velollm.yaml")
-            if action != "add":
-                reason += outside
-            changes.append(Change(action, scope, key, old, new, reason))  # type: ignore[arg-type]
-    order = {"server": 0, "model": 1, "file": 2}
-    return tuple(sorted(changes, key=lambda c: (order[c.scope], c.key)))
+    for scope, key in sorted(touched, key=lambda sk: (sk[0] != "server", sk[1])):
+        old, new = before[scope].get(key), after[scope].get(key)
+        action: Action = "add" if old is None else "remove" if new is None else "change"
+        reason = ("no longer wanted by velollm.yaml" if new is None
+                  else reasons.get(key, "set in velollm.yaml"))
+        if action != "add":
+            reason += outside
+        changes.append(Change(action, scope, key, old, new, reason))  # type: ignore[arg-type]
+    return tuple(changes)
 
 
 def file_drift(path: str) -> Change:
     """A managed file edited by hand without changing any value velollm reads back."""
     return Change("change", "file", path, "edited by hand", "velollm's content",
                   "changed outside velollm: apply restores the file velollm wrote")
+
+
+def _json(value: ParamValue | None) -> str | list[str] | None:
+    """A value as the plan file holds it: several stop sequences are a JSON list."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _typed(value: Any) -> ParamValue:
+    """The inverse of _json, for a saved plan: a list of strings is a tuple again."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise TypeError(f"{value!r} is neither text nor a list of text")
 
 
 def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
@@ -158,11 +171,12 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
     try:
         return Plan(
             target_kind=doc["target_kind"], target_path=doc["target_path"],
-            env=dict(doc["env"]), model_params={m: dict(p) for m, p in
-                                                doc["model_params"].items()},
-            changes=tuple(Change(**c) for c in doc["changes"]),
-            files=tuple(PlannedFile(**{**f, "follow_up": tuple(f["follow_up"])})
-                        for f in doc["files"]),
+            env=dict(doc["env"]),
+            model_params={m: {k: _typed(v) for k, v in p.items()}
+                          for m, p in doc["model_params"].items()},
+            changes=tuple(Change(**{**c, **{k: _typed(c[k]) for k in ("before", "after")
+                                            if c[k] is not None}}) for c in doc["changes"]),
+            files=tuple(RenderedFile.from_dict(f) for f in doc["files"]),
             warnings=tuple(doc["warnings"]), notes=tuple(doc["notes"]),
             settings=tuple(doc["settings"]), fingerprint=dict(doc["fingerprint"]),
             offline=bool(doc["offline"]), ollama_version=doc.get("ollama_version"),
@@ -170,7 +184,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             observed=tuple(doc.get("observed") or ()),
             backend=str(doc.get("backend") or "ollama"),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
                           hint="create a new one with `velollm plan --out plan.json`") from None
 

@@ -34,7 +34,7 @@ _TMP_SUFFIX = ".velollm-tmp"
 
 
 class FileSpec(Protocol):
-    """What apply_files needs of a file to write (targets.RenderedFile fits)."""
+    """What apply_files needs of a file to write (core.files.RenderedFile fits)."""
 
     @property
     def path(self) -> Path: ...
@@ -42,6 +42,8 @@ class FileSpec(Protocol):
     def content(self) -> str: ...
     @property
     def mode(self) -> int: ...
+    @property
+    def kind(self) -> str: ...  # the target that rendered it, kept in state.json as `target`
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def _compare(files: Sequence[FileSpec], prior: State, force: bool) -> list[_Chan
             continue  # identical (and recorded, or not ours to adopt): nothing to do
         if rec is None and before is not None and not force:
             conflicts.append(str(path))
-        target = str(getattr(spec, "target", ""))
+        target = spec.kind
         new = rec or FileRecord(str(path), "", target, created=before is None)
         changes.append(_Change(path, before, after, spec.mode,
                                replace(new, sha256=sha256_bytes(after), target=target or new.target)))

@@ -7,12 +7,15 @@ common hand-written forms; lines it does not understand are ignored, never execu
 
 from __future__ import annotations
 
-import json
 import plistlib
 import shlex
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from velollm.io.systemd import parse_environment
+
+if TYPE_CHECKING:
+    from velollm.core.planner import ParamValue
 
 
 def _pairs(words: list[str]) -> Iterator[tuple[str, str]]:
@@ -114,42 +117,36 @@ def parse_launchd(text: str) -> dict[str, str]:
     return env
 
 
-def join_stops(stops: list[str]) -> str:
-    """Several stop sequences as one plan value (a JSON list); one stays a plain string."""
-    return stops[0] if len(stops) == 1 else json.dumps(stops, ensure_ascii=False)
+def _unquote(value: str) -> str | None:
+    """A PARAMETER value as Ollama reads it (parser.go unquote): one pair of tripled double quotes,
+    else one pair of double quotes, else the text as it is; no escapes. None: an unclosed quote,
+    which Ollama reads on into the next lines (velollm never writes one)."""
+    if value.startswith('"""'):
+        return value[3:-3] if len(value) >= 6 and value.endswith('"""') else None
+    if value.startswith('"'):
+        return value[1:-1] if len(value) >= 2 and value.endswith('"') else None
+    return value
 
 
-def split_stops(value: str) -> list[str]:
-    """The inverse of join_stops: one `PARAMETER stop` line per sequence."""
-    if value.startswith("["):
-        try:
-            stops = json.loads(value)
-        except ValueError:
-            return [value]
-        if isinstance(stops, list) and stops and all(isinstance(s, str) for s in stops):
-            return stops
-    return [value]
-
-
-def parse_modelfile(text: str) -> tuple[str | None, dict[str, str]]:
-    """(FROM model, PARAMETER name -> value); repeated `stop` lines join as join_stops does."""
+def parse_modelfile(text: str) -> tuple[str | None, dict[str, ParamValue]]:
+    """(FROM model, PARAMETER name -> value); the `stop` lines, however many, are one tuple."""
     model: str | None = None
-    params: dict[str, str] = {}
+    params: dict[str, ParamValue] = {}
     stops: list[str] = []
     for line in text.splitlines():
         parts = line.strip().split(None, 2)
         if len(parts) >= 2 and parts[0].upper() == "FROM":
             model = parts[1]
         elif len(parts) == 3 and parts[0].upper() == "PARAMETER":
-            value = parts[2].strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
+            value = _unquote(parts[2].strip())
+            if value is None:
+                continue
             if parts[1] == "stop":
                 stops.append(value)
             else:
                 params[parts[1]] = value
     if stops:
-        params["stop"] = join_stops(stops)
+        params["stop"] = tuple(stops)
     return model, params
 
 

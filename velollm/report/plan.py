@@ -2,36 +2,56 @@
 
 from __future__ import annotations
 
-from velollm.core.planner import SYMBOL, Change, Plan
+import json
+
+from velollm.core.planner import SYMBOL, Change, ParamValue, Plan
 from velollm.output import Output
 
 _COLOR = {"add": "green", "change": "yellow", "remove": "red"}
-NO_CHANGES = "No changes. Your Ollama configuration matches velollm.yaml."
+
+
+def server_title(backend: str) -> str:
+    """The name users know the plan's server by ("Ollama"); the raw name if it is not known."""
+    from velollm.backends import BACKENDS
+
+    known = BACKENDS.get(backend)
+    return backend if known is None else known.title
+
+
+def no_changes(backend: str) -> str:
+    return f"No changes. Your {server_title(backend)} configuration matches velollm.yaml."
 
 
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
-        return NO_CHANGES
+        return no_changes(plan.backend)
     c = plan.counts
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['remove']} to remove."
 
 
+def _shown(value: ParamValue | None) -> str:
+    # Several stop sequences as velollm.yaml's flow list: the quotes show where each one ends.
+    return json.dumps(list(value), ensure_ascii=False) if isinstance(value, tuple) else str(value)
+
+
 def _body(change: Change) -> str:
+    before, after = _shown(change.before), _shown(change.after)
     if change.scope == "file":
         return f"{change.key} (file edited by hand)"
     if change.action == "add":
-        return f"{change.key} = {change.after}"
+        return f"{change.key} = {after}"
     if change.action == "change":
-        return f"{change.key}: {change.before} -> {change.after}"
-    return f"{change.key} (was {change.before})"
+        return f"{change.key}: {before} -> {after}"
+    return f"{change.key} (was {before})"
 
 
 def render_plan(plan: Plan, out: Output) -> None:
     where = f"{plan.target_kind} target ({plan.target_path})"
     version = plan.ollama_version or "unknown version"
-    out.line(f"Planning for Ollama {version}, {where}.")
+    title = server_title(plan.backend)
+    out.line(f"Planning for {title} {version}, {where}.")
     if plan.offline:
-        out.line(out.style("Offline estimate: the Ollama server was not reachable, so model "
+        out.line(out.style(f"Offline estimate: the {title} server was not reachable, so model "
                            "sizes come from velollm's built-in table.", "dim"))
     if plan.changes:
         out.line("")

@@ -19,3 +19,21 @@ NASTY: dict[str, str] = {
     "V_HIST": "!! !$ ^a^b",
     "OLLAMA_HOST": "0.0.0.0:11434",
 }
+
+# Stop sequences for the Modelfile, whose parser (Ollama's parser.go) has no escapes: it trims the
+# value and strips one pair of double quotes, or of tripled ones. Each is a hazard of that rule.
+NASTY_STOPS: tuple[str, ...] = (
+    "<|eot_id|>",  # a plain word: written bare
+    " User:",  # a space at the start or at the end: trimmed unless quoted
+    "Assistant: ",
+    "two  spaces",
+    '"',  # a lone quote
+    '""',  # two quotes: wrapped in one pair it reads as the start of a tripled quote
+    '""x',
+    '"quoted"',  # quoted already: bare, the parser would strip its quotes; wrapped once more
+    'say "hi"',
+    '"hi" ',  # a quote first and a space last: quoted, and exact on every Ollama version
+    'x"',  # a quote at the end only: bare is exact
+    "it's # $HOME `id` back\\slash \\n",  # what other syntaxes treat specially, literal here
+    "漢字 😀",
+)

@@ -37,7 +37,7 @@ def test_every_target_matches_its_golden_file(kind: str) -> None:
     assert len(rendered) == len(GOLDEN_NAMES[kind])
     for golden, f in zip(GOLDEN_NAMES[kind], rendered, strict=True):
         assert f.content == (GOLDEN / golden).read_text(encoding="utf-8"), golden
-        assert f.target == kind and f.mode == 0o644 and f.pickup
+        assert f.kind == kind and f.mode == 0o644 and f.pickup
 
 
 def test_every_shipped_template_is_covered_by_a_golden_test() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.backends.base import ModelFacts, Observed, RenderedFile, Verification
+from velollm.backends.base import ModelFacts, Observed, Verification
 from velollm.backends.ollama import knobs
 from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.io import systemd
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from velollm.backends.ollama.client import OllamaClient
     from velollm.backends.wire import ServerClient
     from velollm.core.facts import Capabilities
+    from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
+    from velollm.core.planner import ParamValue
     from velollm.io.state import State
 
 # Where the systemd target writes (read after a drop-in whose name sorts earlier).
@@ -64,6 +66,9 @@ class OllamaBackend:
 
     def setting_value(self, key: str, value: object) -> str:
         return knobs.env_value(key, value)
+
+    def param_value(self, key: str, value: object) -> ParamValue:
+        return knobs.param_value(key, value)
 
     def capabilities(self, version: str | None) -> Capabilities:
         return knobs.capabilities(version)
@@ -123,7 +128,7 @@ class OllamaBackend:
             hardware.os.system, hardware.ollama.managed_by == "systemd"))
 
     def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
-               models: Mapping[str, Mapping[str, str]]) -> list[RenderedFile]:
+               models: Mapping[str, Mapping[str, ParamValue]]) -> list[RenderedFile]:
         from velollm.backends.ollama.targets import render_target
 
         rendered = render_target(kind, settings, path=path)
@@ -132,7 +137,7 @@ class OllamaBackend:
         return rendered
 
     def read_back(self, kind: str, text: str
-                  ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+                  ) -> tuple[dict[str, str], dict[str, dict[str, ParamValue]]]:
         from velollm.io import readback
 
         if kind == "modelfile":

@@ -20,6 +20,7 @@ from velollm.backends.ollama.knobdata import (
 )
 from velollm.core import gotypes
 from velollm.core.facts import Capabilities
+from velollm.core.planner import ParamValue
 from velollm.io.render import CONTROL_PROBLEM, control_character
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "default_at",
     "duration_seconds",
     "env_value",
+    "param_value",
     "parse_version",
     "reads",
     "trap_warnings",
@@ -256,6 +258,16 @@ def env_value(key: str, value: object) -> str:
     if kind == "enum" and isinstance(value, str):
         return value.lower()
     return str(value)
+
+
+def param_value(key: str, value: object) -> ParamValue:
+    """A model parameter as the Modelfile holds it (True -> "true"). Stop is always a tuple: Ollama
+    keeps every `PARAMETER stop` line, so `stop: x` and `stop: [x]` are the same one line."""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    knob = MODEL_KNOBS.get(key)
+    return (text,) if knob is not None and knob.type == "stop" else text
 
 
 def trap_warnings(server: dict[str, object], version: str | None) -> list[str]:

@@ -15,14 +15,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-from velollm.backends.base import RenderedFile
 from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 from velollm.io import systemd
-from velollm.io.readback import split_stops
 from velollm.io.render import check_env, check_model, check_value, comment_lines, render, sh_quote
+
+if TYPE_CHECKING:
+    from velollm.core.planner import ParamValue
 
 TargetKind = Literal["shell", "fish", "systemd", "launchd", "modelfile"]
 KINDS: tuple[str, ...] = get_args(TargetKind)
@@ -63,7 +65,7 @@ def auto_target(facts: PlatformFacts) -> TargetKind:
 
 
 def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None,
-                  models: Mapping[str, Mapping[str, str]] | None = None,
+                  models: Mapping[str, Mapping[str, ParamValue]] | None = None,
                   header: str = DEFAULT_HEADER, home: Path | None = None) -> list[RenderedFile]:
     """Render one target. `env` is for the server targets, `models` (model -> parameters) for
     modelfile. `path` overrides the default file (a directory for modelfile)."""
@@ -91,8 +93,8 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
 
 def _file(path: Path, content: str, target: str, pickup: str,
           follow_up: tuple[str, ...] = ()) -> RenderedFile:
-    return RenderedFile(path=path, content=content, follow_up=follow_up, pickup=pickup,
-                        target=target)
+    return RenderedFile(path=path, content=content, kind=target, follow_up=follow_up,
+                        pickup=pickup)
 
 
 def launchd_script(pairs: list[tuple[str, str]]) -> str:
@@ -112,7 +114,7 @@ def _launchd(path: Path, pairs: list[tuple[str, str]]) -> RenderedFile:
                  "then quit and restart Ollama.app", commands)
 
 
-def _modelfiles(directory: Path, models: Mapping[str, Mapping[str, str]],
+def _modelfiles(directory: Path, models: Mapping[str, Mapping[str, ParamValue]],
                 header_lines: list[str]) -> list[RenderedFile]:
     out = []
     for model in sorted(models):
@@ -122,7 +124,8 @@ def _modelfiles(directory: Path, models: Mapping[str, Mapping[str, str]],
             if not _PARAM_NAME.match(name):
                 raise ConfigError(f"Modelfile parameter name {name!r} of {model} is not valid",
                                   path=f"{model}.{name}")
-            for one in split_stops(value) if name == "stop" else [value]:
+            # A tuple (stop sequences) is one PARAMETER line per item, as Ollama collects them.
+            for one in value if isinstance(value, tuple) else (value,):
                 params.append((name, check_value(one, f"{model}.{name}")))
         path = directory / f"{modelfile_stem(model)}.Modelfile"
         content = render("modelfile.j2", header_lines=header_lines, model=model, params=params)
