@@ -16,10 +16,10 @@ from tests.realserver import MODEL, ServerFactory
 from velollm.backends.ollama.client import OllamaClient
 from velollm.backends.ollama.targets import render_target
 from velollm.bench import baseline
-from velollm.cli import verify as verify_command
 from velollm.io.fileops import apply_files
 from velollm.main import main
-from velollm.output import configure
+from velollm.output import OUT, configure
+from velollm.report import verify as verify_report
 from velollm.resources import load_schema
 
 pytestmark = pytest.mark.realserver
@@ -99,7 +99,7 @@ def test_restarted_with_the_file_then_baseline_compare(
 
     # The text report of the same document: one line per setting, the before/after table.
     configure(color="never", verbosity=0, json_mode=False)
-    verify_command.render(doc)
+    verify_report.render(doc, OUT)
     text = capsys.readouterr().out
     assert "OLLAMA_KV_CACHE_TYPE" in text and "decode tok/s" in text and "TTFT ms" in text
     assert "(exit 4)" in text

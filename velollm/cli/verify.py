@@ -7,9 +7,7 @@ Exit codes (README): 0 every setting effective (or unknown) and no confirmed reg
 from __future__ import annotations
 
 import argparse
-import math
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if OUT.json_mode:
         OUT.json(doc)
     else:
-        render(doc)
+        from velollm.report.verify import render
+
+        render(doc, OUT)
     return code
 
 
@@ -119,81 +119,3 @@ def _document(url: str, version: str, found: Verification, target: str,
         "benchmark": bench if bench is not None else {"status": "skipped", "comparisons": []},
         "notes": list(found.notes),
     }
-
-
-_COLOURS = {"effective": "green", "not effective": "red", "unknown": "yellow",
-            "improved": "green", "no_regression": "green", "regressed": "red",
-            "inconclusive": "yellow"}
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]
-
-
-def render(doc: dict[str, Any]) -> None:
-    """The text report of a verify document (the --json twin)."""
-    server = doc["server"]
-    OUT.line(f"Settings on {server.get('backend', 'Ollama')} {server['version']} at {server['url']}"
-             + (f" (pid {server['pid']})" if server["pid"] else ""))
-    rows = [("setting", "wanted", "observed", "status", "why")]
-    rows += [(s["env"], s["wanted"], "-" if s["observed"] is None else s["observed"],
-              s["status"], s["why"]) for s in doc["settings"]]
-    for i, line in enumerate(_table(rows)):
-        status = doc["settings"][i - 1]["status"] if i else ""
-        OUT.line(line.replace(status, OUT.style(status, _COLOURS[status]), 1) if i else line)
-    for m in doc["loaded_models"]:
-        ctx = "" if m["context_length"] is None else f", context_length {m['context_length']}"
-        OUT.line(f"  loaded: {m['name']} (expires_at {m['expires_at']}{ctx})")
-    for note in doc["notes"]:
-        OUT.line(f"  note: {note}")
-    OUT.line()
-    _render_benchmark(doc["benchmark"])
-    OUT.line()
-    OUT.line(OUT.style(_verdict_line(doc), "bold"))
-
-
-_UNITS = {"decode_tps": ("decode tok/s", 1.0), "aggregate_tps": ("aggregate tok/s", 1.0),
-          "ttft_s": ("TTFT ms", 1000.0), "prefill_tps": ("prefill tok/s", 1.0)}
-
-
-def _num(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value * scale:.{digits}f}"
-
-
-def _render_benchmark(bench: dict[str, Any]) -> None:
-    if bench["status"] == "skipped":
-        OUT.line("Benchmark: skipped (--skip-benchmark)")
-        return
-    if bench["status"] == "no_baseline":
-        OUT.line(f"Benchmark: no baseline at {bench['baseline']}: record one with "
-                 "`velollm apply --baseline` (or `velollm benchmark --out FILE`, then --baseline)")
-        return
-    OUT.line(f"Benchmark of {bench['model']} against the baseline of "
-             f"{bench['baseline_started_at']} (max regression {bench['max_regression']:.0%}, "
-             f"95% bootstrap interval of the ratio of medians; > 1 is better)")
-    rows = [("benchmark", "metric", "before", "after", "ratio", "interval", "verdict")]
-    for c in bench["comparisons"]:
-        label, scale = _UNITS[c["metric"]]
-        verdict = c["status"].replace("_", " ") + (" (too few samples)" if c["note"] else "") \
-            + ("" if c["gating"] else " (not gating)")
-        rows.append((c["benchmark"], label, _num(c["before"], scale), _num(c["after"], scale),
-                     _num(c["ratio"], digits=2),
-                     f"{_num(c['ci_low'], digits=2)}-{_num(c['ci_high'], digits=2)}", verdict))
-    for line in _table(rows):
-        OUT.line(line)
-
-
-def _verdict_line(doc: dict[str, Any]) -> str:
-    bad = [s["env"] for s in doc["settings"] if s["status"] == "not effective"]
-    unknown = [s["env"] for s in doc["settings"] if s["status"] == "unknown"]
-    parts = [f"not effective: {', '.join(bad)}" if bad else "every setting took effect"
-             if not unknown else f"could not confirm: {', '.join(unknown)}"]
-    bench = doc["benchmark"]["status"]
-    parts.append({"regressed": "regression confirmed", "improved": "faster than the baseline",
-                  "no_regression": "no regression",
-                  "inconclusive": "benchmark inconclusive (too few or too noisy samples: raise "
-                                  "verify.iterations)",
-                  }.get(bench, "no benchmark"))
-    return f"verify: {'; '.join(parts)} (exit {doc['exit_code']})"
