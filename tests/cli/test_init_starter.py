@@ -1,7 +1,9 @@
-"""`velollm init` writes a file whose values are the profile's."""
+"""`velollm init` writes a file that can be committed (nothing of this machine's paths in it)
+whose values are the profile's, and `velollm validate --schema` gives editors the schema."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +13,9 @@ import yaml
 import velollm.io.hardware
 from tests.cli.cliutil import cli
 from velollm.config import VerifySpec, builtin_profiles, load_config, load_profile, resolve
+from velollm.config.check import schema_for
+from velollm.io.schemas import document_problems
+from velollm.resources import data_dir
 
 
 @pytest.fixture
@@ -47,6 +52,35 @@ def test_init_shows_the_profiles_values(name: str, workdir: Path,
     assert desired.server == profile.server and vars(desired.verify) == {
         **vars(VerifySpec()), **profile.verify}
 
+
+def test_init_writes_nothing_of_this_machine(workdir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "init")[0] == 0
+    text = (workdir / "velollm.yaml").read_text(encoding="utf-8")
+    assert "yaml-language-server" not in text and "$schema" not in text
+    for local in (data_dir("schemas"), data_dir("schemas").parent, workdir):
+        assert str(local) not in text
+    assert "velollm validate --schema" in text  # where an editor gets the schema
+
+
+def test_validate_schema_prints_the_schema_validate_checks(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "init", "--profile", "throughput")[0] == 0
+    code, out, err = cli(capsys, "validate", "--schema")
+    assert (code, err) == (0, "")
+    schema = json.loads(out)
+    assert schema == schema_for("config")
+    assert schema["$id"] == "https://velollm.dev/schemas/velollm.schema.json"
+    assert str(data_dir("schemas")) not in out
+    starter = yaml.safe_load((workdir / "velollm.yaml").read_text(encoding="utf-8"))
+    assert document_problems(schema, starter) == []
+    assert document_problems(schema, {**starter, "sever": {}})  # it does check
+
+
+def test_validate_schema_takes_no_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "validate", "--schema", "velollm.yaml")
+    assert (code, out) == (2, "")
+    assert "not allowed with argument --schema" in err
 
 
 def test_init_from_a_profile_file_keeps_its_verify_model(

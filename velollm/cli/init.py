@@ -102,16 +102,13 @@ def describe(hardware: dict[str, Any], detected: bool) -> str:
 
 def starter_text(hardware: dict[str, Any], detected: bool, name: str, profile: Profile) -> str:
     from velollm.config import VerifySpec
-    from velollm.resources import data_file
 
-    schema = data_file("schemas", "velollm.schema.json").resolve()
     settings = ", ".join(f"{k}={_scalar(v)}" for k, v in profile.server.items()) or "nothing"
     # The file's verify: section replaces the profile's: it must hold the profile's values.
     verify: dict[str, Any] = {**vars(VerifySpec()), **profile.verify}
     model = f"  model: {_yaml_string(verify['model'])}\n" if verify["model"] else ""
-    return _TEMPLATE.format(machine=describe(hardware, detected), schema=schema,
-                            profile=_yaml_string(name), profile_server=settings,
-                            verify_model=model,
+    return _TEMPLATE.format(machine=describe(hardware, detected), profile=_yaml_string(name),
+                            profile_server=settings, verify_model=model,
                             iterations=verify["iterations"],
                             max_regression=_scalar(verify["max_regression"]),
                             percent=f"{verify['max_regression'] * 100:g}")
@@ -131,11 +128,10 @@ def _yaml_string(value: str) -> str:
 
 
 _TEMPLATE = """\
-# yaml-language-server: $schema={schema}
-#
 # velollm.yaml: the desired state of this machine's Ollama server.
 # Written by `velollm init` for: {machine}
 # Check it with `velollm validate`, preview with `velollm plan`, write it with `velollm apply`.
+# Editor completion: `velollm validate --schema` prints the JSON Schema (README, "Editor support").
 version: 1
 backend: ollama
 profile: {profile}  # balanced | throughput | latency | long-context | low-memory | cpu-only | a file
