@@ -21,7 +21,7 @@ def test_init_then_validate(workdir: Path, capsys: pytest.CaptureFixture[str]) -
     written = workdir / "velollm.yaml"
     assert "wrote velollm.yaml" in capsys.readouterr().out
     text = written.read_text(encoding="utf-8")
-    assert text.startswith("# yaml-language-server: $schema=") and "version: 1" in text
+    assert text.startswith("# velollm.yaml: ") and "version: 1" in text
     assert "Written by `velollm init` for:" in text
     assert main.main(["validate"]) == 0
     assert "velollm.yaml: valid" in capsys.readouterr().out

@@ -26,10 +26,12 @@ class Outcome:
     msg: str
     follow_up: list[str] = field(default_factory=list)  # commands the user still has to run
     ran: list[str] = field(default_factory=list)  # commands velollm ran
+    warnings: list[str] = field(default_factory=list)  # e.g. a --restart velollm cannot do
 
     def to_dict(self) -> dict[str, Any]:
         return {"changed": self.changed, "diff": self.diffs, "msg": self.msg,
-                "files": self.files, "follow_up": self.follow_up, "ran": self.ran}
+                "files": self.files, "follow_up": self.follow_up, "ran": self.ran,
+                "warnings": self.warnings}
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -92,25 +94,33 @@ def run_commands(commands: list[str]) -> list[str]:
 
 
 def follow_ups(plan: Plan, written: set[str], *, restart: bool, create_models: bool,
-               server_kinds: Collection[str]) -> tuple[list[str], list[str]]:
-    """(commands still to run, commands run) for the files that really changed.
+               server_kinds: Collection[str]) -> tuple[list[str], list[str], list[str]]:
+    """(commands still to run, commands run, warnings) for the files that really changed.
 
     A file of one of the backend's server targets (`server_kinds`) has the commands that make
     the server read it (--restart runs them); any other file holds per-model parameters, and
-    its commands bake them into the models (--create-models runs them)."""
+    its commands bake them into the models (--create-models runs them). A file's `by_hand`
+    command is only ever shown: asked to run it, velollm says why it cannot."""
     todo: list[str] = []
     wanted: list[str] = []
+    warnings: list[str] = []
     for f in plan.files:
         if str(f.path) not in written:
             continue
-        run = restart if f.kind in server_kinds else create_models
+        server = f.kind in server_kinds
+        run = restart if server else create_models
         for command in f.follow_up:
             if command not in todo:
                 todo.append(command)
                 if run:
                     wanted.append(command)
+        if f.by_hand and f.by_hand not in todo:
+            todo.append(f.by_hand)
+            if restart and server:
+                warnings.append("--restart cannot restart a server started from a shell: stop "
+                                f"it and start it with `{f.by_hand}`")
     ran = run_commands(wanted)
-    return [c for c in todo if c not in ran], ran
+    return [c for c in todo if c not in ran], ran, warnings
 
 
 def outcome(result: Any, plan: Plan | None, verb: str) -> Outcome:

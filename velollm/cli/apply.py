@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--restart", action="store_true",
                    help="run `systemctl daemon-reload` and `systemctl restart ollama` after "
                         "writing a systemd drop-in, or `launchctl setenv` for the launchd "
-                        "target (otherwise they are printed)")
+                        "target (otherwise they are printed); it cannot restart an `ollama "
+                        "serve` started from a shell, and says how to")
     p.add_argument("--create-models", action="store_true",
                    help="run `ollama create` for each changed Modelfile")
     p.add_argument("--baseline", action="store_true",
@@ -75,10 +76,9 @@ def run(args: argparse.Namespace) -> int:
         _record_baseline(args)
     result = write_plan(plan, dry_run=False, force=args.force)
     done = outcome(result, plan, "apply")
-    done.follow_up, done.ran = follow_ups(plan, {str(p) for p in result.written},
-                                          restart=args.restart,
-                                          create_models=args.create_models,
-                                          server_kinds=get_backend(plan.backend).target_kinds)
+    done.follow_up, done.ran, done.warnings = follow_ups(
+        plan, {str(p) for p in result.written}, restart=args.restart,
+        create_models=args.create_models, server_kinds=get_backend(plan.backend).target_kinds)
     return _report(done)
 
 
@@ -100,6 +100,7 @@ def _record_baseline(args: argparse.Namespace) -> None:
 def _report(done: Any) -> int:
     if OUT.json_mode:
         OUT.json({"status": "ok", **done.to_dict()})
+        _warn(done.warnings)  # on stderr as well as in the document
         return 0
     OUT.line("")
     for path in done.files:
@@ -111,4 +112,10 @@ def _report(done: Any) -> int:
         for command in done.follow_up:
             OUT.line(f"  {command}")
     OUT.line(OUT.style(done.msg, "bold"))
+    _warn(done.warnings)
     return 0
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        OUT.warn(warning)

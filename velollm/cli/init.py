@@ -101,12 +101,24 @@ def describe(hardware: dict[str, Any], detected: bool) -> str:
 
 
 def starter_text(hardware: dict[str, Any], detected: bool, name: str, profile: Profile) -> str:
-    from velollm.resources import data_file
+    from velollm.config import VerifySpec
 
-    schema = data_file("schemas", "velollm.schema.json").resolve()
-    settings = ", ".join(f"{k}={v}" for k, v in profile.server.items()) or "nothing"
-    return _TEMPLATE.format(machine=describe(hardware, detected), schema=schema,
-                            profile=_yaml_string(name), profile_server=settings)
+    settings = ", ".join(f"{k}={_scalar(v)}" for k, v in profile.server.items()) or "nothing"
+    # The file's verify: section replaces the profile's: it must hold the profile's values.
+    verify: dict[str, Any] = {**vars(VerifySpec()), **profile.verify}
+    model = f"  model: {_yaml_string(verify['model'])}\n" if verify["model"] else ""
+    return _TEMPLATE.format(machine=describe(hardware, detected), profile=_yaml_string(name),
+                            profile_server=settings, verify_model=model,
+                            iterations=verify["iterations"],
+                            max_regression=_scalar(verify["max_regression"]),
+                            percent=f"{verify['max_regression'] * 100:g}")
+
+
+def _scalar(value: object) -> str:
+    """A value as YAML writes it (true, not Python's True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _yaml_string(value: str) -> str:
@@ -116,11 +128,10 @@ def _yaml_string(value: str) -> str:
 
 
 _TEMPLATE = """\
-# yaml-language-server: $schema={schema}
-#
 # velollm.yaml: the desired state of this machine's Ollama server.
 # Written by `velollm init` for: {machine}
 # Check it with `velollm validate`, preview with `velollm plan`, write it with `velollm apply`.
+# Editor completion: `velollm validate --schema` prints the JSON Schema (README, "Editor support").
 version: 1
 backend: ollama
 profile: {profile}  # balanced | throughput | latency | long-context | low-memory | cpu-only | a file
@@ -147,7 +158,7 @@ models: []  # per-model parameters (Modelfile PARAMETERs), for example:
 #   - when: {{gpu_vendor: nvidia, vram_gb: ">=24"}}
 #     server: {{num_parallel: 4}}
 
-verify:
-  iterations: 5
-  max_regression: 0.05  # verify fails when the benchmark gets more than 5 % slower
+verify:  # the profile's values; a key written here replaces the profile's
+{verify_model}  iterations: {iterations}
+  max_regression: {max_regression}  # verify fails when the benchmark is more than {percent} % slower
 """

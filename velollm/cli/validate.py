@@ -17,8 +17,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
         description="Check velollm.yaml (and the profile it names) against the schema and the "
                     "knob catalogue. Prints every problem as FILE:LINE: $.path: message; exit 0 "
                     "when valid, 1 when not.")
-    p.add_argument("file", nargs="?", metavar="FILE",
-                   help="the file to check (default: $VELOLLM_CONFIG, else ./velollm.yaml)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("file", nargs="?", metavar="FILE",
+                      help="the file to check (default: $VELOLLM_CONFIG, else ./velollm.yaml)")
+    what.add_argument("--schema", action="store_true",
+                      help="print the JSON Schema of velollm.yaml (for editors and "
+                           "check-jsonschema) instead of checking a file")
 
 
 def config_path(given: str | None) -> Path:
@@ -27,6 +31,8 @@ def config_path(given: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.schema:
+        return _print_schema()
     path = config_path(args.file)
     errors, warnings, summary = check_file(path)
     if OUT.json_mode:
@@ -42,6 +48,16 @@ def run(args: argparse.Namespace) -> int:
                   hint="fix them and run `velollm validate` again")
         return 1
     OUT.line(f"{path}: {OUT.style('valid', 'green')} ({summary})")
+    return 0
+
+
+def _print_schema() -> int:
+    """The schema validate checks against, the same on every machine (no local path in it)."""
+    import json
+
+    from velollm.config.check import schema_for
+
+    OUT.raw(json.dumps(schema_for("config"), indent=2, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -28,6 +28,9 @@ class RenderedFile:
     # daemon-reload, `ollama create`.
     follow_up: tuple[str, ...] = ()
     pickup: str = ""  # one sentence for the user: how the server picks the change up
+    # The command line that restarts the server with the file where velollm cannot (it did not
+    # start an `ollama serve` run from a shell): the user runs it, --restart only says so.
+    by_hand: str = ""
 
     @property
     def sha256(self) -> str:
@@ -38,13 +41,13 @@ class RenderedFile:
         """The plan file's shape (plan_format 1): the path as text, the hash spelled out."""
         return {"path": str(self.path), "content": self.content, "sha256": self.sha256,
                 "mode": self.mode, "kind": self.kind, "follow_up": list(self.follow_up),
-                "pickup": self.pickup}
+                "pickup": self.pickup, "by_hand": self.by_hand}
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> RenderedFile:
         """The inverse of to_dict; a hash that does not match the content is a damaged plan."""
         made = cls(Path(doc["path"]), doc["content"], int(doc["mode"]), doc["kind"],
-                   tuple(doc["follow_up"]), doc["pickup"])
+                   tuple(doc["follow_up"]), doc["pickup"], str(doc.get("by_hand") or ""))
         if doc["sha256"] != made.sha256:
             raise ValueError(f"the content of {made.path} does not match its sha256")
         return made

@@ -21,7 +21,15 @@ from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 from velollm.io import systemd
-from velollm.io.render import check_env, check_model, check_value, comment_lines, render, sh_quote
+from velollm.io.render import (
+    check_env,
+    check_model,
+    check_value,
+    comment_lines,
+    fish_quote,
+    render,
+    sh_quote,
+)
 
 if TYPE_CHECKING:
     from velollm.core.planner import ParamValue
@@ -76,12 +84,16 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
     lines = comment_lines(header)
     pairs = check_env(env)
     if target == "shell":
+        restart = f". {shlex.quote(str(where))} && ollama serve"
         return [_file(where, render("shell.sh.j2", header_lines=lines, env=pairs), target,
                       "Ollama reads it when the shell or service that runs `ollama serve` sources "
-                      f"{where} and the server is restarted")]
+                      f"{where}: stop the running server and start it with `{restart}`",
+                      by_hand=restart)]
     if target == "fish":
+        restart = f"source {_fish_word(str(where))}; and ollama serve"
         return [_file(where, render("fish.fish.j2", header_lines=lines, env=pairs), target,
-                      f"fish shells read it after `source {where}`; restart `ollama serve` there")]
+                      f"fish shells read it after `source {where}`: stop the running `ollama "
+                      f"serve` and start it with `{restart}`", by_hand=restart)]
     if target == "systemd":
         return [_file(where, render("systemd.conf.j2", header_lines=lines, env=pairs), target,
                       "systemd reads drop-ins on daemon-reload; the restart starts Ollama with them",
@@ -92,9 +104,14 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
 
 
 def _file(path: Path, content: str, target: str, pickup: str,
-          follow_up: tuple[str, ...] = ()) -> RenderedFile:
+          follow_up: tuple[str, ...] = (), by_hand: str = "") -> RenderedFile:
     return RenderedFile(path=path, content=content, kind=target, follow_up=follow_up,
-                        pickup=pickup)
+                        pickup=pickup, by_hand=by_hand)
+
+
+def _fish_word(text: str) -> str:
+    """`text` as one fish word: bare where POSIX needs no quotes either, else fish-quoted."""
+    return text if shlex.quote(text) == text else fish_quote(text)
 
 
 def launchd_script(pairs: list[tuple[str, str]]) -> str:
