@@ -21,6 +21,12 @@ class VelollmError(Exception):
         return self.message
 
 
+class UsageError(VelollmError):
+    """The command line is wrong (an option value it cannot use): exit 2, as argparse's errors."""
+
+    exit_code = 2
+
+
 class ConfigError(VelollmError):
     """velollm.yaml (or a profile, plan, hardware file) cannot be used."""
 
