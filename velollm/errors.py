@@ -47,6 +47,10 @@ class ServerUnreachableError(VelollmError):
     pass
 
 
+class ServerTimeoutError(ServerUnreachableError):
+    """The server took the connection but did not answer in time (busy or stuck, not absent)."""
+
+
 class ServerResponseError(VelollmError):
     def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
