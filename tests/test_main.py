@@ -15,13 +15,37 @@ def test_version_fast_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"velollm {__version__}\n"
 
 
-def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_command_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main.main(["no-such-command"]) == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert capsys.readouterr() == (
+        "", "error: unknown command 'no-such-command'; `velollm --help` lists the commands\n")
 
 
-def test_no_command_is_usage_error() -> None:
-    assert main.main([]) == 2
+@pytest.mark.parametrize(("argv", "typo", "meant"), [
+    (["plna"], "plna", "plan"),
+    (["--color", "never", "aply", "--auto-approve"], "aply", "apply"),
+    (["-v", "detcet", "--json"], "detcet", "detect"),
+    (["--col", "never", "verfiy"], "verfiy", "verify")])
+def test_mistyped_command_suggests_the_right_one(argv: list[str], typo: str, meant: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(argv) == 2
+    assert capsys.readouterr() == (
+        "", f"error: unknown command {typo!r}; did you mean {meant!r}?\n")
+
+
+@pytest.mark.parametrize("argv", [[], ["-v"], ["--color", "never"]])
+def test_no_command_prints_the_help_exit_2(argv: list[str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(argv) == 2  # as git and terraform: non-zero, since no command ran
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: velollm ") and "Declarative configuration manager" in out
+    assert all(command in out for command in main.COMMANDS)
+    assert err == ""
+
+
+def test_help_before_the_command_is_still_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main.main(["--help", "plna"]) == 0
+    assert capsys.readouterr().out.startswith("usage: velollm ")
 
 
 @pytest.mark.parametrize("command", main.COMMANDS)

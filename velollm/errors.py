@@ -21,6 +21,12 @@ class VelollmError(Exception):
         return self.message
 
 
+class UsageError(VelollmError):
+    """The command line is wrong (an option value it cannot use): exit 2, as argparse's errors."""
+
+    exit_code = 2
+
+
 class ConfigError(VelollmError):
     """velollm.yaml (or a profile, plan, hardware file) cannot be used."""
 
@@ -39,6 +45,10 @@ class HardwareDetectionError(VelollmError):
 
 class ServerUnreachableError(VelollmError):
     pass
+
+
+class ServerTimeoutError(ServerUnreachableError):
+    """The server took the connection but did not answer in time (busy or stuck, not absent)."""
 
 
 class ServerResponseError(VelollmError):

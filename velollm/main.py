@@ -7,6 +7,7 @@ jinja2, requests, deepdiff) are imported inside `run()`, so `velollm --version` 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import tempfile
@@ -94,6 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"velollm {__version__}")
         return EXIT_OK
     parser = build_parser()
+    word = _command_word(args_list)
+    if word is None:  # as git: the overview on stdout (to page it), still not a command run
+        parser.print_help()
+        return EXIT_USAGE
+    if word and word not in COMMANDS:  # argparse would print the usage and every choice
+        close = difflib.get_close_matches(word, COMMANDS, n=1)
+        OUT.error(f"unknown command {word!r}; " + (f"did you mean {close[0]!r}?" if close
+                                                   else "`velollm --help` lists the commands"))
+        return EXIT_USAGE
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
@@ -102,6 +112,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _error_handler(args.command) as result:
         result.code = COMMANDS[args.command].run(args)
     return result.code
+
+
+def _command_word(args: Sequence[str]) -> str | None:
+    """The first argument that is neither a global option nor the value of one: the command;
+    None when there is none; "" when -h, --help or --version comes first (argparse answers)."""
+    words = iter(args)
+    for word in words:
+        if word in ("-h", "--help", "--version", "--"):
+            return ""
+        if word.startswith("-"):
+            if len(word) > 2 and "--color".startswith(word):  # takes a value; abbreviated too
+                next(words, None)
+            continue
+        return word
+    return None
 
 
 class _Result:

@@ -60,6 +60,8 @@ def load_hardware(path: Path | None) -> Hardware:
 def gather_facts(backend: Backend, hardware: Hardware, models: Iterable[str], *,
                  host: str | None, elsewhere: bool) -> Facts:
     """Ask `backend` about its server at `host` (none when `elsewhere`) and the named models."""
+    if elsewhere and host is not None:
+        backend.base_url(host)  # not contacted, but a bad --host is still refused, not ignored
     base_url = None if elsewhere else backend.base_url(host)
     found = backend.model_facts(models, base_url)
     version = found.server_version or backend.installed_version(hardware)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
 
 from velollm.output import OUT
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 GIB = 1024**3
 _STATUS_STYLE = {"ok": "green", "absent": "dim", "error": "red", "timeout": "yellow"}
+_GPU_PROBES = ("nvml", "nvidia-smi", "rocm-smi", "amd-smi", "system_profiler", "lspci")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -20,8 +22,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
         "detect", parents=[common], help="show the hardware and the Ollama install",
         description="Detect GPUs (VRAM, driver), CPU, memory, OS and the Ollama install. "
                     "`--json` prints the hardware document that `plan --hardware FILE` reads.")
-    p.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
-                   help="longest wait for any one probe (default: 2)")
+    p.add_argument("--timeout", type=seconds, default=2.0, metavar="SECONDS",
+                   help="one deadline for all probes, which run at the same time: detect "
+                        "answers within about this long, and reports a probe still running then "
+                        "as timed out (default: 2)")
+
+
+def seconds(text: str) -> float:
+    """argparse type: seconds above zero (0 or less would time every probe out), at most a day
+    (far larger values overflow the clocks the probes wait on)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0, "
+                                         "at most 86400")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
 
 def report(hw: Hardware, *, verbose: bool) -> None:
     if not hw.gpus:
-        OUT.line(f"{label('GPU')}none detected (CPU inference only)")
+        late = _timed_out(hw, *_GPU_PROBES)
+        OUT.line(f"{label('GPU')}none detected " + (f"({' and '.join(late)} timed out)" if late
+                                                     else "(CPU inference only)"))
     for gpu in hw.gpus:
         OUT.line(f"{label('GPU')}{gpu_line(gpu)}")
     c = hw.cpu
@@ -59,6 +78,10 @@ def report(hw: Hardware, *, verbose: bool) -> None:
         for probe in hw.probes:
             status = OUT.style(f"{probe.status:<7}", _STATUS_STYLE[probe.status])
             OUT.line(f"  probe {probe.name:<16}{status} {probe.detail}")
+    late = [p.name for p in hw.probes if p.status == "timeout"]
+    if late:  # what they would have found is missing above, not known to be absent
+        OUT.warn(f"timed out: {', '.join(late)}; their findings are missing from this report "
+                 "(run again with a longer --timeout; -v shows every probe)")
 
 
 def label(text: str) -> str:
@@ -86,14 +109,28 @@ def gpu_line(gpu: Gpu) -> str:
 
 def ollama_line(hw: Hardware) -> str:
     o = hw.ollama
-    text = f"{o.version or 'version unknown'} at {o.path}" if o.installed else "not installed"
+    install_late = bool(_timed_out(hw, "ollama"))
+    if o.installed:
+        version = o.version or ("version unknown (`ollama --version` timed out)" if install_late
+                                else "version unknown")
+        text = f"{version} at {o.path}"
+    else:
+        text = "install unknown (the probe timed out)" if install_late else "not installed"
     if o.managed_by != "none":
         text += f", managed by {o.managed_by}"
         if o.systemd_dropins:
             text += f" ({len(o.systemd_dropins)} drop-in(s))"
-    server = (f"server {o.server_version} reachable at {o.host}" if o.server_reachable
-              else f"no server at {o.host}")
+    if o.server_reachable:
+        server = f"server {o.server_version} reachable at {o.host}"
+    elif _timed_out(hw, "ollama-server"):
+        server = f"no answer from {o.host} in time (timed out)"
+    else:
+        server = f"no server at {o.host}"
     return f"{text}; {server}"
+
+
+def _timed_out(hw: Hardware, *names: str) -> list[str]:
+    return [p.name for p in hw.probes if p.name in names and p.status == "timeout"]
 
 
 def _gib(value: int | None) -> str:

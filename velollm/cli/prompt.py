@@ -26,5 +26,10 @@ def confirm(command: str, question: str, *, review: str, unchanged: str) -> None
         raise VelollmError(f"{command} needs confirmation, and there is no terminal to ask on",
                            hint=hint)
     OUT.line(f"\n{question} Only 'yes' will be accepted.")
-    if input("  Enter a value: ").strip() != "yes":
+    try:
+        answer = input("  Enter a value: ")
+    except EOFError:  # ^D: the user closed the input, which is no "yes" either
+        OUT.line()  # the terminal echoed no newline after the prompt
+        answer = ""
+    if answer.strip() != "yes":
         raise VelollmError(f"{command.capitalize()} cancelled.", hint=unchanged)

@@ -59,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from velollm.io.state import load_state
 
     state = load_state()
-    wanted, target = verification.wanted_settings(state)
     spec, backend_name = _desired(args.file)
     backend = get_backend(verification.applied_backend(state) or backend_name)
-    client = backend.client(backend.base_url(args.host))
+    client = backend.client(backend.base_url(args.host))  # a bad --host first: a usage error
+    wanted, target = verification.wanted_settings(state)
     version = client.version()  # a clear "not reachable" before anything else
     bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline)
     # Evidence after the benchmark: loading the model writes the log lines that say what the

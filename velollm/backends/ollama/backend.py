@@ -92,10 +92,26 @@ class OllamaBackend:
 
     # -- the server ------------------------------------------------------------------------------
     def base_url(self, host: str | None) -> str:
-        """--host, else OLLAMA_HOST, else Ollama's default, read with Ollama's own rules."""
-        from velollm.backends.ollama.host import parse_host
+        """--host, else OLLAMA_HOST, else Ollama's default, read with Ollama's own rules.
 
-        return parse_host(host or os.environ.get("OLLAMA_HOST"))
+        Those rules quietly replace a bad port or bracket with a default; a --host the user
+        typed is checked first instead, so a typo is a usage error, not some other server.
+        """
+        from velollm.backends.ollama.host import host_problem, parse_host
+        from velollm.errors import UsageError, VelollmError
+
+        if host is not None:
+            problem = host_problem(host)
+            if problem is not None:
+                raise UsageError(f"invalid --host {host!r}: {problem}; give 127.0.0.1:11434, "
+                                 "http://host:port or https://host")
+            return parse_host(host)
+        env = os.environ.get("OLLAMA_HOST")
+        url = parse_host(env)
+        if not url.startswith(("http://", "https://")):  # Ollama's own client fails on it too
+            raise VelollmError(f"OLLAMA_HOST={env} is not an http:// or https:// address",
+                               hint="fix OLLAMA_HOST, or give the server with --host URL")
+        return url
 
     def installed_version(self, hardware: Hardware) -> str | None:
         return hardware.ollama.server_version or hardware.ollama.version

@@ -24,7 +24,7 @@ from velollm.backends.wire import (
     RunningModel,
     Token,
 )
-from velollm.errors import ServerResponseError, ServerUnreachableError
+from velollm.errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
 
 if TYPE_CHECKING:
     import requests
@@ -124,7 +124,7 @@ class OllamaClient:
                     raise self.unreachable() from None
                 self.sleep(self.backoff * 2 ** attempt)
             except requests.Timeout:
-                raise ServerUnreachableError(
+                raise ServerTimeoutError(
                     f"Ollama at {self.base_url} did not answer {method} {path} within "
                     f"{self.read_timeout:g} s", hint="the server may be overloaded or stuck; "
                     "check its log") from None

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 DEFAULT_PORT = "11434"
+# A host name or IPv4 address; anything else (quotes, '@', ']') is a typo, not a host.
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _split_host_port(hostport: str) -> tuple[str, str] | None:
@@ -66,6 +69,68 @@ def parse_host(value: str | None) -> str:
         host = f"[{host}]"
     url = f"{scheme}://{host}:{port}"
     return f"{url}/{path}" if path else url
+
+
+def host_problem(value: str) -> str | None:
+    """Why `value` is not a server address (None when it is one): for a host the user typed.
+
+    parse_host never fails, as Ollama's parser: a bad port or bracket quietly becomes a default,
+    right for the variable a server must start with, wrong for --host (the user asked for *that*).
+
+    >>> [host_problem(v) for v in ("127.0.0.1:11434", "localhost", ":8080", "[::1]:8080",
+    ...                            "::1", "https://example.com", "http://h:1/ollama")]
+    [None, None, None, None, None, None, None]
+    >>> host_problem("ftp://example")
+    "the scheme must be http or https, not 'ftp'"
+    >>> host_problem("http://127.0.0.1:99999")
+    'the port must be a number from 1 to 65535'
+    >>> host_problem("http://[bad")
+    "'[bad' opens a bracket for an IPv6 address and never closes it"
+    >>> host_problem("a b")
+    'it contains white space'
+    """
+    if not value.strip():
+        return "it is empty"
+    if any(c.isspace() for c in value):
+        return "it contains white space"
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme not in ("http", "https"):
+        return f"the scheme must be http or https, not {scheme!r}"
+    return _hostport_problem((rest if sep else value).partition("/")[0])
+
+
+def _hostport_problem(hostport: str) -> str | None:
+    port: str | None = None
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            return f"{hostport!r} opens a bracket for an IPv6 address and never closes it"
+        if not _is_ipv6(hostport[1:end]):
+            return f"{hostport[1:end]!r} in brackets is not an IPv6 address"
+        after = hostport[end + 1:]
+        if after and not after.startswith(":"):
+            return f"{after!r} after the IPv6 address is not a :PORT"
+        port = after[1:] if after else None
+    elif hostport.count(":") > 1:  # Ollama reads a bare IPv6 address as the host, port default
+        if not _is_ipv6(hostport):
+            return f"{hostport!r} is not an IPv6 address (write [ADDRESS]:PORT)"
+    else:
+        host, colon, given = hostport.partition(":")
+        port = given if colon else None
+        if not host and not colon:
+            return "it names no host"
+        if host and not _NAME.fullmatch(host):
+            return f"{host!r} is not a host name or IP address"
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return "the port must be a number from 1 to 65535"
+    return None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def connect_url(base_url: str) -> str:

@@ -6,6 +6,7 @@ being set up) we answer in a millisecond without importing requests through the 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import re
 import socket
@@ -88,23 +89,29 @@ def _managed_by(ctx: ProbeContext, unit: str | None) -> ManagedBy:
 
 def probe_server(ctx: ProbeContext, timeout: float) -> tuple[Server, Probe]:
     host = parse_host(ctx.environ.get("OLLAMA_HOST"))
-    if not _port_open(connect_url(host), ctx.budget(timeout)):
-        return Server(host, False, None), Probe("ollama-server", "absent",
-                                                f"nothing listens at {host}")
+    connected = _connect(connect_url(host), ctx.budget(timeout))
+    if connected != "ok":
+        detail = (f"nothing listens at {host}" if connected == "absent"
+                  else f"connecting to {host} timed out")
+        return Server(host, False, None), Probe("ollama-server", connected, detail)
     from velollm.backends.ollama.client import OllamaClient
-    from velollm.errors import VelollmError
+    from velollm.errors import ServerTimeoutError, VelollmError
 
     left = ctx.budget(timeout)
     client = OllamaClient(host, connect_timeout=left, read_timeout=left)
     try:
         version = client.version()
+    except ServerTimeoutError as exc:  # a server is there, busy: not the same as none at all
+        return Server(host, False, None), Probe("ollama-server", "timeout", str(exc))
     except (VelollmError, ValueError) as exc:
         return Server(host, False, None), Probe("ollama-server", "error", str(exc))
     return Server(host, True, version or None), Probe("ollama-server", "ok",
                                                       f"{host} answers, version {version}")
 
 
-def _port_open(url: str, timeout: float) -> bool:
+def _connect(url: str, timeout: float) -> ProbeStatus:
+    """"ok": something listens; "absent": refused; "timeout": no answer in time (a firewall that
+    drops packets, a slow name lookup), which says nothing about whether a server is there."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or (
         443 if parts.scheme == "https" else 80)
@@ -113,12 +120,18 @@ def _port_open(url: str, timeout: float) -> bool:
     except ValueError:  # a name: resolve it (getaddrinfo pulls in the idna codec, ~2 ms)
         try:
             with socket.create_connection((host, port), timeout=timeout):
-                return True
+                return "ok"
+        except TimeoutError:
+            return "timeout"
         except OSError:
-            return False
+            return "absent"
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
-            return sock.connect_ex((host, port)) == 0
+            code = sock.connect_ex((host, port))
     except OSError:  # e.g. IPv6 disabled on this host
-        return False
+        return "absent"
+    if code == 0:
+        return "ok"
+    # connect_ex reports its own timeout as EWOULDBLOCK (CPython's SOCK_TIMEOUT_ERR)
+    return "timeout" if code in (errno.EWOULDBLOCK, errno.EAGAIN, errno.ETIMEDOUT) else "absent"
