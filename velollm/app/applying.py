@@ -59,7 +59,8 @@ def check_fresh(saved: Plan) -> None:
 
 
 def _settings(plan: Plan) -> dict[str, object]:
-    return {"env": dict(plan.env), "models": {m: dict(p) for m, p in plan.model_params.items()},
+    return {"env": dict(plan.env), "unset": list(plan.unset),
+            "models": {m: dict(p) for m, p in plan.model_params.items()},
             "target": plan.target_kind, "target_path": plan.target_path,
             "backend": plan.backend}
 

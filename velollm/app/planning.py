@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
     from velollm.core.optimizer import Recommendation, Settings
+    from velollm.io.state import State
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,9 @@ def make_plan(req: PlanRequest) -> Plan:
     if kind == "auto":
         kind = backend.auto_target(hw if facts.elsewhere else None)
     path = req.path or _config_relative(desired.target.path, config.source)
-    rendered = backend.render(kind, env, path=path, models=model_params)
     state = load_state()
+    unset = _retired(state, backend.name, env)
+    rendered = backend.render(kind, env, path=path, models=model_params, unset=unset)
     drift_paths = {d.path for d in drifted(state)}
     current_env, current_models = _current(backend, rendered)
     changes = planner.diff_settings(current_env=current_env, desired_env=env,
@@ -131,7 +133,7 @@ def make_plan(req: PlanRequest) -> Plan:
     warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
                 *backend.security_warnings(env),
                 *backend.reach_warnings(kind, hw, env, observed)]
-    return Plan(target_kind=kind, target_path=str(files[0].path), env=env,
+    return Plan(target_kind=kind, target_path=str(files[0].path), env=env, unset=unset,
                 model_params=model_params, changes=changes, files=files,
                 warnings=tuple(dict.fromkeys(warnings)),
                 notes=tuple(dict.fromkeys([*notes, *facts.models.notes])),
@@ -139,6 +141,18 @@ def make_plan(req: PlanRequest) -> Plan:
                 fingerprint=fingerprint, offline=not facts.models.reachable,
                 ollama_version=version,
                 inputs=req.to_inputs(), observed=observed, backend=backend.name)
+
+
+def _retired(state: State, backend: str, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Variables velollm set before (in the settings last applied, or unset by them already)
+    that velollm.yaml no longer wants: a shell that sourced an earlier file still has them."""
+    if state.settings.get("backend", backend) != backend:
+        return ()
+    before = state.settings.get("env")
+    names = set(before) if isinstance(before, dict) else set()
+    unset = state.settings.get("unset")
+    names |= set(unset) if isinstance(unset, list) else set()
+    return tuple(sorted(n for n in names if isinstance(n, str) and n not in env))
 
 
 def _differing(now: Mapping[str, Observed], env: dict[str, str]) -> tuple[dict[str, str], ...]:

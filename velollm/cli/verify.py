@@ -1,7 +1,8 @@
 """`velollm verify`: did every setting take effect, and did the benchmark not regress?
 
 Exit codes (README): 0 every setting effective (or unknown) and no confirmed regression; 1 error;
-4 a setting is not effective; 5 the benchmark confirmed a regression against the baseline.
+4 a setting is not effective (or one velollm.yaml no longer sets is still in force); 5 the
+benchmark confirmed a regression against the baseline.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline)
     # Evidence after the benchmark: loading the model writes the log lines that say what the
     # runner really did (flash attention, KV cache, parallel slots).
-    found = backend.verify(state, wanted, target, client, version, log_path=args.log)
+    found = backend.verify(state, wanted, target, client, version, log_path=args.log,
+                           retired=verification.retired_settings(state))
     code = verification.exit_code(found.effects, None if bench is None else bench["status"])
     doc = _document(client.base_url, version, found, target, bench, code)
     doc["server"]["backend"] = backend.title
@@ -138,7 +140,8 @@ def render(doc: dict[str, Any]) -> None:
     OUT.line(f"Settings on {server.get('backend', 'Ollama')} {server['version']} at {server['url']}"
              + (f" (pid {server['pid']})" if server["pid"] else ""))
     rows = [("setting", "wanted", "observed", "status", "why")]
-    rows += [(s["env"], s["wanted"], "-" if s["observed"] is None else s["observed"],
+    rows += [(s["env"], "(unset)" if s["wanted"] is None else s["wanted"],
+              "-" if s["observed"] is None else s["observed"],
               s["status"], s["why"]) for s in doc["settings"]]
     for i, line in enumerate(_table(rows)):
         status = doc["settings"][i - 1]["status"] if i else ""
@@ -186,7 +189,8 @@ def _render_benchmark(bench: dict[str, Any]) -> None:
 
 
 def _verdict_line(doc: dict[str, Any]) -> str:
-    bad = [s["env"] for s in doc["settings"] if s["status"] == "not effective"]
+    bad = [s["env"] + (" (still set)" if s["wanted"] is None else "")
+           for s in doc["settings"] if s["status"] == "not effective"]
     unknown = [s["env"] for s in doc["settings"] if s["status"] == "unknown"]
     parts = [f"not effective: {', '.join(bad)}" if bad else "every setting took effect"
              if not unknown else f"could not confirm: {', '.join(unknown)}"]

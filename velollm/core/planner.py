@@ -50,6 +50,9 @@ class Plan:
     # What the server runs with now, from sources other than the target: {env, value, source}
     observed: tuple[dict[str, str], ...] = ()
     backend: str = "ollama"  # the server this plan configures (velollm.yaml's backend:)
+    # Variables velollm set before that velollm.yaml no longer wants: the shell files unset them
+    # (a shell that sourced the earlier file would hand them on), state.json keeps them for verify
+    unset: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -183,6 +186,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             inputs=dict(doc.get("inputs") or {}),
             observed=tuple(doc.get("observed") or ()),
             backend=str(doc.get("backend") or "ollama"),
+            unset=tuple(str(n) for n in doc.get("unset") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
