@@ -2,7 +2,7 @@
 
 Guarantees, each covered by tests/io/:
 - A target is always either fully old or fully new: temp file in the same directory, fsync,
-  os.replace, fsync of the directory. Mode and owner of a replaced file are kept.
+  os.replace, fsync of the directory. Mode and owner of a replaced file are kept (atomic.py).
 - A file velollm did not create is never replaced unless force=True; then its original is copied to
   <state dir>/backups/ first (kept beside the state, not beside the file, so systemd and launchd never
   load a backup) and destroy puts it back.
@@ -18,7 +18,6 @@ import difflib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -26,12 +25,15 @@ from pathlib import Path
 from typing import Protocol
 
 from velollm.errors import ApplyConflictError, VelollmError, WriteError, write_error
+from velollm.io.atomic import atomic_write, remove_file
+from velollm.io.atomic import read_bytes as _read
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
 from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
 from velollm.io.xdg import state_dir
 
-_TMP_SUFFIX = ".velollm-tmp"
-
+# atomic_write and remove_file live in atomic.py; every other writer imports them from here.
+__all__ = ["ApplyResult", "FileDiff", "FileSpec", "apply_files", "atomic_write", "remove_file",
+           "remove_files", "unified_diff"]
 
 class FileSpec(Protocol):
     """What apply_files needs of a file to write (core.files.RenderedFile fits)."""
@@ -71,75 +73,6 @@ class _Change:
     after: bytes
     mode: int
     record: FileRecord
-
-
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` in one step; keeps the mode and owner of a file it replaces."""
-    path = Path(os.path.realpath(path))  # write through a symlinked dotfile, keep the link
-    try:
-        old = os.stat(path)
-    except FileNotFoundError:
-        old = None
-    except OSError as exc:
-        raise write_error(exc, path) from None
-    tmp = ""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), stat.S_IMODE(old.st_mode) if old else mode)
-            if old and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                with contextlib.suppress(PermissionError):  # only root may give files away
-                    os.fchown(fh.fileno(), old.st_uid, old.st_gid)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = ""
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise write_error(exc, path) from None
-    finally:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def remove_file(path: Path) -> bool:
-    """Delete `path` (durably); False when it was already gone."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise write_error(exc, path, "remove") from None
-    _fsync_dir(path.parent)
-    return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Temp files of a writer killed mid-write; safe to remove because we hold the lock."""
-    for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise write_error(exc, path, "read") from None
 
 
 def _text(data: bytes | None) -> str | None:
