@@ -26,10 +26,12 @@ class Outcome:
     msg: str
     follow_up: list[str] = field(default_factory=list)  # commands the user still has to run
     ran: list[str] = field(default_factory=list)  # commands velollm ran
+    removed: list[str] = field(default_factory=list)  # of `files`: taken back, not written
 
     def to_dict(self) -> dict[str, Any]:
         return {"changed": self.changed, "diff": self.diffs, "msg": self.msg,
-                "files": self.files, "follow_up": self.follow_up, "ran": self.ran}
+                "files": self.files, "follow_up": self.follow_up, "ran": self.ran,
+                "removed": self.removed}
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -68,7 +70,7 @@ def _settings(plan: Plan) -> dict[str, object]:
 def write_plan(plan: Plan, *, dry_run: bool, force: bool) -> Any:
     from velollm.io.fileops import apply_files
 
-    return apply_files(plan.files, force=force, dry_run=dry_run,
+    return apply_files(plan.files, force=force, dry_run=dry_run, retire=plan.retired_files,
                        plan_id=planner.fingerprint_of(plan.to_dict())[:16],
                        fingerprint=planner.fingerprint_of(dict(plan.fingerprint)),
                        settings=_settings(plan))
@@ -128,4 +130,8 @@ def outcome(result: Any, plan: Plan | None, verb: str) -> Outcome:
     if plan is not None and result.changed and not result.dry_run and plan.files:
         pickup = {f.pickup for f in plan.files if str(f.path) in files and f.pickup}
         msg += "".join(f" {p[0].upper()}{p[1:]}." for p in sorted(pickup))
-    return Outcome(result.changed, diffs, files, msg)
+    kept = [str(k) for k in getattr(result, "kept", ())]
+    if kept:
+        msg += f" The hand-edited file(s) velollm removed are kept as {', '.join(kept)}."
+    removed = [f for f in files if plan is not None and f in plan.retired_files]
+    return Outcome(result.changed, diffs, files, msg, removed=removed)

@@ -108,7 +108,9 @@ def make_plan(req: PlanRequest) -> Plan:
     kind = req.target or desired.target.kind
     if kind == "auto":
         kind = backend.auto_target(hw if facts.elsewhere else None)
-    path = req.path or _config_relative(desired.target.path, config.source)
+    # absolute: state records it, and a later plan from another directory must find it
+    path = req.path.absolute() if req.path else _config_relative(desired.target.path,
+                                                                 config.source)
     state = load_state()
     unset = _retired(state, backend.name, env)
     rendered = backend.render(kind, env, path=path, models=model_params, unset=unset)
@@ -122,12 +124,15 @@ def make_plan(req: PlanRequest) -> Plan:
         changes = tuple(planner.file_drift(str(f.path)) for f in rendered
                         if str(f.path) in drift_paths and _read(f.path) != f.content)
     files = tuple(rendered)
+    orphans = _orphans(state, files, drift_paths)
+    changes += orphans
     fingerprint = {
         "config": _sha_or_absent(req.config_path),
         "profile": _sha_or_absent(profile_path(config.profile, config.source.parent)),
         "hardware": planner.fingerprint_of(stable_hardware(hw, backend)),
         "ollama_version": str(version),
         **{f"file:{f.path}": _sha_or_absent(f.path) for f in files},
+        **{f"file:{c.key}": _sha_or_absent(Path(c.key)) for c in orphans},
     }
     observed = _differing(facts.now, env)
     warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
@@ -141,6 +146,17 @@ def make_plan(req: PlanRequest) -> Plan:
                 fingerprint=fingerprint, offline=not facts.models.reachable,
                 ollama_version=version,
                 inputs=req.to_inputs(), observed=observed, backend=backend.name)
+
+
+def _orphans(state: State, files: tuple[RenderedFile, ...],
+             drift_paths: set[str]) -> tuple[planner.Change, ...]:
+    """Files velollm wrote earlier (state) that this plan no longer produces: apply takes them
+    back, like destroy (the original velollm replaced is put back, else the file deleted)."""
+    produced = {str(f.path) for f in files}
+    return tuple(planner.file_retired(r.path, r.target, restores=r.backup is not None,
+                                      edited=r.path in drift_paths and Path(r.path).exists(),
+                                      gone=not Path(r.path).exists())
+                 for r in state.files if r.path not in produced)
 
 
 def _retired(state: State, backend: str, env: Mapping[str, str]) -> tuple[str, ...]:

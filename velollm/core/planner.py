@@ -62,6 +62,11 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def retired_files(self) -> tuple[str, ...]:
+        """Files velollm wrote earlier that this plan no longer produces: apply takes them back."""
+        return tuple(c.key for c in self.changes if c.scope == "file" and c.action == "remove")
+
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["env"] = dict(self.env)
@@ -150,6 +155,19 @@ def file_drift(path: str) -> Change:
     """A managed file edited by hand without changing any value velollm reads back."""
     return Change("change", "file", path, "edited by hand", "velollm's content",
                   "changed outside velollm: apply restores the file velollm wrote")
+
+
+def file_retired(path: str, target: str, *, restores: bool, edited: bool, gone: bool) -> Change:
+    """A file velollm wrote earlier (for `target`) that velollm.yaml no longer produces: another
+    target, another path, a model without parameters now."""
+    what = f"the {target} target" if target else "a target"
+    reason = f"velollm wrote it for {what}; velollm.yaml no longer produces it: apply "
+    reason += ("puts back the original it replaced" if restores
+               else "forgets it (already deleted)" if gone else "deletes it")
+    if edited:
+        reason += (" (changed outside velollm: apply refuses without --force, which keeps the "
+                   "edited file in velollm's backups)")
+    return Change("remove", "file", path, f"written for {what}", None, reason)
 
 
 def _json(value: ParamValue | None) -> str | list[str] | None:
