@@ -17,10 +17,10 @@ from velollm.backends.ollama.current import find_server_processes
 
 def test_proc_lists_only_processes_this_run_started(tmp_path: Path) -> None:
     # /bin/sh named "ollama", running the script "serve": its cmdline reads `ollama serve`
-    # (no exec: sh stays, as the parent of its sleep; both go with the group we created)
-    (tmp_path / "serve").write_text("sleep 30\n:\n")
+    # (the builtin `read` waits on our pipe: sh forks nothing that could share its cmdline)
+    (tmp_path / "serve").write_text("read line\n")
     child = subprocess.Popen(["ollama", "serve"], executable="/bin/sh", cwd=tmp_path,
-                             start_new_session=True)
+                             stdin=subprocess.PIPE, start_new_session=True)
     try:
         cmdline = Path(f"/proc/{child.pid}/cmdline")
         for _ in range(500):  # right after exec the kernel may show an empty cmdline
@@ -34,7 +34,7 @@ def test_proc_lists_only_processes_this_run_started(tmp_path: Path) -> None:
         assert [p.pid for p in found] == [child.pid]
     finally:
         os.killpg(child.pid, signal.SIGKILL)  # its own session: pgid == pid
-        child.wait()
+        child.communicate()
 
 
 def test_real_systemctl_is_refused_but_a_fake_one_runs(tmp_path: Path,

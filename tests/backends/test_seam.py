@@ -4,7 +4,7 @@ validate, plan, apply and a second plan with no edit anywhere else in velollm.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,7 +87,8 @@ class ToyBackend:
         return "envfile"
 
     def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
-               models: Mapping[str, Mapping[str, str]]) -> list[RenderedFile]:
+               models: Mapping[str, Mapping[str, str]],
+               unset: Collection[str] = ()) -> list[RenderedFile]:
         assert path is not None
         text = "".join(f"{k}={v}\n" for k, v in sorted(settings.items()))
         return [RenderedFile(path=path, content=text, kind=kind,

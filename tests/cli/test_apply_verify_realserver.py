@@ -91,3 +91,66 @@ def test_plan_reads_the_server_at_its_host_when_two_run(ollama_server, tmp_path:
         assert observed["OLLAMA_NUM_PARALLEL"] == {
             "env": "OLLAMA_NUM_PARALLEL", "value": value,
             "source": f"running server (pid {server.pid})"}
+
+
+@pytest.mark.realserver
+def test_a_removed_setting_does_not_survive_a_restart_from_the_file(  # type: ignore[no-untyped-def]
+        ollama_server, tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: pin max_queue, apply, start the server from the file; remove the key, apply,
+    and restart the same way from a shell that still has OLLAMA_MAX_QUEUE=64 (it sourced the
+    earlier file): the server runs without it. A server that still has it is reported."""
+    monkeypatch.chdir(tmp_path)
+    config = "version: 1\nbackend: ollama\ntarget: {kind: shell}\nserver:\n  num_parallel: 2\n"
+    (tmp_path / "velollm.yaml").write_text(config + "  max_queue: 64\n")
+    env_file = isolated_home / ".config" / "velollm" / "ollama.env.sh"
+    planned_on = ollama_server(model=False)
+    code, out, err = cli(capsys, "apply", "--host", planned_on.base_url, "--auto-approve")
+    assert code == 0, out + err
+
+    def verify(server) -> tuple[int, dict[str, dict[str, object]]]:  # type: ignore[no-untyped-def]
+        code, out, _ = cli(capsys, "verify", "--host", server.base_url, "--skip-benchmark",
+                           "--json")
+        doc = json.loads(out)
+        assert not doc["notes"], doc  # the server's environment was read
+        return code, {s["env"]: s for s in doc["settings"]}
+
+    first = ollama_server(source=env_file, model=False)
+    code, settings = verify(first)
+    assert code == 0 and settings["OLLAMA_MAX_QUEUE"]["status"] == "effective"
+
+    (tmp_path / "velollm.yaml").write_text(config)  # max_queue removed
+    code, out, _ = cli(capsys, "plan", "--host", first.base_url, "--json")
+    removal = [(c["action"], c["key"], c["before"]) for c in json.loads(out)["changes"]]
+    assert removal == [("remove", "OLLAMA_MAX_QUEUE", "64")]
+    code, out, err = cli(capsys, "apply", "--host", first.base_url, "--auto-approve")
+    assert code == 0, out + err
+
+    # still running with 64, started before the apply that removed it: reported, exit 4
+    code, settings = verify(first)
+    gone = settings["OLLAMA_MAX_QUEUE"]
+    assert code == 4
+    assert (gone["wanted"], gone["observed"], gone["status"]) == (None, "64", "not effective")
+    assert "started before velollm removed it" in str(gone["why"])
+    code, out, _ = cli(capsys, "verify", "--host", first.base_url, "--skip-benchmark")
+    row = next(line.split() for line in out.splitlines() if "OLLAMA_MAX_QUEUE" in line)
+    assert row[:3] == ["OLLAMA_MAX_QUEUE", "(unset)", "64"]
+    assert "not effective: OLLAMA_MAX_QUEUE (still set)" in out.splitlines()[-1]
+
+    # restarted from a shell that inherited 64 and sources the new file: gone, all effective
+    restarted = ollama_server({"OLLAMA_MAX_QUEUE": "64"}, source=env_file, model=False)
+    environ = Path(f"/proc/{restarted.pid}/environ").read_bytes().split(b"\0")
+    assert b"OLLAMA_NUM_PARALLEL=2" in environ
+    assert not [e for e in environ if e.startswith(b"OLLAMA_MAX_QUEUE=")]
+    code, settings = verify(restarted)
+    assert code == 0, settings
+    assert "OLLAMA_MAX_QUEUE" not in settings
+    assert settings["OLLAMA_NUM_PARALLEL"]["status"] == "effective"
+
+    # started with 64 without the file: the value came from elsewhere, and verify says so
+    elsewhere = ollama_server({"OLLAMA_MAX_QUEUE": "64", "OLLAMA_NUM_PARALLEL": "2"},
+                              model=False)
+    code, settings = verify(elsewhere)
+    assert code == 4
+    assert settings["OLLAMA_MAX_QUEUE"]["status"] == "not effective"
+    assert "environment that started it" in str(settings["OLLAMA_MAX_QUEUE"]["why"])

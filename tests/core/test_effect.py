@@ -87,3 +87,26 @@ def test_no_evidence_is_unknown() -> None:
                          target_kind="shell", restarted_since_apply=None)
     (res,) = effect.check_effects({"OLLAMA_NUM_PARALLEL": "4"}, ev, version_reads=_reads_all)
     assert res.status == "unknown"
+
+
+def test_a_removed_setting_still_in_force_is_not_effective() -> None:
+    """velollm.yaml dropped OLLAMA_MAX_QUEUE; a server that still has it (inherited from the shell
+    that started it) does not run with what velollm.yaml says."""
+    ev = effect.Evidence(process_env={"OLLAMA_MAX_QUEUE": "64"}, log_config=None,
+                         server_managed_by="none", target_kind="shell", restarted_since_apply=True)
+    (res,) = effect.check_removed(["OLLAMA_MAX_QUEUE", "OLLAMA_GONE_AND_ABSENT"], ev)
+    assert (res.env, res.wanted, res.observed, res.status) == (
+        "OLLAMA_MAX_QUEUE", None, "64", "not effective")
+    assert "no longer sets" in res.why and "sources the file" in res.why
+    stale = effect.Evidence(process_env={"OLLAMA_MAX_QUEUE": "64"}, log_config=None,
+                            server_managed_by="systemd", target_kind="systemd",
+                            restarted_since_apply=False)
+    (res,) = effect.check_removed(["OLLAMA_MAX_QUEUE"], stale)
+    assert "started before velollm removed it" in res.why and "systemctl restart" in res.why
+
+
+def test_a_removed_setting_is_not_judged_without_the_server_s_environment() -> None:
+    # its log lists every variable with its default: unset and "set to the default" look alike
+    ev = effect.Evidence(process_env=None, log_config={"OLLAMA_MAX_QUEUE": "512"},
+                         server_managed_by="none", target_kind="shell", restarted_since_apply=None)
+    assert effect.check_removed(["OLLAMA_MAX_QUEUE"], ev) == []

@@ -63,9 +63,10 @@ def test_plan_round_trips_through_json() -> None:
         files=(RenderedFile(Path("/tmp/x.sh"), content, 0o644, "shell", ("source /tmp/x.sh",),
                             "restart ollama serve"),),
         warnings=("w",), notes=("n",), fingerprint={"config": "abc"}, offline=True,
-        ollama_version="0.5.4")
+        ollama_version="0.5.4", unset=("OLLAMA_MAX_QUEUE",))
     doc = json.loads(json.dumps(plan.to_dict()))
     assert doc["summary"] == {"add": 1, "change": 0, "remove": 0}
+    assert doc["unset"] == ["OLLAMA_MAX_QUEUE"]
     assert planner.plan_from_dict(doc) == plan
 
 

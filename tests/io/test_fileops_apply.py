@@ -173,3 +173,36 @@ def test_hand_edit_that_matches_the_new_content_is_adopted_without_a_write(tmp_p
     apply_files([_file(target, "B\n")])
     assert target.stat().st_mtime_ns == before
     assert drifted(load_state()) == []
+
+
+def test_retire_takes_back_files_the_plan_no_longer_produces(tmp_path: Path) -> None:
+    old, new, foreign = tmp_path / "o.fish", tmp_path / "n.sh", tmp_path / "not-ours"
+    foreign.write_text("mine\n")
+    apply_files([RenderedFile(old, "set -gx A 1\n", kind="fish")])
+    preview = apply_files([_file(new, "export A='1'\n")], retire=[old, foreign], dry_run=True)
+    assert [(d.path, d.after) for d in preview.diffs] == [(str(new), "export A='1'\n"),
+                                                          (str(old), None)]
+    assert old.exists() and [r.path for r in load_state().files] == [str(old)]
+    result = apply_files([_file(new, "export A='1'\n")], retire=[old, foreign])
+    assert (result.removed, result.written) == ((old,), (new,))
+    assert not old.exists() and foreign.read_text() == "mine\n"  # only what state records
+    assert [r.path for r in load_state().files] == [str(new)]
+    # gone by hand: nothing to delete, state forgets it all the same
+    apply_files([RenderedFile(old, "set -gx A 1\n", kind="fish")])
+    old.unlink()
+    result = apply_files([_file(new, "export A='1'\n")], retire=[old])
+    assert (result.changed, result.removed) == (True, ())  # state changed, no file did
+    assert [r.path for r in load_state().files] == [str(new)]
+
+
+def test_retiring_a_hand_edited_file_needs_force_and_keeps_the_edits(tmp_path: Path) -> None:
+    old, new = tmp_path / "o.fish", tmp_path / "n.sh"
+    apply_files([RenderedFile(old, "set -gx A 1\n", kind="fish")])
+    old.write_text("set -gx A 1\nset -gx MINE 1\n")
+    with pytest.raises(ApplyConflictError, match="changed since velollm wrote it") as info:
+        apply_files([_file(new, "export A='1'\n")], retire=[old])
+    assert info.value.path == str(old) and not new.exists()  # refused before any write
+    result = apply_files([_file(new, "export A='1'\n")], retire=[old], force=True)
+    [kept] = result.kept
+    assert kept.read_text() == "set -gx A 1\nset -gx MINE 1\n" and not old.exists()
+    assert kept.parent == state_dir() / "backups"

@@ -27,6 +27,25 @@ def test_rendered_env_reads_back_exactly(kind: str, tmp_path: Path) -> None:
     assert readback.parse_env_file(kind, rendered.content) == NASTY
 
 
+@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "launchd"])
+def test_unset_lines_are_not_values(kind: str, tmp_path: Path) -> None:
+    """A removed setting is unset in the shell files: it reads back as absent, not as a value
+    (else the next plan would show it again)."""
+    (rendered,) = targets.render_target(kind, NASTY, path=tmp_path / "f", home=tmp_path,
+                                        unset=["OLLAMA_MAX_QUEUE", "OLLAMA_A"])
+    assert readback.parse_env_file(kind, rendered.content) == NASTY
+    unsets = "OLLAMA_MAX_QUEUE" in rendered.content
+    assert unsets == (kind in ("shell", "fish"))  # a drop-in or plist: the line is just gone
+
+
+def test_a_hand_written_unset_after_the_export_removes_it() -> None:
+    shell = "export OLLAMA_A='1' OLLAMA_B=2\nunset OLLAMA_A\nunset -f OLLAMA_B\n"
+    assert readback.parse_shell(shell) == {"OLLAMA_B": "2"}
+    fish = ("set -gx OLLAMA_A 1\nset -x -g OLLAMA_B 2\nset --erase OLLAMA_A\n"
+            "set -gx OLLAMA_C -1\nset -e -g OLLAMA_D\n")
+    assert readback.parse_fish(fish) == {"OLLAMA_B": "2", "OLLAMA_C": "-1"}
+
+
 def test_rendered_modelfile_reads_back(tmp_path: Path) -> None:
     models: dict[str, dict[str, ParamValue]] = {"llama3.1:8b": {"num_ctx": "8192",
                                                                 "stop": ("a b",)}}

@@ -27,11 +27,12 @@ class Outcome:
     follow_up: list[str] = field(default_factory=list)  # commands the user still has to run
     ran: list[str] = field(default_factory=list)  # commands velollm ran
     warnings: list[str] = field(default_factory=list)  # e.g. a --restart velollm cannot do
+    removed: list[str] = field(default_factory=list)  # of `files`: taken back, not written
 
     def to_dict(self) -> dict[str, Any]:
         return {"changed": self.changed, "diff": self.diffs, "msg": self.msg,
                 "files": self.files, "follow_up": self.follow_up, "ran": self.ran,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "removed": self.removed}
 
 
 def load_plan_file(path: Path) -> Plan:
@@ -61,7 +62,8 @@ def check_fresh(saved: Plan) -> None:
 
 
 def _settings(plan: Plan) -> dict[str, object]:
-    return {"env": dict(plan.env), "models": {m: dict(p) for m, p in plan.model_params.items()},
+    return {"env": dict(plan.env), "unset": list(plan.unset),
+            "models": {m: dict(p) for m, p in plan.model_params.items()},
             "target": plan.target_kind, "target_path": plan.target_path,
             "backend": plan.backend}
 
@@ -69,7 +71,7 @@ def _settings(plan: Plan) -> dict[str, object]:
 def write_plan(plan: Plan, *, dry_run: bool, force: bool) -> Any:
     from velollm.io.fileops import apply_files
 
-    return apply_files(plan.files, force=force, dry_run=dry_run,
+    return apply_files(plan.files, force=force, dry_run=dry_run, retire=plan.retired_files,
                        plan_id=planner.fingerprint_of(plan.to_dict())[:16],
                        fingerprint=planner.fingerprint_of(dict(plan.fingerprint)),
                        settings=_settings(plan))
@@ -137,4 +139,8 @@ def outcome(result: Any, plan: Plan | None, verb: str) -> Outcome:
     if plan is not None and result.changed and not result.dry_run and plan.files:
         pickup = {f.pickup for f in plan.files if str(f.path) in files and f.pickup}
         msg += "".join(f" {p[0].upper()}{p[1:]}." for p in sorted(pickup))
-    return Outcome(result.changed, diffs, files, msg)
+    kept = [str(k) for k in getattr(result, "kept", ())]
+    if kept:
+        msg += f" The hand-edited file(s) velollm removed are kept as {', '.join(kept)}."
+    removed = [f for f in files if plan is not None and f in plan.retired_files]
+    return Outcome(result.changed, diffs, files, msg, removed=removed)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
     from velollm.core.optimizer import Recommendation, Settings
+    from velollm.io.state import State
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,12 @@ def make_plan(req: PlanRequest) -> Plan:
     kind = req.target or desired.target.kind
     if kind == "auto":
         kind = backend.auto_target(hw if facts.elsewhere else None)
-    path = req.path or _config_relative(desired.target.path, config.source)
-    rendered = backend.render(kind, env, path=path, models=model_params)
+    # absolute: state records it, and a later plan from another directory must find it
+    path = req.path.absolute() if req.path else _config_relative(desired.target.path,
+                                                                 config.source)
     state = load_state()
+    unset = _retired(state, backend.name, env)
+    rendered = backend.render(kind, env, path=path, models=model_params, unset=unset)
     drift_paths = {d.path for d in drifted(state)}
     current_env, current_models = _current(backend, rendered)
     changes = planner.diff_settings(current_env=current_env, desired_env=env,
@@ -120,18 +124,21 @@ def make_plan(req: PlanRequest) -> Plan:
         changes = tuple(planner.file_drift(str(f.path)) for f in rendered
                         if str(f.path) in drift_paths and _read(f.path) != f.content)
     files = tuple(rendered)
+    orphans = _orphans(state, files, drift_paths)
+    changes += orphans
     fingerprint = {
         "config": _sha_or_absent(req.config_path),
         "profile": _sha_or_absent(profile_path(config.profile, config.source.parent)),
         "hardware": planner.fingerprint_of(stable_hardware(hw, backend)),
         "ollama_version": str(version),
         **{f"file:{f.path}": _sha_or_absent(f.path) for f in files},
+        **{f"file:{c.key}": _sha_or_absent(Path(c.key)) for c in orphans},
     }
     observed = _differing(facts.now, env)
     warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
                 *backend.security_warnings(env),
                 *backend.reach_warnings(kind, hw, env, observed)]
-    return Plan(target_kind=kind, target_path=str(files[0].path), env=env,
+    return Plan(target_kind=kind, target_path=str(files[0].path), env=env, unset=unset,
                 model_params=model_params, changes=changes, files=files,
                 warnings=tuple(dict.fromkeys(warnings)),
                 notes=tuple(dict.fromkeys([*notes, *facts.models.notes])),
@@ -139,6 +146,29 @@ def make_plan(req: PlanRequest) -> Plan:
                 fingerprint=fingerprint, offline=not facts.models.reachable,
                 ollama_version=version,
                 inputs=req.to_inputs(), observed=observed, backend=backend.name)
+
+
+def _orphans(state: State, files: tuple[RenderedFile, ...],
+             drift_paths: set[str]) -> tuple[planner.Change, ...]:
+    """Files velollm wrote earlier (state) that this plan no longer produces: apply takes them
+    back, like destroy (the original velollm replaced is put back, else the file deleted)."""
+    produced = {str(f.path) for f in files}
+    return tuple(planner.file_retired(r.path, r.target, restores=r.backup is not None,
+                                      edited=r.path in drift_paths and Path(r.path).exists(),
+                                      gone=not Path(r.path).exists())
+                 for r in state.files if r.path not in produced)
+
+
+def _retired(state: State, backend: str, env: Mapping[str, str]) -> tuple[str, ...]:
+    """Variables velollm set before (in the settings last applied, or unset by them already)
+    that velollm.yaml no longer wants: a shell that sourced an earlier file still has them."""
+    if state.settings.get("backend", backend) != backend:
+        return ()
+    before = state.settings.get("env")
+    names = set(before) if isinstance(before, dict) else set()
+    unset = state.settings.get("unset")
+    names |= set(unset) if isinstance(unset, list) else set()
+    return tuple(sorted(n for n in names if isinstance(n, str) and n not in env))
 
 
 def _differing(now: Mapping[str, Observed], env: dict[str, str]) -> tuple[dict[str, str], ...]:

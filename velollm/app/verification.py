@@ -27,6 +27,12 @@ def wanted_settings(state: State) -> tuple[dict[str, str], str]:
     return {str(k): str(v) for k, v in env.items()}, str(state.settings.get("target") or "")
 
 
+def retired_settings(state: State) -> tuple[str, ...]:
+    """Settings velollm set before and no longer wants (the last apply unset them)."""
+    names = state.settings.get("unset")
+    return tuple(str(n) for n in names) if isinstance(names, list) else ()
+
+
 def applied_backend(state: State) -> str | None:
     """The backend whose settings velollm last applied (None: state older than backends)."""
     name = state.settings.get("backend")

@@ -8,7 +8,7 @@ the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no bac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -98,8 +98,11 @@ class Backend(Protocol):
 
     # -- targets: render and read back ----------------------------------------------------------
     def auto_target(self, hardware: Hardware | None) -> str: ...  # None: this machine, probed
+    # unset: names velollm set before and no longer wants (in state); a target that a server
+    # may inherit old values through (a sourced shell file) unsets them, the others leave them out
     def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
-               models: Mapping[str, Mapping[str, ParamValue]]) -> list[RenderedFile]: ...
+               models: Mapping[str, Mapping[str, ParamValue]],
+               unset: Collection[str] = ()) -> list[RenderedFile]: ...
     def read_back(self, kind: str, text: str
                   ) -> tuple[dict[str, str], dict[str, dict[str, ParamValue]]]: ...
     def reach_warnings(self, kind: str, hardware: Hardware, settings: Mapping[str, str],
@@ -107,5 +110,7 @@ class Backend(Protocol):
 
     # -- verify ---------------------------------------------------------------------------------
     def client(self, base_url: str) -> ServerClient: ...
+    # retired: settings velollm set before and no longer wants (reported when still in force)
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
-               version: str | None, *, log_path: Path | None) -> Verification: ...
+               version: str | None, *, log_path: Path | None,
+               retired: Collection[str] = ()) -> Verification: ...

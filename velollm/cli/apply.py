@@ -103,8 +103,12 @@ def _report(done: Any) -> int:
         _warn(done.warnings)  # on stderr as well as in the document
         return 0
     OUT.line("")
+    would = done.msg.startswith("Would")
     for path in done.files:
-        OUT.line(f"  {OUT.style('wrote' if not done.msg.startswith('Would') else 'would write', 'green')} {path}")
+        gone = path in done.removed
+        verb = (("would remove" if gone else "would write") if would
+                else ("removed" if gone else "wrote"))
+        OUT.line(f"  {OUT.style(verb, 'green')} {path}")
     for command in done.ran:
         OUT.line(f"  {OUT.style('ran', 'green')} {command}")
     if done.follow_up:

@@ -1,7 +1,8 @@
 """`velollm verify`: did every setting take effect, and did the benchmark not regress?
 
 Exit codes (README): 0 every setting effective (or unknown) and no confirmed regression; 1 error;
-4 a setting is not effective; 5 the benchmark confirmed a regression against the baseline.
+4 a setting is not effective (or one velollm.yaml no longer sets is still in force); 5 the
+benchmark confirmed a regression against the baseline.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline)
     # Evidence after the benchmark: loading the model writes the log lines that say what the
     # runner really did (flash attention, KV cache, parallel slots).
-    found = backend.verify(state, wanted, target, client, version, log_path=args.log)
+    found = backend.verify(state, wanted, target, client, version, log_path=args.log,
+                           retired=verification.retired_settings(state))
     code = verification.exit_code(found.effects, None if bench is None else bench["status"])
     doc = _document(client.base_url, version, found, target, bench, code)
     doc["server"]["backend"] = backend.title

@@ -7,7 +7,7 @@ log lines with which it says it read a setting and then did not use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,7 +20,7 @@ Status = Literal["effective", "not effective", "unknown"]
 @dataclass(frozen=True)
 class Effect:
     env: str
-    wanted: str
+    wanted: str | None  # None: velollm set it before and velollm.yaml no longer wants it
     observed: str | None
     status: Status
     why: str
@@ -75,6 +75,35 @@ def _one(env: str, value: str, ev: Evidence, not_read: str | None) -> Effect:
                   _why_missing(env, ev))
 
 
+def check_removed(names: Iterable[str], evidence: Evidence) -> list[Effect]:
+    """Settings velollm set before and velollm.yaml no longer wants, that the running server
+    still has: the removal did not take effect. Only the server's own environment can tell (its
+    log lists every variable, defaults included), so nothing is said without it."""
+    env = evidence.process_env
+    if env is None:
+        return []
+    return [Effect(name, None, env[name], "not effective", _why_still_set(name, evidence))
+            for name in sorted(names) if name in env]
+
+
+def _why_still_set(env: str, ev: Evidence) -> str:
+    gone = f"velollm.yaml no longer sets {env}, but the running server has it"
+    if ev.restarted_since_apply is False:
+        return f"{gone}: it was started before velollm removed it: {_restart(ev)}"
+    if ev.target_kind in {"shell", "fish"}:
+        return (f"{gone} from the environment that started it (a shell that read an earlier "
+                "version of the file, or another profile): restart `ollama serve` from a "
+                "shell that sources the file, or remove it where it is set")
+    return f"{gone} from outside velollm's file: remove it there and restart the server"
+
+
+def _restart(ev: Evidence) -> str:
+    return {"systemd": "sudo systemctl restart ollama", "launchd": "restart Ollama.app",
+            "app": "restart Ollama.app"}.get(ev.server_managed_by,
+                                             "restart `ollama serve` from a shell that "
+                                             "sources the file")
+
+
 def _why_missing(env: str, ev: Evidence) -> str:
     shell_targets = {"shell", "fish"}
     if ev.target_kind in shell_targets and ev.server_managed_by == "systemd":
@@ -84,9 +113,5 @@ def _why_missing(env: str, ev: Evidence) -> str:
         return (f"{env} is set in a {ev.target_kind} file, which Ollama.app never reads: "
                 "use the launchd target")
     if ev.restarted_since_apply is False:
-        how = {"systemd": "sudo systemctl restart ollama", "launchd": "restart Ollama.app",
-               "app": "restart Ollama.app"}.get(ev.server_managed_by,
-                                                "restart `ollama serve` from a shell that "
-                                                "sources the file")
-        return f"the server was started before velollm wrote the setting: {how}"
+        return f"the server was started before velollm wrote the setting: {_restart(ev)}"
     return "the running server does not have this value"

@@ -50,6 +50,9 @@ class Plan:
     # What the server runs with now, from sources other than the target: {env, value, source}
     observed: tuple[dict[str, str], ...] = ()
     backend: str = "ollama"  # the server this plan configures (velollm.yaml's backend:)
+    # Variables velollm set before that velollm.yaml no longer wants: the shell files unset them
+    # (a shell that sourced the earlier file would hand them on), state.json keeps them for verify
+    unset: tuple[str, ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -58,6 +61,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def retired_files(self) -> tuple[str, ...]:
+        """Files velollm wrote earlier that this plan no longer produces: apply takes them back."""
+        return tuple(c.key for c in self.changes if c.scope == "file" and c.action == "remove")
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -149,6 +157,19 @@ def file_drift(path: str) -> Change:
                   "changed outside velollm: apply restores the file velollm wrote")
 
 
+def file_retired(path: str, target: str, *, restores: bool, edited: bool, gone: bool) -> Change:
+    """A file velollm wrote earlier (for `target`) that velollm.yaml no longer produces: another
+    target, another path, a model without parameters now."""
+    what = f"the {target} target" if target else "a target"
+    reason = f"velollm wrote it for {what}; velollm.yaml no longer produces it: apply "
+    reason += ("puts back the original it replaced" if restores
+               else "forgets it (already deleted)" if gone else "deletes it")
+    if edited:
+        reason += (" (changed outside velollm: apply refuses without --force, which keeps the "
+                   "edited file in velollm's backups)")
+    return Change("remove", "file", path, f"written for {what}", None, reason)
+
+
 def _json(value: ParamValue | None) -> str | list[str] | None:
     """A value as the plan file holds it: several stop sequences are a JSON list."""
     return list(value) if isinstance(value, tuple) else value
@@ -183,6 +204,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             inputs=dict(doc.get("inputs") or {}),
             observed=tuple(doc.get("observed") or ()),
             backend=str(doc.get("backend") or "ollama"),
+            unset=tuple(str(n) for n in doc.get("unset") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",

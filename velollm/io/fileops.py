@@ -2,13 +2,17 @@
 
 Guarantees, each covered by tests/io/:
 - A target is always either fully old or fully new: temp file in the same directory, fsync,
-  os.replace, fsync of the directory. Mode and owner of a replaced file are kept.
+  os.replace, fsync of the directory. Mode and owner of a replaced file are kept (atomic.py).
 - A file velollm did not create is never replaced unless force=True; then its original is copied to
   <state dir>/backups/ first (kept beside the state, not beside the file, so systemd and launchd never
   load a backup) and destroy puts it back.
+- A file velollm wrote that the plan no longer produces (another target, a removed model) is
+  retired with the apply: its original put back, else deleted; one edited since is refused
+  without force, and with force its edited copy is kept in <state dir>/backups/.
 - One apply/destroy at a time: filelock.file_lock (its lock file is the one file written there).
-- Crash order: backups, then state (which already names the new hashes), then the files. A kill in
-  between shows up as drift, never as a forgotten file; the next apply finishes the job.
+- Crash order: backups, then state (which already names the new hashes), then the files, then
+  the retired files, then state without them. A kill in between shows up as drift, never as a
+  forgotten file; the next apply finishes the job.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import difflib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -26,11 +29,15 @@ from pathlib import Path
 from typing import Protocol
 
 from velollm.errors import ApplyConflictError, VelollmError, WriteError, write_error
+from velollm.io.atomic import atomic_write, remove_file
+from velollm.io.atomic import read_bytes as _read
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
 from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
 from velollm.io.xdg import state_dir
 
-_TMP_SUFFIX = ".velollm-tmp"
+# atomic_write and remove_file live in atomic.py; every other writer imports them from here.
+__all__ = ["ApplyResult", "FileDiff", "FileSpec", "apply_files", "atomic_write", "remove_file",
+           "remove_files", "unified_diff"]
 
 
 class FileSpec(Protocol):
@@ -62,6 +69,7 @@ class ApplyResult:
     removed: tuple[Path, ...] = ()
     restored: tuple[Path, ...] = ()
     dry_run: bool = False
+    kept: tuple[Path, ...] = ()  # copies of hand-edited files velollm retired (apply --force)
 
 
 @dataclass(frozen=True)
@@ -73,73 +81,23 @@ class _Change:
     record: FileRecord
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` in one step; keeps the mode and owner of a file it replaces."""
-    path = Path(os.path.realpath(path))  # write through a symlinked dotfile, keep the link
-    try:
-        old = os.stat(path)
-    except FileNotFoundError:
-        old = None
-    except OSError as exc:
-        raise write_error(exc, path) from None
-    tmp = ""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), stat.S_IMODE(old.st_mode) if old else mode)
-            if old and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                with contextlib.suppress(PermissionError):  # only root may give files away
-                    os.fchown(fh.fileno(), old.st_uid, old.st_gid)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = ""
-        _fsync_dir(path.parent)
-    except OSError as exc:
-        raise write_error(exc, path) from None
-    finally:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+@dataclass(frozen=True)
+class _Retire:
+    """A file velollm wrote and now takes back: the original it replaced is put back, else the
+    file is deleted."""
 
+    record: FileRecord
+    before: bytes | None  # on disk now
+    after: bytes | None  # the original put back; None: deleted
 
-def remove_file(path: Path) -> bool:
-    """Delete `path` (durably); False when it was already gone."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise write_error(exc, path, "remove") from None
-    _fsync_dir(path.parent)
-    return True
+    @property
+    def path(self) -> Path:
+        return Path(self.record.path)
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Temp files of a writer killed mid-write; safe to remove because we hold the lock."""
-    for stale in path.parent.glob(f".{path.name}.*{_TMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise write_error(exc, path, "read") from None
+    @property
+    def edited(self) -> bool:
+        """Changed since velollm wrote it: deleting it would lose the edits."""
+        return self.before is not None and sha256_bytes(self.before) != self.record.sha256
 
 
 def _text(data: bytes | None) -> str | None:
@@ -169,35 +127,86 @@ def _compare(files: Sequence[FileSpec], prior: State, force: bool) -> list[_Chan
     return changes
 
 
-def _check_writable(changes: Sequence[_Change]) -> None:
+def _orphans(prior: State, paths: Sequence[Path | str], force: bool) -> list[_Retire]:
+    """The recorded files among `paths`, to retire; an edited one needs force."""
+    items = _retiring([r for r in (prior.record(p) for p in paths) if r is not None])
+    edited = [it.record.path for it in items if it.edited]
+    if edited and not force:
+        raise ApplyConflictError(
+            f"{', '.join(edited)} was changed since velollm wrote it, and velollm.yaml no longer "
+            "produces it: removing it would lose those edits",
+            hint="move what you need out of it and delete it, or use --force (velollm keeps the "
+                 "edited file in its backups folder)", path=edited[0])
+    return items
+
+
+def _retiring(records: Sequence[FileRecord]) -> list[_Retire]:
+    for rec in records:
+        if rec.backup and not Path(rec.backup).is_file():
+            raise WriteError(f"the backup {rec.backup} of {rec.path} is missing",
+                             hint="restore it by hand or remove the entry from state.json",
+                             path=rec.path)
+    return [_Retire(rec, _read(Path(rec.path)), _read(Path(rec.backup)) if rec.backup else None)
+            for rec in records]
+
+
+def _retire(items: Sequence[_Retire]) -> tuple[list[Path], list[Path]]:
+    """(removed, restored): put back each original velollm replaced, delete the rest."""
+    removed, restored = [], []
+    for it in items:
+        if it.before == it.after:
+            continue
+        if it.record.backup and it.after is not None:
+            atomic_write(it.path, it.after, stat.S_IMODE(os.stat(it.record.backup).st_mode))
+            restored.append(it.path)
+        elif remove_file(it.path):
+            removed.append(it.path)
+    return removed, restored
+
+
+def _forget(state: State, records: Sequence[FileRecord], directory: Path) -> None:
+    gone = {r.path for r in records}
+    left = tuple(r for r in state.files if r.path not in gone)
+    _save(replace(state, files=left) if left else State(), directory)
+    for rec in records:  # only after state no longer points at them
+        if rec.backup:
+            remove_file(Path(rec.backup))
+
+
+def _check_writable(paths: Sequence[Path]) -> None:
     """Fail before the first write when a later one would be refused (nothing half-applied)."""
-    for ch in changes:
-        probe = ch.path.parent
+    for path in paths:
+        probe = path.parent
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent  # the directory that mkdir will have to write into
         if os.statvfs(probe).f_flag & os.ST_RDONLY:
-            raise write_error(OSError(errno.EROFS, "Read-only file system"), ch.path)
+            raise write_error(OSError(errno.EROFS, "Read-only file system"), path)
         if not os.access(probe, os.W_OK | os.X_OK):
-            raise write_error(OSError(errno.EACCES, "Permission denied"), ch.path)
+            raise write_error(OSError(errno.EACCES, "Permission denied"), path)
 
 
 def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, force: bool = False,
                 dry_run: bool = False, plan_id: str = "", fingerprint: str = "",
                 settings: dict[str, object] | None = None, lock_timeout: float = LOCK_TIMEOUT,
-                now: datetime | None = None) -> ApplyResult:
-    """Write `files`; idempotent (identical files are not touched, changed is then False)."""
+                now: datetime | None = None, retire: Sequence[Path | str] = ()) -> ApplyResult:
+    """Write `files`; idempotent (identical files are not touched, changed is then False).
+    `retire`: files velollm wrote earlier that the plan no longer produces (module docstring)."""
     directory = directory or state_dir()
     if dry_run:
-        return _result(_compare(files, load_state(directory), force), dry_run=True)
+        prior = load_state(directory)
+        return _result(_compare(files, prior, force), _orphans(prior, retire, force), True)
     with file_lock(directory, lock_timeout):
         prior = load_state(directory)
         changes = _compare(files, prior, force)
-        if not changes:
+        orphans = _orphans(prior, retire, force)
+        if not changes and not orphans:
             return ApplyResult(changed=False)
-        _check_writable(changes)
+        _check_writable([c.path for c in changes] + [o.path for o in orphans])
         stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
-        backups = {ch.path: _backup(ch, directory, stamp) for ch in changes
+        backups = {ch.path: _backup(ch.path, ch.before, directory, stamp) for ch in changes
                    if ch.record.backup is None and not ch.record.created and ch.before is not None}
+        kept = tuple(_backup(o.path, o.before, directory, stamp, ".edited") for o in orphans
+                     if o.edited)
         changes = [replace(ch, record=replace(ch.record, backup=str(backups[ch.path])))
                    if ch.path in backups else ch for ch in changes]
         intent = State(files=_merge(prior.files, [c.record for c in changes]),
@@ -205,7 +214,11 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
                        applied_at=stamp)
         _save(intent, directory)
         _write_all(changes, prior, directory)
-        return replace(_result(changes), backups=tuple(backups.values()))
+        removed, restored = _retire(orphans)
+        if orphans:
+            _forget(intent, [o.record for o in orphans], directory)
+        return replace(_result(changes, orphans), backups=tuple(backups.values()), kept=kept,
+                       removed=tuple(removed), restored=tuple(restored))
 
 
 def _write_all(changes: list[_Change], prior: State, directory: Path) -> None:
@@ -223,9 +236,9 @@ def _write_all(changes: list[_Change], prior: State, directory: Path) -> None:
         raise
 
 
-def _backup(ch: _Change, directory: Path, stamp: str) -> Path:
-    dest = directory / "backups" / f"{stamp}-{sha256_bytes(str(ch.path).encode())[:8]}-{ch.path.name}"
-    atomic_write(dest, ch.before or b"", stat.S_IMODE(os.stat(ch.path).st_mode))
+def _backup(path: Path, data: bytes | None, directory: Path, stamp: str, suffix: str = "") -> Path:
+    dest = directory / "backups" / f"{stamp}-{sha256_bytes(str(path).encode())[:8]}-{path.name}{suffix}"
+    atomic_write(dest, data or b"", stat.S_IMODE(os.stat(path).st_mode))
     return dest
 
 
@@ -234,12 +247,18 @@ def _merge(old: tuple[FileRecord, ...], new: list[FileRecord]) -> tuple[FileReco
     return tuple(sorted([r for r in old if r.path not in paths] + new, key=lambda r: r.path))
 
 
-def _result(changes: list[_Change], dry_run: bool = False) -> ApplyResult:
+def _result(changes: list[_Change], orphans: Sequence[_Retire] = (),
+            dry_run: bool = False) -> ApplyResult:
     real = [c for c in changes if c.before != c.after]
-    return ApplyResult(changed=bool(real), dry_run=dry_run,
-                       diffs=tuple(FileDiff(str(c.path), _text(c.before), _text(c.after))
-                                   for c in real),
+    diffs = tuple(FileDiff(str(c.path), _text(c.before), _text(c.after)) for c in real)
+    diffs += _diffs(orphans, forgotten=True)  # one already gone still leaves state: a change
+    return ApplyResult(changed=bool(diffs), dry_run=dry_run, diffs=diffs,
                        written=() if dry_run else tuple(c.path for c in real))
+
+
+def _diffs(items: Sequence[_Retire], forgotten: bool = False) -> tuple[FileDiff, ...]:
+    return tuple(FileDiff(it.record.path, _text(it.before), _text(it.after)) for it in items
+                 if forgotten or it.before != it.after)
 
 
 def _save(state: State, directory: Path) -> None:
@@ -254,33 +273,12 @@ def remove_files(directory: Path | None = None, *, paths: Sequence[Path | str] |
         prior = load_state(directory)
         wanted = None if paths is None else {str(p) for p in paths}
         records = [r for r in prior.files if wanted is None or r.path in wanted]
-        for rec in records:
-            if rec.backup and not Path(rec.backup).is_file():
-                raise WriteError(f"the backup {rec.backup} of {rec.path} is missing",
-                                 hint="restore it by hand or remove the entry from state.json",
-                                 path=rec.path)
-        diffs, removed, restored = [], [], []
-        for rec in records:
-            path = Path(rec.path)
-            before = _read(path)
-            after = _read(Path(rec.backup)) if rec.backup else None
-            if before == after:
-                continue
-            diffs.append(FileDiff(rec.path, _text(before), _text(after)))
-            if dry_run:
-                continue
-            if rec.backup and after is not None:
-                atomic_write(path, after, stat.S_IMODE(os.stat(rec.backup).st_mode))
-                restored.append(path)
-            elif remove_file(path):
-                removed.append(path)
+        items = _retiring(records)
+        removed, restored = ([], []) if dry_run else _retire(items)
         if not dry_run and records:
-            left = tuple(r for r in prior.files if r not in records)
-            _save(replace(prior, files=left) if left else State(), directory)
-            for rec in records:  # only after state no longer points at them
-                if rec.backup:
-                    remove_file(Path(rec.backup))
-    return ApplyResult(changed=bool(diffs), diffs=tuple(diffs), removed=tuple(removed),
+            _forget(prior, records, directory)
+    diffs = _diffs(items)
+    return ApplyResult(changed=bool(diffs), diffs=diffs, removed=tuple(removed),
                        restored=tuple(restored), dry_run=dry_run)
 
 

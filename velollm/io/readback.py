@@ -26,16 +26,22 @@ def _pairs(words: list[str]) -> Iterator[tuple[str, str]]:
 
 
 def parse_shell(text: str) -> dict[str, str]:
+    """`export NAME=value` sets, `unset [-v] NAME...` (velollm's lines for settings it no
+    longer wants) removes, in the order the shell runs them."""
     env: dict[str, str] = {}
     for line in text.splitlines():
         stripped = line.strip()
-        if not stripped.startswith("export "):
+        if not stripped.startswith(("export ", "unset ")):
             continue
         try:
             words = shlex.split(stripped, comments=True, posix=True)
         except ValueError:
             continue
-        env.update(_pairs(words[1:]))
+        if words[0] == "export":
+            env.update(_pairs(words[1:]))
+        elif "-f" not in words[1:]:  # `unset -f` removes functions, not variables
+            for name in words[1:]:
+                env.pop(name, None)
     return env
 
 
@@ -77,15 +83,27 @@ def _fish_words(line: str) -> list[str]:
 
 
 def parse_fish(text: str) -> dict[str, str]:
+    """`set -gx NAME value...` sets, `set -e [-g] NAME...` (velollm's lines for settings it no
+    longer wants) erases, in the order fish runs them."""
     env: dict[str, str] = {}
     for line in text.splitlines():
         try:
             words = _fish_words(line.strip())
         except ValueError:
             continue
-        if len(words) >= 3 and words[0] == "set" and words[1].startswith("-") and \
-                "x" in words[1]:
-            env[words[2]] = " ".join(words[3:])
+        if not words or words[0] != "set":
+            continue
+        args = words[1:]
+        n = next((i for i, w in enumerate(args) if not w.startswith("-")), len(args))
+        flags, rest = args[:n], args[n:]
+        if not rest:
+            continue
+        short = "".join(f[1:] for f in flags if not f.startswith("--"))
+        if "--erase" in flags or "e" in short:
+            for name in rest:
+                env.pop(name, None)
+        elif "--export" in flags or "x" in short:
+            env[rest[0]] = " ".join(rest[1:])
     return env
 
 

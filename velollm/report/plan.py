@@ -37,7 +37,7 @@ def _shown(value: ParamValue | None) -> str:
 def _body(change: Change) -> str:
     before, after = _shown(change.before), _shown(change.after)
     if change.scope == "file":
-        return f"{change.key} (file edited by hand)"
+        return f"{change.key} ({before if change.action == 'remove' else 'file edited by hand'})"
     if change.action == "add":
         return f"{change.key} = {after}"
     if change.action == "change":
@@ -71,13 +71,19 @@ def render_plan(plan: Plan, out: Output) -> None:
         for note in plan.notes:
             out.line(f"  - {note}")
     if plan.changes and plan.files:
-        out.line("")
-        out.line("Files:")
-        for f in plan.files:
-            out.line(f"  {f.path} ({f.kind})")
-            for cmd in f.follow_up:
-                out.line(out.style(f"      then: {cmd}", "dim"))
+        _files(plan, out)
     for warning in plan.warnings:
         out.warn(warning)
     out.line("")
     out.line(out.style(summary_line(plan), "bold"))
+
+
+def _files(plan: Plan, out: Output) -> None:
+    out.line("")
+    out.line("Files:")
+    for f in plan.files:
+        out.line(f"  {f.path} ({f.kind})")
+        for cmd in f.follow_up:
+            out.line(out.style(f"      then: {cmd}", "dim"))
+    for path in plan.retired_files:
+        out.line(f"  {path} (removed)")

@@ -25,7 +25,8 @@ def render(doc: dict[str, Any], out: Output) -> None:
     out.line(f"Settings on {server.get('backend', 'Ollama')} {server['version']} at {server['url']}"
              + (f" (pid {server['pid']})" if server["pid"] else ""))
     rows = [("setting", "wanted", "observed", "status", "why")]
-    rows += [(s["env"], s["wanted"], "-" if s["observed"] is None else s["observed"],
+    rows += [(s["env"], "(unset)" if s["wanted"] is None else s["wanted"],
+              "-" if s["observed"] is None else s["observed"],
               s["status"], s["why"]) for s in doc["settings"]]
     for i, line in enumerate(_table(rows)):
         status = doc["settings"][i - 1]["status"] if i else ""
@@ -73,7 +74,8 @@ def _render_benchmark(bench: dict[str, Any], out: Output) -> None:
 
 
 def _verdict_line(doc: dict[str, Any]) -> str:
-    bad = [s["env"] for s in doc["settings"] if s["status"] == "not effective"]
+    bad = [s["env"] + (" (still set)" if s["wanted"] is None else "")
+           for s in doc["settings"] if s["status"] == "not effective"]
     unknown = [s["env"] for s in doc["settings"] if s["status"] == "unknown"]
     parts = [f"not effective: {', '.join(bad)}" if bad else "every setting took effect"
              if not unknown else f"could not confirm: {', '.join(unknown)}"]

@@ -8,7 +8,7 @@ settings go), logs.py and evidence.py (did they take effect), client.py (the HTT
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,10 +144,11 @@ class OllamaBackend:
             hardware.os.system, hardware.ollama.managed_by == "systemd"))
 
     def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
-               models: Mapping[str, Mapping[str, ParamValue]]) -> list[RenderedFile]:
+               models: Mapping[str, Mapping[str, ParamValue]],
+               unset: Collection[str] = ()) -> list[RenderedFile]:
         from velollm.backends.ollama.targets import render_target
 
-        rendered = render_target(kind, settings, path=path)
+        rendered = render_target(kind, settings, path=path, unset=unset)
         if models:
             rendered += render_target("modelfile", {}, models=models)
         return rendered
@@ -189,12 +190,14 @@ class OllamaBackend:
         return OllamaClient(base_url)
 
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
-               version: str | None, *, log_path: Path | None) -> Verification:
+               version: str | None, *, log_path: Path | None,
+               retired: Collection[str] = ()) -> Verification:
         from velollm.backends.ollama import evidence
+        from velollm.core.effect import check_removed
 
         g = evidence.gather(state, wanted, target, client.base_url, log_path=log_path,
                             loaded=client.ps())
-        effects = evidence.check(wanted, g, version)
+        effects = [*evidence.check(wanted, g, version), *check_removed(retired, g.evidence)]
         server: dict[str, object] = {
             "pid": None if g.process is None else g.process.pid,
             "managed_by": g.evidence.server_managed_by,

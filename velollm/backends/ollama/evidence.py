@@ -117,7 +117,7 @@ def check(wanted: Mapping[str, str], gathered: Gathered,
 def _corroborate(e: effect.Effect, g: Gathered, now: float) -> effect.Effect:
     """What the server does can contradict what its environment says: its runner's slots
     (log), a loaded model's expiry (/api/ps, moved by a request's keep_alive)."""
-    if e.status != "effective":
+    if e.status != "effective" or e.wanted is None:
         return e
     if e.env == "OLLAMA_NUM_PARALLEL" and g.runner_parallel is not None \
             and str(g.runner_parallel) != e.wanted.strip():

@@ -12,7 +12,7 @@ import plistlib
 import re
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
@@ -24,6 +24,7 @@ from velollm.io import systemd
 from velollm.io.render import (
     check_env,
     check_model,
+    check_name,
     check_value,
     comment_lines,
     fish_quote,
@@ -74,24 +75,31 @@ def auto_target(facts: PlatformFacts) -> TargetKind:
 
 def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None,
                   models: Mapping[str, Mapping[str, ParamValue]] | None = None,
-                  header: str = DEFAULT_HEADER, home: Path | None = None) -> list[RenderedFile]:
+                  header: str = DEFAULT_HEADER, home: Path | None = None,
+                  unset: Collection[str] = ()) -> list[RenderedFile]:
     """Render one target. `env` is for the server targets, `models` (model -> parameters) for
-    modelfile. `path` overrides the default file (a directory for modelfile)."""
+    modelfile. `path` overrides the default file (a directory for modelfile). `unset`: variables
+    velollm set before and no longer wants; the shell and fish files unset them, because a shell
+    that sourced an earlier version of the file would hand them on to `ollama serve` (systemd
+    starts the service from its unit files only: leaving the line out is enough there)."""
     if kind not in KINDS:
         raise ConfigError(f"unknown target {kind!r}", hint=f"use one of: {', '.join(KINDS)}, auto")
     target: TargetKind = kind  # type: ignore[assignment]
     where = path or default_path(target, home or Path(os.path.expanduser("~")))
     lines = comment_lines(header)
     pairs = check_env(env)
+    gone = sorted(check_name(k) for k in set(unset) - set(env))
     if target == "shell":
         restart = f". {shlex.quote(str(where))} && ollama serve"
-        return [_file(where, render("shell.sh.j2", header_lines=lines, env=pairs), target,
+        return [_file(where, render("shell.sh.j2", header_lines=lines, env=pairs, unset=gone),
+                      target,
                       "Ollama reads it when the shell or service that runs `ollama serve` sources "
                       f"{where}: stop the running server and start it with `{restart}`",
                       by_hand=restart)]
     if target == "fish":
         restart = f"source {_fish_word(str(where))}; and ollama serve"
-        return [_file(where, render("fish.fish.j2", header_lines=lines, env=pairs), target,
+        return [_file(where, render("fish.fish.j2", header_lines=lines, env=pairs, unset=gone),
+                      target,
                       f"fish shells read it after `source {where}`: stop the running `ollama "
                       f"serve` and start it with `{restart}`", by_hand=restart)]
     if target == "systemd":
