@@ -27,6 +27,7 @@ from velollm.cli import (
     init,
     plan,
     profiles,
+    status,
     validate,
     verify,
 )
@@ -46,6 +47,7 @@ COMMANDS: dict[str, ModuleType] = {
     "profiles": profiles,
     "benchmark": benchmark,
     "verify": verify,
+    "status": status,
 }
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
