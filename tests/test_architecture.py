@@ -24,6 +24,7 @@ HOMES = {
     "deepdiff": {"velollm/core/planner.py"},
     "yaml": {"velollm/config/yamlload.py"},
     "jsonschema": {"velollm/io/schemas.py"},
+    "shtab": {"velollm/cli/completion.py"},
     "gguf": set(),
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl

@@ -114,7 +114,8 @@ def test_python_dash_m_runs() -> None:
 
 def test_version_does_not_import_heavy_libraries() -> None:
     code = ("import sys; from velollm.main import main; main(['--version']);"
-            "heavy = {'deepdiff','jinja2','jsonschema','requests','yaml','psutil','pynvml'};"
+            "heavy = {'deepdiff','jinja2','jsonschema','requests','yaml','psutil','pynvml',"
+            "'shtab'};"
             "print(sorted(heavy & set(sys.modules)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

@@ -22,11 +22,13 @@ from velollm import __version__
 from velollm.cli import (
     apply,
     benchmark,
+    completion,
     destroy,
     detect,
     init,
     plan,
     profiles,
+    status,
     validate,
     verify,
 )
@@ -46,6 +48,8 @@ COMMANDS: dict[str, ModuleType] = {
     "profiles": profiles,
     "benchmark": benchmark,
     "verify": verify,
+    "status": status,
+    "completion": completion,
 }
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -85,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _global_options(suppress=True)
     for module in COMMANDS.values():
         module.add_parser(sub, common)
+    parser.set_defaults(root_parser=parser)  # `velollm completion` generates its scripts from it
     return parser
 
 

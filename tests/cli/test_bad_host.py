@@ -21,6 +21,7 @@ COMMANDS = {
     "apply --hardware": ["apply", "--hardware", "hw.json", "--auto-approve"],
     "verify": ["verify", "--skip-benchmark"],
     "benchmark": ["benchmark"],
+    "status": ["status"],
 }
 
 

@@ -1,0 +1,85 @@
+"""The text report of `velollm status` (its --json twin is the document itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from velollm.output import Output
+
+_DRIFT = {"none": ("matches what velollm wrote", "green"),
+          "changed": ("changed outside velollm", "red"),
+          "missing": ("missing", "red"),
+          "unreadable": ("cannot be read", "yellow")}
+_STATUS = {"effective": "green", "not effective": "red", "unknown": "yellow"}
+
+
+def local_time(iso: str | None) -> str:
+    """An ISO 8601 time as this machine's local time, e.g. 2024-05-01 14:03:12 CEST."""
+    if not iso:
+        return "-"
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    except ValueError:
+        return iso
+
+
+def _table(out: Output, rows: Sequence[tuple[str, ...]], colours: Sequence[str], at: int) -> None:
+    """Aligned columns under a header row; column `at` of row i+1 in colour colours[i]."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+        if i:
+            cells[at] = cells[at].replace(row[at], out.style(row[at], colours[i - 1]), 1)
+        out.line(("  " + "  ".join(cells)).rstrip())
+
+
+def render(doc: dict[str, Any], out: Output) -> None:
+    if not doc["applied"]:
+        out.line(doc["msg"])
+        out.line(doc["hint"])
+        return
+    plan = f" (plan {doc['plan_id']})" if doc["plan_id"] else ""
+    out.line(f"Applied {local_time(doc['applied_at'])}{plan}: backend {doc['backend']['title']}, "
+             f"target {doc['target'] or '-'}")
+    out.line()
+    out.line("Files:")
+    rows = [("path", "target", "written", "state")]
+    rows += [(f["path"], f["target"] or "-", local_time(f["written_at"]), _DRIFT[f["drift"]][0])
+             for f in doc["files"]]
+    _table(out, rows, [_DRIFT[f["drift"]][1] for f in doc["files"]], 3)
+    out.line()
+    server = doc["server"]
+    title = doc["backend"]["title"]
+    if server["reachable"]:
+        pid = f" (pid {server['pid']})" if server.get("pid") else ""
+        out.line(f"Server: {title} {server['version']} at {server['url']}{pid}")
+    else:
+        out.line(f"Server: {out.style(server['error'], 'yellow')}")  # not reachable at URL
+    _settings(doc, out)
+    for note in doc["notes"]:
+        out.line(f"  note: {note}")
+    out.line()
+    out.line(out.style(_summary(doc), "bold"))
+
+
+def _settings(doc: dict[str, Any], out: Output) -> None:
+    if doc["settings"]:
+        rows = [("setting", "applied", "observed", "status", "why")]
+        rows += [(s["env"], s["wanted"], "-" if s["observed"] is None else s["observed"],
+                  s["status"], s["why"]) for s in doc["settings"]]
+        _table(out, rows, [_STATUS[s["status"]] for s in doc["settings"]], 3)
+    for model, params in sorted(doc["model_params"].items()):
+        values = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+        out.line(f"  model {model}: {values} (in its Modelfile; not checked on the server)")
+
+
+def _summary(doc: dict[str, Any]) -> str:
+    drifted = sum(f["drift"] != "none" for f in doc["files"])
+    files = (f"{drifted} of {len(doc['files'])} file(s) not as velollm wrote them" if drifted
+             else f"{len(doc['files'])} file(s) as velollm wrote them")
+    counts = {k: sum(s["status"] == k for s in doc["settings"])
+              for k in ("effective", "not effective", "unknown")}
+    settings = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no server settings"
+    return f"status: {files}; settings: {settings}"
