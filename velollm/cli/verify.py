@@ -67,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
     bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline)
     # Evidence after the benchmark: loading the model writes the log lines that say what the
     # runner really did (flash attention, KV cache, parallel slots).
-    found = backend.verify(state, wanted, target, client, version, log_path=args.log)
-    code = verification.exit_code(found.effects, None if bench is None else bench["status"])
+    found = backend.verify(state, wanted, target, client, version, log_path=args.log,
+                           models=verification.wanted_models(state))
+    code = verification.exit_code([*found.effects, *found.model_effects],
+                                  None if bench is None else bench["status"])
     doc = _document(client.base_url, version, found, target, bench, code)
     doc["server"]["backend"] = backend.title
     if OUT.json_mode:
@@ -115,6 +117,9 @@ def _document(url: str, version: str, found: Verification, target: str,
         "target": target,
         "settings": [{"env": e.env, "wanted": e.wanted, "observed": e.observed,
                       "status": e.status, "why": e.why} for e in found.effects],
+        "model_parameters": [{"model": m.model, "parameter": m.parameter, "wanted": m.wanted,
+                              "observed": m.observed, "status": m.status, "why": m.why}
+                             for m in found.model_effects],
         "loaded_models": [dict(m) for m in found.loaded_models],
         "benchmark": bench if bench is not None else {"status": "skipped", "comparisons": []},
         "notes": list(found.notes),

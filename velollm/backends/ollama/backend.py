@@ -189,12 +189,15 @@ class OllamaBackend:
         return OllamaClient(base_url)
 
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
-               version: str | None, *, log_path: Path | None) -> Verification:
-        from velollm.backends.ollama import evidence
+               version: str | None, *, log_path: Path | None,
+               models: Mapping[str, Mapping[str, ParamValue]]) -> Verification:
+        from velollm.backends.ollama import evidence, modelparams
 
         g = evidence.gather(state, wanted, target, client.base_url, log_path=log_path,
                             loaded=client.ps())
         effects = evidence.check(wanted, g, version)
+        model_effects = modelparams.check(models, modelparams.gather(state, models, client,
+                                                                     g.loaded))
         server: dict[str, object] = {
             "pid": None if g.process is None else g.process.pid,
             "managed_by": g.evidence.server_managed_by,
@@ -203,7 +206,7 @@ class OllamaBackend:
             "runner_parallel": g.runner_parallel}
         loaded = tuple({"name": m.name, "expires_at": m.expires_at,
                         "context_length": m.context_length} for m in g.loaded)
-        return Verification(tuple(effects), server, loaded, g.notes)
+        return Verification(tuple(effects), server, loaded, g.notes, tuple(model_effects))
 
 
 BACKEND = OllamaBackend()

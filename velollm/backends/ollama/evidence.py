@@ -133,7 +133,7 @@ def _corroborate(e: effect.Effect, g: Gathered, now: float) -> effect.Effect:
     return e
 
 
-def _epoch(rfc3339: str) -> float | None:
+def epoch(rfc3339: str) -> float | None:
     """Ollama's expires_at (Go RFC 3339, nanoseconds) as a POSIX time."""
     text = re.sub(r"(\.\d{6})\d+", r"\1", rfc3339.strip()).replace("Z", "+00:00")
     try:
@@ -145,7 +145,7 @@ def _epoch(rfc3339: str) -> float | None:
 def keep_alive_overridden(wanted: str, expires_at: str, now: float) -> bool:
     """True when a model expires later than the server's keep-alive allows: the expiry is set to
     last request + keep-alive, so only a request's own keep_alive can push it further."""
-    keep, expires = knobs.duration_seconds(wanted), _epoch(expires_at)
+    keep, expires = knobs.duration_seconds(wanted), epoch(expires_at)
     if keep is None or expires is None or keep < 0:
         return False  # forever (negative) cannot be exceeded
     return expires - now > keep + _EXPIRY_SLACK_S
