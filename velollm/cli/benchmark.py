@@ -15,7 +15,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "benchmark", parents=[common], help=HELP,
         description=HELP + ". Every request streams; one warm-up per benchmark is excluded.")
-    p.add_argument("--model", help="model to benchmark (default: the first installed model)")
+    p.add_argument("--model", help="model to benchmark (default: the most recently modified "
+                                    "installed model)")
     p.add_argument("--suite", default="standard",
                    help="standard, quick, or one benchmark by name (default: standard)")
     p.add_argument("--iterations", type=int, default=None, metavar="N",
@@ -74,14 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _default_model(client: Any, title: str) -> str:
-    from velollm.errors import ConfigError
+    from velollm.bench.pick import pick_model
 
-    tags = client.tags()
-    if not tags:
-        raise ConfigError(f"the {title} server at {client.base_url} has no model installed",
-                          hint="pull one with `ollama pull MODEL`, or name one with --model")
-    name: str = tags[0].name
-    OUT.info(f"benchmarking {name} (the first installed model; choose with --model)")
+    name, how = pick_model(client, title)
+    OUT.info(f"benchmarking {name} ({how}; choose with --model)")
     return name
 
 

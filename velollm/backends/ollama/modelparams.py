@@ -14,10 +14,9 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from velollm.backends.ollama.evidence import epoch
 from velollm.backends.ollama.targets import modelfile_stem, render_target
 from velollm.backends.wire import RunningModel, ServerClient
-from velollm.core import effect
+from velollm.core import effect, gotypes
 from velollm.core.planner import ParamValue
 from velollm.errors import ServerResponseError
 from velollm.io.state import State
@@ -68,7 +67,7 @@ def gather(state: State, models: Mapping[str, Mapping[str, ParamValue]], client:
            loaded: Sequence[RunningModel]) -> dict[str, effect.ModelEvidence]:
     if not models:
         return {}
-    changed = {full_name(t.name): epoch(t.modified_at) for t in client.tags()}
+    changed = {full_name(t.name): gotypes.parse_time(t.modified_at) for t in client.tags()}
     contexts = {full_name(m.name): m.context_length for m in loaded}
     out: dict[str, effect.ModelEvidence] = {}
     for model, params in sorted(models.items()):
