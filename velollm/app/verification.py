@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 EXIT_NOT_EFFECTIVE = 4
 EXIT_REGRESSED = 5
+EXIT_INTERRUPTED = 130  # ^C during the benchmark: what was measured is still compared
 
 
 class NothingAppliedError(VelollmError):

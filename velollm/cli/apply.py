@@ -102,14 +102,27 @@ def _baseline_model(args: argparse.Namespace, plan: Any) -> tuple[Any, str]:
     client = backend.client(backend.base_url(args.host or plan.inputs.get("host")))
     model, how = pick_model(client, backend.title, wanted=desired.verify.model,
                             listed=[m.name for m in desired.models])
-    OUT.info(f"baseline: benchmarking {model} ({how}; set verify.model to choose)")
+    choose = "" if desired.verify.model else "; set verify.model to choose"
+    OUT.info(f"baseline: benchmarking {model} ({how}{choose})")
     return client, model
 
 
 def _record_baseline(client: Any, model: str) -> None:
-    from velollm.bench.baseline import record_baseline
+    from velollm.bench.baseline import BenchmarkInterrupted, record_baseline
+    from velollm.report.progress import progress_bar
 
-    OUT.info(f"recorded the baseline in {record_baseline(client, model)}")
+    progress = progress_bar()
+    try:
+        path = record_baseline(client, model, progress=progress)
+    except BenchmarkInterrupted:
+        if progress is not None:
+            progress.clear()  # before the message, on the bar's line
+        OUT.info("the baseline was interrupted: none was recorded, and nothing was written")
+        raise  # main: "Interrupted (^C)", exit 130
+    finally:
+        if progress is not None:
+            progress.clear()
+    OUT.info(f"recorded the baseline in {path}")
 
 
 def _report(done: Any) -> int:

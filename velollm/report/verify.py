@@ -89,5 +89,6 @@ def _verdict_line(doc: dict[str, Any]) -> str:
                   "no_regression": "no regression",
                   "inconclusive": "benchmark inconclusive (too few or too noisy samples: raise "
                                   "verify.iterations)",
+                  "interrupted": "benchmark interrupted (^C): only what was measured is compared",
                   }.get(bench, "no benchmark"))
     return f"verify: {'; '.join(parts)} (exit {doc['exit_code']})"
