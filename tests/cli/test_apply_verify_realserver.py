@@ -1,10 +1,13 @@
 """The proof, end to end through the CLI against a real Ollama: plan reads the live server,
 apply writes the shell file, a server started from that file has every setting, verify says so,
-and a server started before the apply is reported as not restarted."""
+and a server started before the apply is reported as not restarted; a model's Modelfile
+parameters count only once `ollama create` has run."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,11 +69,16 @@ def test_apply_then_verify_on_a_real_server(ollama_server, tmp_path: Path,  # ty
                          str(after.log_path), "--skip-benchmark", "--json")
     doc = json.loads(out)
     settings = {s["env"]: s for s in doc["settings"]}
-    assert code == 0, (doc, err)
     for name, value in (("OLLAMA_NUM_PARALLEL", "2"), ("OLLAMA_KEEP_ALIVE", "45m"),
                         ("OLLAMA_MAX_LOADED_MODELS", "1")):
         assert settings[name]["status"] == "effective", settings[name]
         assert settings[name]["wanted"] == value
+    # tiny's num_ctx is in its Modelfile, which only `ollama create` bakes in (apply was not
+    # given --create-models); this server's tiny was created after the Modelfile was written.
+    ctx = next(m for m in doc["model_parameters"] if m["parameter"] == "num_ctx")
+    assert (ctx["model"], ctx["wanted"], ctx["status"]) == ("tiny", "2048", "not effective")
+    assert "run `ollama create tiny -f " in ctx["why"], ctx
+    assert code == 4, (doc, err)
 
 
 @pytest.mark.realserver
@@ -154,3 +162,62 @@ def test_a_removed_setting_does_not_survive_a_restart_from_the_file(  # type: ig
     assert code == 4
     assert settings["OLLAMA_MAX_QUEUE"]["status"] == "not effective"
     assert "environment that started it" in str(settings["OLLAMA_MAX_QUEUE"]["why"])
+
+
+SERVER_ONLY = """\
+version: 1
+backend: ollama
+profile: balanced
+target: {kind: shell}
+server:
+  num_parallel: 2
+  keep_alive: 45m
+  max_loaded_models: 1
+"""
+
+
+@pytest.mark.realserver
+def test_verify_checks_the_model_parameters_apply_wrote(  # type: ignore[no-untyped-def]
+        ollama_server, tmp_path: Path, isolated_home: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parameter added for a model that is already there: apply writes its Modelfile, verify
+    says it is not in force until `ollama create` runs, then that it is (/api/show; 0.5.4 has no
+    /api/ps context_length, so /api/show alone decides)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "velollm.yaml").write_text(SERVER_ONLY)
+    first = ollama_server(model=False)
+    code, out, _ = cli(capsys, "apply", "--host", first.base_url, "--auto-approve", "--json")
+    assert code == 0 and not any(f.endswith(".Modelfile") for f in json.loads(out)["files"])
+    server = ollama_server(source=isolated_home / ".config" / "velollm" / "ollama.env.sh")
+
+    (tmp_path / "velollm.yaml").write_text(SERVER_ONLY + "models:\n  - name: tiny\n"
+                                                         "    num_ctx: 1024\n")
+    code, out, _ = cli(capsys, "apply", "--host", server.base_url, "--auto-approve", "--json")
+    applied = json.loads(out)
+    assert code == 0 and [f for f in applied["files"] if f.endswith(".Modelfile")], applied
+    [create] = [c for c in applied["follow_up"] if c.startswith("ollama create tiny ")]
+
+    code, out, err = cli(capsys, "verify", "--host", server.base_url, "--log",
+                         str(server.log_path), "--skip-benchmark", "--json")
+    doc = json.loads(out)
+    ctx = next(m for m in doc["model_parameters"] if m["parameter"] == "num_ctx")
+    assert (ctx["model"], ctx["wanted"], ctx["status"]) == ("tiny", "1024", "not effective"), doc
+    assert ctx["why"].startswith(f"`ollama create` has not been run: run `{create}`")
+    assert code == 4, (doc, err)
+
+    # The printed command, with the test's binary for `ollama`, against this server.
+    argv = [str(ollama_server.runtime.binary), *create.split()[1:]]
+    subprocess.run(argv, env={**os.environ, **ollama_server.runtime.env,
+                              "OLLAMA_HOST": server.base_url.removeprefix("http://")},
+                   check=True, capture_output=True, timeout=120)
+    code, out, err = cli(capsys, "verify", "--host", server.base_url, "--log",
+                         str(server.log_path), "--skip-benchmark", "--json")
+    doc = json.loads(out)
+    ctx = next(m for m in doc["model_parameters"] if m["parameter"] == "num_ctx")
+    assert (ctx["status"], ctx["observed"]) == ("effective", "1024"), doc
+    assert {m["status"] for m in doc["model_parameters"]} == {"effective"}, doc
+    assert code == 0, (doc, err)
+
+    code, out, _ = cli(capsys, "verify", "--host", server.base_url, "--skip-benchmark")
+    assert any(line.split()[:4] == ["tiny", "num_ctx", "1024", "1024"]
+               for line in out.splitlines()), out

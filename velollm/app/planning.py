@@ -93,9 +93,7 @@ def make_plan(req: PlanRequest) -> Plan:
     hw = load_hardware(req.hardware_path)
     desired = resolve(config, hw)  # the overrides match on the hardware, so it comes first
     backend = get_backend(desired.backend)
-    names = [m.name for m in desired.models]
-    if desired.verify.model:
-        names.append(desired.verify.model)
+    names = [m.name for m in desired.models]  # not verify.model: benchmarking it changes nothing
     facts = gather_facts(backend, hw, names, host=req.host,
                          elsewhere=req.hardware_path is not None)
     version = facts.version

@@ -5,13 +5,18 @@ evidence (velollm/backends/<name>/evidence.py) for the pure effect check (veloll
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from velollm.core import effect
 from velollm.errors import VelollmError
 from velollm.io.state import State
 
+if TYPE_CHECKING:
+    from velollm.core.planner import ParamValue
+
 EXIT_NOT_EFFECTIVE = 4
 EXIT_REGRESSED = 5
+EXIT_INTERRUPTED = 130  # ^C during the benchmark: what was measured is still compared
 
 
 class NothingAppliedError(VelollmError):
@@ -33,13 +38,23 @@ def retired_settings(state: State) -> tuple[str, ...]:
     return tuple(str(n) for n in names) if isinstance(names, list) else ()
 
 
+def wanted_models(state: State) -> dict[str, dict[str, ParamValue]]:
+    """model -> the parameters velollm last wrote for it (a list, e.g. stop, as a tuple)."""
+    models = state.settings.get("models")
+    if not isinstance(models, dict):
+        return {}
+    return {str(m): {str(k): tuple(map(str, v)) if isinstance(v, list) else str(v)
+                     for k, v in params.items()}
+            for m, params in models.items() if isinstance(params, dict)}
+
+
 def applied_backend(state: State) -> str | None:
     """The backend whose settings velollm last applied (None: state older than backends)."""
     name = state.settings.get("backend")
     return name if isinstance(name, str) else None
 
 
-def exit_code(effects: Sequence[effect.Effect], benchmark: str | None) -> int:
+def exit_code(effects: Sequence[effect.Effect | effect.ModelEffect], benchmark: str | None) -> int:
     """0: no setting known to be ineffective and no confirmed regression; 4: a setting is not
     effective (checked first: a benchmark of settings not in force proves nothing); 5: the
     benchmark confirmed a regression. `unknown` and `inconclusive` are reported, not failed."""

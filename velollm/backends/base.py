@@ -18,7 +18,7 @@ from velollm.core.files import RenderedFile
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
-    from velollm.core.effect import Effect
+    from velollm.core.effect import Effect, ModelEffect
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
     from velollm.core.models import ModelInfo
@@ -60,6 +60,7 @@ class Verification:
     server: Mapping[str, object]
     loaded_models: tuple[Mapping[str, object], ...]
     notes: tuple[str, ...]
+    model_effects: tuple[ModelEffect, ...] = ()  # per-model parameters (Modelfiles)
 
 
 class Backend(Protocol):
@@ -113,4 +114,5 @@ class Backend(Protocol):
     # retired: settings velollm set before and no longer wants (reported when still in force)
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
                version: str | None, *, log_path: Path | None,
+               models: Mapping[str, Mapping[str, ParamValue]],
                retired: Collection[str] = ()) -> Verification: ...

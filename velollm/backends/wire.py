@@ -66,6 +66,7 @@ class ModelTag:
     size: int
     digest: str
     details: dict[str, Any] = field(default_factory=dict)
+    modified_at: str = ""  # RFC 3339, as the server sends it; "" when it sends none
 
 
 @dataclass(frozen=True)

@@ -52,19 +52,34 @@ class Measurement:
     document: dict[str, Any]
 
 
+class BenchmarkInterrupted(KeyboardInterrupt):
+    """^C during a run: `measurement` holds what was measured, its document marked partial."""
+
+    def __init__(self, measurement: Measurement) -> None:
+        super().__init__()
+        self.measurement = measurement
+
+
 def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
                   version: str | None = None,
                   hardware: Callable[[], dict[str, Any] | None] = lambda: None,
                   progress: runner.Progress | None = None) -> Measurement:
     """Run `suite` on the server: `velollm benchmark`, the baseline and verify's rerun all do.
 
-    `hardware` is called once the run is over, so it sees the machine with the model loaded.
+    `hardware` is called once the run is over, so it sees the machine with the model loaded
+    (not after ^C, which raises BenchmarkInterrupted with what was measured).
     """
     version = client.version() if version is None else version
     details = client.show(model)  # a clear 404 before any timing starts
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results = runner.run_suite(client, client.another, model, suite,
-                               progress=progress)
+    try:
+        results = runner.run_suite(client, client.another, model, suite,
+                                   progress=progress)
+    except runner.Interrupted as exc:
+        info = report.RunInfo(model, client.base_url, version, started, None,
+                              run_settings(client, model, details.parameters, suite))
+        raise BenchmarkInterrupted(Measurement(exc.results, report.build_document(
+            info, suite, exc.results, partial=True))) from None
     info = report.RunInfo(model, client.base_url, version, started, hardware(),
                           run_settings(client, model, details.parameters, suite))
     return Measurement(results, report.build_document(info, suite, results))
@@ -86,15 +101,19 @@ def run_settings(client: ServerClient, model: str, parameters: str,
     }
 
 
-def measure(client: ServerClient, model: str, suite: suites.Suite) -> dict[str, Any]:
+def measure(client: ServerClient, model: str, suite: suites.Suite, *,
+            progress: runner.Progress | None = None) -> dict[str, Any]:
     """Run `suite` on the server and return the benchmark document (no hardware section)."""
-    return run_benchmark(client, model, suite).document
+    return run_benchmark(client, model, suite, progress=progress).document
 
 
 def record_baseline(client: ServerClient, model: str, *, suite: str = "quick",
-                    iterations: int = MIN_SAMPLES, out_dir: Path | None = None) -> Path:
-    """Benchmark the server as it runs now and save the document atomically; returns its path."""
-    document = measure(client, model, suites.get_suite(suite, iterations=iterations))
+                    iterations: int = MIN_SAMPLES, out_dir: Path | None = None,
+                    progress: runner.Progress | None = None) -> Path:
+    """Benchmark the server as it runs now and save the document atomically; returns its path.
+    Nothing is saved when the run is interrupted: a partial baseline would compare less."""
+    document = measure(client, model, suites.get_suite(suite, iterations=iterations),
+                       progress=progress)
     path = baseline_path(out_dir)
     atomic_write(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
     return path

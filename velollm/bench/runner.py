@@ -83,6 +83,15 @@ class ScenarioResult:
         return out
 
 
+class Interrupted(KeyboardInterrupt):
+    """^C during a run: what was measured until then (the scenario cut short with the samples
+    it finished); still a KeyboardInterrupt for every caller that does not keep them."""
+
+    def __init__(self, results: list[ScenarioResult]) -> None:
+        super().__init__()
+        self.results = results
+
+
 def _rate(count: int | None, duration_ns: int | None) -> float | None:
     # 0.5.4 reports durations in whole ms and omits zero: no duration means "unknown", not "fast".
     if not count or not duration_ns:
@@ -165,20 +174,24 @@ def run_scenario(client: ServerClient, factory: Callable[[], ServerClient], mode
     samples: list[Sample] = []
     rounds: list[Round] = []
     total = warmup + iterations
-    for step in range(total):
-        is_warmup = step < warmup
-        iteration = step - warmup  # warm-ups are -warmup..-1
-        if progress is not None:
-            progress(step, total, scenario.name)
-        if scenario.concurrency > 1:
-            batch, rnd = run_round(factory, model, scenario, iteration, warmup=is_warmup,
-                                   clock=clock)
-            samples.extend(batch)
-            if not is_warmup:
-                rounds.append(rnd)
-        else:
-            samples.append(run_request(client, model, scenario, iteration, warmup=is_warmup,
-                                       clock=clock))
+    try:
+        for step in range(total):
+            is_warmup = step < warmup
+            iteration = step - warmup  # warm-ups are -warmup..-1
+            if progress is not None:
+                progress(step, total, scenario.name)
+            if scenario.concurrency > 1:
+                batch, rnd = run_round(factory, model, scenario, iteration, warmup=is_warmup,
+                                       clock=clock)
+                samples.extend(batch)
+                if not is_warmup:
+                    rounds.append(rnd)
+            else:
+                samples.append(run_request(client, model, scenario, iteration,
+                                           warmup=is_warmup, clock=clock))
+    except KeyboardInterrupt:
+        cut = [ScenarioResult(scenario, tuple(samples), tuple(rounds))] if samples else []
+        raise Interrupted(cut) from None
     if progress is not None:
         progress(total, total, scenario.name)
     return ScenarioResult(scenario, tuple(samples), tuple(rounds))
@@ -187,5 +200,11 @@ def run_scenario(client: ServerClient, factory: Callable[[], ServerClient], mode
 def run_suite(client: ServerClient, factory: Callable[[], ServerClient], model: str,
               suite: Suite, *, progress: Progress | None = None,
               clock: Clock = time.perf_counter) -> list[ScenarioResult]:
-    return [run_scenario(client, factory, model, s, suite.iterations, suite.warmup,
-                         progress=progress, clock=clock) for s in suite.scenarios]
+    results: list[ScenarioResult] = []
+    for s in suite.scenarios:
+        try:
+            results.append(run_scenario(client, factory, model, s, suite.iterations,
+                                        suite.warmup, progress=progress, clock=clock))
+        except Interrupted as exc:
+            raise Interrupted(results + exc.results) from None
+    return results

@@ -36,7 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--create-models", action="store_true",
                    help="run `ollama create` for each changed Modelfile")
     p.add_argument("--baseline", action="store_true",
-                   help="benchmark the running server before writing, for `velollm verify`")
+                   help="benchmark the running server before writing, for `velollm verify`: "
+                        "verify.model, else the first installed model of velollm.yaml's "
+                        "models:, else the most recently modified installed model")
 
 
 def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
@@ -62,18 +64,23 @@ def run(args: argparse.Namespace) -> int:
 
     plan, from_file = _plan(args)
     preview = write_plan(plan, dry_run=True, force=args.force)
+    # Which model the baseline runs, checked before the plan is shown and approved.
+    wants_baseline = args.baseline and not args.check and preview.changed
+    baseline = _baseline_model(args, plan) if wants_baseline else None
     if not OUT.json_mode and not from_file:
         render_plan(plan, OUT)
     if args.diff and not OUT.json_mode:
         for d in preview.diffs:
             OUT.raw(unified_diff(d.path, d.before, d.after))
     if args.check or not preview.changed:
+        if args.baseline:
+            OUT.info("no baseline recorded: --baseline records one only when apply writes")
         return _report(outcome(preview, plan, "write"))
     if not (args.auto_approve or from_file):
         confirm("apply", "Do you want to perform these actions?", review="velollm plan",
                 unchanged="nothing was written")
-    if args.baseline:
-        _record_baseline(args)
+    if baseline is not None:
+        _record_baseline(*baseline)
     result = write_plan(plan, dry_run=False, force=args.force)
     done = outcome(result, plan, "apply")
     done.follow_up, done.ran, done.warnings = follow_ups(
@@ -82,19 +89,40 @@ def run(args: argparse.Namespace) -> int:
     return _report(done)
 
 
-def _record_baseline(args: argparse.Namespace) -> None:
+def _baseline_model(args: argparse.Namespace, plan: Any) -> tuple[Any, str]:
+    """(client, model): verify.model, else the first installed model of velollm.yaml's models:,
+    else the most recently modified installed model; said on stderr."""
     from velollm.backends import get_backend
-    from velollm.bench.baseline import record_baseline
-    from velollm.cli.validate import config_path
-    from velollm.config import load_config
+    from velollm.bench.pick import pick_model
+    from velollm.config import load_config, resolve
 
-    config = load_config(config_path(args.file))
-    if not config.verify.model:
-        raise VelollmError("--baseline needs a model to benchmark",
-                           hint="set verify.model in velollm.yaml", path="$.verify.model")
-    backend = get_backend(config.backend)
-    client = backend.client(backend.base_url(args.host))
-    OUT.info(f"recorded the baseline in {record_baseline(client, config.verify.model)}")
+    # The profile's verify: counts too; overrides never set verify:, so no hardware is needed.
+    desired = resolve(load_config(Path(plan.inputs.get("config") or "velollm.yaml")), None)
+    backend = get_backend(plan.backend)
+    client = backend.client(backend.base_url(args.host or plan.inputs.get("host")))
+    model, how = pick_model(client, backend.title, wanted=desired.verify.model,
+                            listed=[m.name for m in desired.models])
+    choose = "" if desired.verify.model else "; set verify.model to choose"
+    OUT.info(f"baseline: benchmarking {model} ({how}{choose})")
+    return client, model
+
+
+def _record_baseline(client: Any, model: str) -> None:
+    from velollm.bench.baseline import BenchmarkInterrupted, record_baseline
+    from velollm.report.progress import progress_bar
+
+    progress = progress_bar()
+    try:
+        path = record_baseline(client, model, progress=progress)
+    except BenchmarkInterrupted:
+        if progress is not None:
+            progress.clear()  # before the message, on the bar's line
+        OUT.info("the baseline was interrupted: none was recorded, and nothing was written")
+        raise  # main: "Interrupted (^C)", exit 130
+    finally:
+        if progress is not None:
+            progress.clear()
+    OUT.info(f"recorded the baseline in {path}")
 
 
 def _report(done: Any) -> int:

@@ -8,6 +8,8 @@ from typing import Any
 
 from velollm.output import OUT
 
+EXIT_INTERRUPTED = 130  # as main's ^C: the partial results are still reported
+
 HELP = "measure the running Ollama server (tokens/s, TTFT, prefill, concurrency)"
 
 
@@ -15,7 +17,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "benchmark", parents=[common], help=HELP,
         description=HELP + ". Every request streams; one warm-up per benchmark is excluded.")
-    p.add_argument("--model", help="model to benchmark (default: the first installed model)")
+    p.add_argument("--model", help="model to benchmark (default: the most recently modified "
+                                    "installed model)")
     p.add_argument("--suite", default="standard",
                    help="standard, quick, or one benchmark by name (default: standard)")
     p.add_argument("--iterations", type=int, default=None, metavar="N",
@@ -34,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from velollm.backends import get_backend
     from velollm.bench import baseline, suites
     from velollm.report import bench as report
+    from velollm.report.progress import progress_bar
 
     suite = suites.get_suite(args.suite, iterations=args.iterations,
                              concurrency=args.concurrency)
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     client = backend.client(backend.base_url(args.host))
     version = client.version()
     model = args.model or _default_model(client, backend.title)
-    progress = _Progress() if OUT.progress_enabled() else None
+    progress = progress_bar()
 
     def hardware() -> dict[str, Any] | None:
         if progress is not None:
@@ -51,15 +55,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         measured = baseline.run_benchmark(client, model, suite, version=version, hardware=hardware,
                                           progress=progress)
+    except baseline.BenchmarkInterrupted as exc:  # ^C: keep and show what was measured
+        measured = exc.measurement
     finally:
         if progress is not None:
             progress.clear()
     results, document = measured.results, measured.document
     if args.out is not None:
         report.write_json_atomic(args.out, document)
+    code = EXIT_INTERRUPTED if document["partial"] else 0
     if OUT.json_mode:
         OUT.json(document)
-        return 0
+        _interrupted(document, args.out)
+        return code
     OUT.line(f"Benchmark of {model} on {backend.title} {version} at {client.base_url} "
              f"(suite {suite.name}, {suite.iterations} runs + {suite.warmup} warm-up each)")
     OUT.line()
@@ -69,19 +77,23 @@ def run(args: argparse.Namespace) -> int:
     for line in report.render_summary(report.seed_summary(results)):
         OUT.line(line)
     if args.out is not None:
-        OUT.info(f"wrote {args.out}")
-    return 0
+        OUT.info(f"wrote {args.out}" + (" (partial)" if document["partial"] else ""))
+    _interrupted(document, None)
+    return code
+
+
+def _interrupted(document: dict[str, Any], out: Path | None) -> None:
+    if document["partial"]:
+        OUT.error(f"Interrupted (^C): {len(document['benchmarks'])} benchmark(s) measured, "
+                  "the last possibly cut short; the results are partial"
+                  + (f" (also in {out}, \"partial\": true)" if out is not None else ""))
 
 
 def _default_model(client: Any, title: str) -> str:
-    from velollm.errors import ConfigError
+    from velollm.bench.pick import pick_model
 
-    tags = client.tags()
-    if not tags:
-        raise ConfigError(f"the {title} server at {client.base_url} has no model installed",
-                          hint="pull one with `ollama pull MODEL`, or name one with --model")
-    name: str = tags[0].name
-    OUT.info(f"benchmarking {name} (the first installed model; choose with --model)")
+    name, how = pick_model(client, title)
+    OUT.info(f"benchmarking {name} ({how}; choose with --model)")
     return name
 
 
@@ -105,24 +117,3 @@ def _hardware() -> dict[str, Any] | None:
     if dataclasses.is_dataclass(hw) and not isinstance(hw, type):
         return dataclasses.asdict(hw)
     return None
-
-
-class _Progress:
-    """One self-rewriting stderr line; only used on a TTY."""
-
-    def __init__(self) -> None:
-        self.width = 0
-        self.cleared = False
-
-    def __call__(self, done: int, total: int, name: str) -> None:
-        filled = 20 * done // max(total, 1)
-        text = f"[{'#' * filled}{'.' * (20 - filled)}] {name} {done}/{total}"
-        OUT.err.write("\r" + text.ljust(self.width))
-        OUT.err.flush()
-        self.width = max(self.width, len(text))
-
-    def clear(self) -> None:
-        if not self.cleared:  # once: after the run, or on the way out of a failed one
-            self.cleared = True
-            OUT.err.write("\r" + " " * self.width + "\r")
-            OUT.err.flush()

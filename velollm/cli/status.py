@@ -86,7 +86,7 @@ def _server(state: State, backend: Backend, url: str, wanted: dict[str, str], ta
     client = backend.client(url)
     try:
         version = client.version()
-        found = backend.verify(state, wanted, target, client, version, log_path=None)
+        found = backend.verify(state, wanted, target, client, version, log_path=None, models={})
     except (ServerUnreachableError, ServerResponseError) as exc:
         # refused or no route: "server not reachable at URL"; timed out or a bad answer: its
         # message ("Ollama at URL did not answer ...", "Ollama answered ... with HTTP 404")

@@ -1,8 +1,9 @@
 """`velollm verify`: did every setting take effect, and did the benchmark not regress?
 
 Exit codes (README): 0 every setting effective (or unknown) and no confirmed regression; 1 error;
-4 a setting is not effective (or one velollm.yaml no longer sets is still in force); 5 the
-benchmark confirmed a regression against the baseline.
+4 a setting or model parameter is not effective (or one velollm.yaml no longer sets is still in
+force); 5 the benchmark confirmed a regression against the baseline; 130 ^C during the benchmark
+(the settings and what was measured are still reported).
 """
 
 from __future__ import annotations
@@ -69,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
     # Evidence after the benchmark: loading the model writes the log lines that say what the
     # runner really did (flash attention, KV cache, parallel slots).
     found = backend.verify(state, wanted, target, client, version, log_path=args.log,
+                           models=verification.wanted_models(state),
                            retired=verification.retired_settings(state))
-    code = verification.exit_code(found.effects, None if bench is None else bench["status"])
+    code = verification.exit_code([*found.effects, *found.model_effects],
+                                  None if bench is None else bench["status"])
+    if bench is not None and bench["status"] == "interrupted":
+        code = verification.EXIT_INTERRUPTED
     doc = _document(client.base_url, version, found, target, bench, code)
     doc["server"]["backend"] = backend.title
     if OUT.json_mode:
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> dict[str, Any]:
     from velollm.bench import baseline as bl
     from velollm.errors import ConfigError
+    from velollm.report.progress import progress_bar
 
     path = given or bl.baseline_path()
     before = bl.load_baseline(path)
@@ -100,9 +106,17 @@ def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> di
                           path="$.verify.model", hint="record a new baseline with "
                           "`velollm apply --baseline`, or set verify.model to the baseline's")
     OUT.info(f"benchmarking {model} against the baseline of {before.get('started_at', '?')}")
-    after = bl.measure(client, model, bl.suite_of(before, spec.iterations))
+    progress = progress_bar()
+    try:
+        after = bl.measure(client, model, bl.suite_of(before, spec.iterations), progress=progress)
+    except bl.BenchmarkInterrupted as exc:  # ^C: compare what was measured, then exit 130
+        after = exc.measurement.document
+    finally:
+        if progress is not None:
+            progress.clear()
     comparisons = bl.compare_documents(before, after, spec.max_regression)
-    return {"status": bl.overall(comparisons), "baseline": str(path), "model": model,
+    status = "interrupted" if after["partial"] else bl.overall(comparisons)
+    return {"status": status, "baseline": str(path), "model": model,
             "max_regression": spec.max_regression, "iterations": spec.iterations,
             "baseline_started_at": before.get("started_at"),
             "comparisons": [c.as_dict() for c in comparisons]}
@@ -110,13 +124,16 @@ def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> di
 
 def _document(url: str, version: str, found: Verification, target: str,
               bench: dict[str, Any] | None, code: int) -> dict[str, Any]:
-    status = {0: "ok", 4: "not_effective", 5: "regressed"}.get(code, "error")
+    status = {0: "ok", 4: "not_effective", 5: "regressed", 130: "interrupted"}.get(code, "error")
     return {
         "status": status, "exit_code": code,
         "server": {"url": url, "version": version, **found.server},
         "target": target,
         "settings": [{"env": e.env, "wanted": e.wanted, "observed": e.observed,
                       "status": e.status, "why": e.why} for e in found.effects],
+        "model_parameters": [{"model": m.model, "parameter": m.parameter, "wanted": m.wanted,
+                              "observed": m.observed, "status": m.status, "why": m.why}
+                             for m in found.model_effects],
         "loaded_models": [dict(m) for m in found.loaded_models],
         "benchmark": bench if bench is not None else {"status": "skipped", "comparisons": []},
         "notes": list(found.notes),

@@ -2,19 +2,22 @@
 
 Evidence, best first: the running server's own environment (/proc/<pid>/environ), then what its
 start-up log says it read (each backend parses its own log into `Evidence.log_config`), and the
-log lines with which it says it read a setting and then did not use it.
+log lines with which it says it read a setting and then did not use it. A model's parameters are
+checked against what the server says the model has (`ModelEvidence`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from velollm.core import gotypes
 
-Status = Literal["effective", "not effective", "unknown"]
+if TYPE_CHECKING:
+    from velollm.core.planner import ParamValue
 
+Status = Literal["effective", "not effective", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +118,74 @@ def _why_missing(env: str, ev: Evidence) -> str:
     if ev.restarted_since_apply is False:
         return f"the server was started before velollm wrote the setting: {_restart(ev)}"
     return "the running server does not have this value"
+
+
+@dataclass(frozen=True)
+class ModelEffect:
+    model: str
+    parameter: str
+    wanted: str
+    observed: str | None
+    status: Status
+    why: str
+
+
+@dataclass(frozen=True)
+class ModelEvidence:
+    """What the server says about a model velollm wrote parameters for."""
+
+    shown: Mapping[str, tuple[str, ...]] | None  # the model's parameters; None: no such model
+    create_command: str  # what bakes velollm's parameters into the model
+    loaded_context: int | None = None  # the loaded model's context, where the server reports it
+    replaced_after_write: bool = False  # the model changed after velollm wrote its parameters
+
+
+def show_value(value: ParamValue) -> str:
+    return value if isinstance(value, str) else ", ".join(f'"{v}"' for v in value)
+
+
+def _same_param(wanted: ParamValue, shown: tuple[str, ...]) -> bool:
+    if not isinstance(wanted, str):  # stop sequences: a set, whatever the order
+        return sorted(wanted) == sorted(shown)
+    if len(shown) != 1:
+        return False
+    try:
+        return float(wanted) == float(shown[0])  # 0.7 / 0.70, 1 / 1.0
+    except ValueError:
+        return _same(wanted, shown[0])
+
+
+def _observed(wanted: ParamValue, shown: tuple[str, ...]) -> str:
+    return shown[0] if isinstance(wanted, str) and len(shown) == 1 else show_value(shown)
+
+
+def check_model_params(model: str, wanted: Mapping[str, ParamValue],
+                       ev: ModelEvidence) -> list[ModelEffect]:
+    return [_one_param(model, key, value, ev) for key, value in sorted(wanted.items())]
+
+
+def _one_param(model: str, key: str, value: ParamValue, ev: ModelEvidence) -> ModelEffect:
+    want = show_value(value)
+    if ev.shown is None:
+        return ModelEffect(model, key, want, None, "not effective",
+                           f"the server has no model {model}: `ollama pull {model}`, then run "
+                           f"`{ev.create_command}`")
+    shown = ev.shown.get(key)
+    observed = None if shown is None else _observed(value, shown)
+    if shown is None or not _same_param(value, shown):
+        if ev.replaced_after_write:
+            why = (f"{model} was replaced after velollm wrote its parameters (a later `ollama "
+                   f"pull` or `ollama create`?): run `{ev.create_command}` again")
+        else:
+            why = (f"`ollama create` has not been run: run `{ev.create_command}` (`velollm "
+                   "apply --create-models` runs it when it writes the Modelfile)")
+        return ModelEffect(model, key, want, observed, "not effective", why)
+    if key == "num_ctx" and ev.loaded_context is not None:
+        if str(ev.loaded_context) != want:
+            return ModelEffect(model, key, want, str(ev.loaded_context), "not effective",
+                               f"{model} is loaded with context_length {ev.loaded_context}: a "
+                               "request's num_ctx overrides the model's, or it was loaded "
+                               f"before `ollama create` (unload it: `ollama stop {model}`)")
+        return ModelEffect(model, key, want, observed, "effective",
+                           "the model has this value, and is loaded with it")
+    return ModelEffect(model, key, want, observed, "effective", "the model has this value")

@@ -1,4 +1,5 @@
-"""How Go parses booleans and durations: strconv.ParseBool and time.ParseDuration.
+"""How Go parses booleans and durations: strconv.ParseBool and time.ParseDuration; and the times
+Go writes into JSON (time.Time, RFC 3339 with nanoseconds).
 
 Ollama (and the Go wrappers around llama.cpp) read their settings with these two functions, and a
 value that looks right to a person but not to Go is silently misread. That is a fact about Go, not
@@ -8,6 +9,7 @@ about one backend, so the core and every backend share it from here. Pure: no I/
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 # strconv.ParseBool accepts exactly these, case and all; anything else is an error.
 BOOL_TRUE = ("1", "t", "T", "TRUE", "true", "True")
@@ -52,3 +54,13 @@ def parse_duration(text: str) -> float | None:
     if total_ns > _MAX_NS + (1 if negative else 0):  # int64 reaches one further below zero
         return None
     return (-total_ns if negative else total_ns) / 1e9
+
+
+def parse_time(rfc3339: str) -> float | None:
+    """A Go time.Time from JSON (RFC 3339, up to nanoseconds: Ollama's expires_at, modified_at) as
+    a POSIX time; None when it is not one."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", rfc3339.strip()).replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None

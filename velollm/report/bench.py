@@ -45,11 +45,14 @@ def _summaries(result: ScenarioResult) -> dict[str, dict[str, float | int] | Non
     return {k: (v.as_dict() if v is not None else None) for k, v in result.summaries().items()}
 
 
-def build_document(info: RunInfo, suite: Suite, results: list[ScenarioResult]) -> dict[str, Any]:
+def build_document(info: RunInfo, suite: Suite, results: list[ScenarioResult], *,
+                   partial: bool = False) -> dict[str, Any]:
+    """`partial`: the run was interrupted (^C), `benchmarks` holds what was measured until then."""
     summary = seed_summary(results)
     return {
         "format_version": FORMAT_VERSION,
         "status": "ok" if not summary["failed_requests"] else "partial",
+        "partial": partial,
         "started_at": info.started_at,
         "model": info.model,
         "server": {"url": info.server_url, "version": info.server_version},

@@ -24,12 +24,13 @@ def render(doc: dict[str, Any], out: Output) -> None:
     server = doc["server"]
     out.line(f"Settings on {server.get('backend', 'Ollama')} {server['version']} at {server['url']}"
              + (f" (pid {server['pid']})" if server["pid"] else ""))
+    checked = _checked(doc)
     rows = [("setting", "wanted", "observed", "status", "why")]
-    rows += [(s["env"], "(unset)" if s["wanted"] is None else s["wanted"],
+    rows += [(name, "(unset)" if s["wanted"] is None else s["wanted"],
               "-" if s["observed"] is None else s["observed"],
-              s["status"], s["why"]) for s in doc["settings"]]
+              s["status"], s["why"]) for name, s in checked]
     for i, line in enumerate(_table(rows)):
-        status = doc["settings"][i - 1]["status"] if i else ""
+        status = checked[i - 1][1]["status"] if i else ""
         out.line(line.replace(status, out.style(status, _COLOURS[status]), 1) if i else line)
     for m in doc["loaded_models"]:
         ctx = "" if m["context_length"] is None else f", context_length {m['context_length']}"
@@ -40,6 +41,12 @@ def render(doc: dict[str, Any], out: Output) -> None:
     _render_benchmark(doc["benchmark"], out)
     out.line()
     out.line(out.style(_verdict_line(doc), "bold"))
+
+
+def _checked(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(row name, row): each server setting, then each model parameter as `MODEL PARAMETER`."""
+    return [(s["env"], s) for s in doc["settings"]] + [
+        (f"{m['model']} {m['parameter']}", m) for m in doc.get("model_parameters", [])]
 
 
 _UNITS = {"decode_tps": ("decode tok/s", 1.0), "aggregate_tps": ("aggregate tok/s", 1.0),
@@ -74,9 +81,9 @@ def _render_benchmark(bench: dict[str, Any], out: Output) -> None:
 
 
 def _verdict_line(doc: dict[str, Any]) -> str:
-    bad = [s["env"] + (" (still set)" if s["wanted"] is None else "")
-           for s in doc["settings"] if s["status"] == "not effective"]
-    unknown = [s["env"] for s in doc["settings"] if s["status"] == "unknown"]
+    bad = [name + (" (still set)" if s["wanted"] is None else "")
+           for name, s in _checked(doc) if s["status"] == "not effective"]
+    unknown = [name for name, s in _checked(doc) if s["status"] == "unknown"]
     parts = [f"not effective: {', '.join(bad)}" if bad else "every setting took effect"
              if not unknown else f"could not confirm: {', '.join(unknown)}"]
     bench = doc["benchmark"]["status"]
@@ -84,5 +91,6 @@ def _verdict_line(doc: dict[str, Any]) -> str:
                   "no_regression": "no regression",
                   "inconclusive": "benchmark inconclusive (too few or too noisy samples: raise "
                                   "verify.iterations)",
+                  "interrupted": "benchmark interrupted (^C): only what was measured is compared",
                   }.get(bench, "no benchmark"))
     return f"verify: {'; '.join(parts)} (exit {doc['exit_code']})"

@@ -191,13 +191,16 @@ class OllamaBackend:
 
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
                version: str | None, *, log_path: Path | None,
+               models: Mapping[str, Mapping[str, ParamValue]],
                retired: Collection[str] = ()) -> Verification:
-        from velollm.backends.ollama import evidence
+        from velollm.backends.ollama import evidence, modelparams
         from velollm.core.effect import check_removed
 
         g = evidence.gather(state, wanted, target, client.base_url, log_path=log_path,
                             loaded=client.ps())
         effects = [*evidence.check(wanted, g, version), *check_removed(retired, g.evidence)]
+        model_effects = modelparams.check(models, modelparams.gather(state, models, client,
+                                                                     g.loaded))
         server: dict[str, object] = {
             "pid": None if g.process is None else g.process.pid,
             "managed_by": g.evidence.server_managed_by,
@@ -206,7 +209,7 @@ class OllamaBackend:
             "runner_parallel": g.runner_parallel}
         loaded = tuple({"name": m.name, "expires_at": m.expires_at,
                         "context_length": m.context_length} for m in g.loaded)
-        return Verification(tuple(effects), server, loaded, g.notes)
+        return Verification(tuple(effects), server, loaded, g.notes, tuple(model_effects))
 
 
 BACKEND = OllamaBackend()

@@ -56,7 +56,8 @@ class OllamaClient:
     def tags(self) -> list[ModelTag]:
         models = self._get_json("GET", "/api/tags").get("models") or []
         return [ModelTag(str(m.get("name", "")), int(m.get("size", 0)), str(m.get("digest", "")),
-                         dict(m.get("details") or {})) for m in models]
+                         dict(m.get("details") or {}), str(m.get("modified_at") or ""))
+                for m in models]
 
     def show(self, model: str) -> ModelDetails:
         d = self._get_json("POST", "/api/show", json={"model": model})

@@ -12,11 +12,9 @@ Evidence (velollm/core/effect.py decides with it):
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 from velollm.backends.base import ServerProcess
@@ -36,7 +34,7 @@ from velollm.backends.ollama.logs import (
     runner_parallel,
 )
 from velollm.backends.wire import RunningModel
-from velollm.core import effect
+from velollm.core import effect, gotypes
 from velollm.io import systemd
 from velollm.io.processes import managed_files_ages, process_age_s, restarted_since
 from velollm.io.state import State
@@ -133,19 +131,10 @@ def _corroborate(e: effect.Effect, g: Gathered, now: float) -> effect.Effect:
     return e
 
 
-def _epoch(rfc3339: str) -> float | None:
-    """Ollama's expires_at (Go RFC 3339, nanoseconds) as a POSIX time."""
-    text = re.sub(r"(\.\d{6})\d+", r"\1", rfc3339.strip()).replace("Z", "+00:00")
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
 def keep_alive_overridden(wanted: str, expires_at: str, now: float) -> bool:
     """True when a model expires later than the server's keep-alive allows: the expiry is set to
     last request + keep-alive, so only a request's own keep_alive can push it further."""
-    keep, expires = knobs.duration_seconds(wanted), _epoch(expires_at)
+    keep, expires = knobs.duration_seconds(wanted), gotypes.parse_time(expires_at)
     if keep is None or expires is None or keep < 0:
         return False  # forever (negative) cannot be exceeded
     return expires - now > keep + _EXPIRY_SLACK_S
