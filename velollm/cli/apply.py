@@ -62,13 +62,15 @@ def run(args: argparse.Namespace) -> int:
 
     plan, from_file = _plan(args)
     preview = write_plan(plan, dry_run=True, force=args.force)
-    if not OUT.json_mode and not from_file:
+    shown = not OUT.json_mode and not from_file
+    if shown:
         render_plan(plan, OUT)
     if args.diff and not OUT.json_mode:
         for d in preview.diffs:
             OUT.raw(unified_diff(d.path, d.before, d.after))
     if args.check or not preview.changed:
-        return _report(outcome(preview, plan, "write"))
+        # the plan's last line already said "No changes"
+        return _report(outcome(preview, plan, "write"), said=shown and not preview.changed)
     if not (args.auto_approve or from_file):
         confirm("apply", "Do you want to perform these actions?", review="velollm plan",
                 unchanged="nothing was written")
@@ -97,10 +99,14 @@ def _record_baseline(args: argparse.Namespace) -> None:
     OUT.info(f"recorded the baseline in {record_baseline(client, config.verify.model)}")
 
 
-def _report(done: Any) -> int:
+def _report(done: Any, said: bool = False) -> int:
+    """`said`: the rendered plan already gave the outcome (its last line: No changes)."""
     if OUT.json_mode:
         OUT.json({"status": "ok", **done.to_dict()})
         _warn(done.warnings)  # on stderr as well as in the document
+        return 0
+    if said:
+        _warn(done.warnings)
         return 0
     OUT.line("")
     would = done.msg.startswith("Would")
