@@ -78,8 +78,13 @@ class Output:
         if hint:
             print(f"{self.style('hint:', 'cyan', stream=self.err)} {hint}", file=self.err)
 
+    @property
+    def quiet(self) -> bool:
+        """-q: results and errors only (warnings stay; -qq drops them too)."""
+        return self.verbosity < 0
+
     def warn(self, message: str) -> None:
-        if self.verbosity >= 0:
+        if self.verbosity >= -1:
             print(f"{self.style('warning:', 'yellow', 'bold', stream=self.err)} {message}",
                   file=self.err)
 

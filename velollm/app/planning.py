@@ -100,8 +100,8 @@ def make_plan(req: PlanRequest) -> Plan:
     settings = recommend(hw, DesiredInput(desired.server, {m.name: m.params for m in
                                                            desired.models}, desired.objective),
                          facts.models.infos, facts.caps)
-    env, reasons, notes = _server_env(backend, settings, desired, facts.caps,
-                                      _user_keys(config, desired))
+    env, reasons = _server_env(backend, settings, desired, facts.caps,
+                               _user_keys(config, desired))
     model_params = _model_params(backend, settings, reasons)
     kind = req.target or desired.target.kind
     if kind == "auto":
@@ -133,13 +133,16 @@ def make_plan(req: PlanRequest) -> Plan:
         **{f"file:{c.key}": _sha_or_absent(Path(c.key)) for c in orphans},
     }
     observed = _differing(facts.now, env)
-    warnings = [*settings.warnings, *backend.trap_warnings(desired.server, version),
+    # a pinned value this version does not read is said once, by the optimizer's note
+    unread = {facts.caps.why_not_read(k) for k in desired.server if not facts.caps.reads(k)}
+    traps = [w for w in backend.trap_warnings(desired.server, version) if w not in unread]
+    warnings = [*settings.warnings, *traps,
                 *backend.security_warnings(env),
                 *backend.reach_warnings(kind, hw, env, observed)]
     return Plan(target_kind=kind, target_path=str(files[0].path), env=env, unset=unset,
                 model_params=model_params, changes=changes, files=files,
                 warnings=tuple(dict.fromkeys(warnings)),
-                notes=tuple(dict.fromkeys([*notes, *facts.models.notes])),
+                notes=tuple(dict.fromkeys([*settings.notes, *facts.models.notes])),
                 settings=tuple(_setting_dict(r) for r in (*settings.server, *settings.models)),
                 fingerprint=fingerprint, offline=not facts.models.reachable,
                 ollama_version=version,
@@ -184,10 +187,9 @@ def _user_keys(config: Config, desired: DesiredState) -> set[str]:
 
 
 def _server_env(backend: Backend, settings: Settings, desired: DesiredState,
-                caps: Capabilities, user_keys: set[str]) -> tuple[dict[str, str], dict[str, str], list[str]]:
+                caps: Capabilities, user_keys: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     env: dict[str, str] = {}
     reasons: dict[str, str] = {}
-    notes: list[str] = []
     origin = f"set by the {desired.profile} profile"
     for rec in settings.server:
         if rec.value is None:
@@ -202,13 +204,12 @@ def _server_env(backend: Backend, settings: Settings, desired: DesiredState,
     for key, value in desired.server.items():
         if key in handled or value in (None, "auto") or key not in caps.known:
             continue
-        name = backend.setting_name(key)
-        if not caps.reads(key):
-            notes.append(f"{name}: {caps.why_not_read(key)}")
+        if not caps.reads(key):  # settings.notes says why
             continue
+        name = backend.setting_name(key)
         env[name] = backend.setting_value(key, value)
         reasons[name] = "set in velollm.yaml" if key in user_keys else origin
-    return dict(sorted(env.items())), reasons, notes
+    return dict(sorted(env.items())), reasons
 
 
 def _model_params(backend: Backend, settings: Settings, reasons: dict[str, str]

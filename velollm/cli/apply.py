@@ -67,15 +67,20 @@ def run(args: argparse.Namespace) -> int:
     # Which model the baseline runs, checked before the plan is shown and approved.
     wants_baseline = args.baseline and not args.check and preview.changed
     baseline = _baseline_model(args, plan) if wants_baseline else None
-    if not OUT.json_mode and not from_file:
+    asks = preview.changed and not (args.check or args.auto_approve or from_file)
+    # -q: only the outcome, unless the user is asked to approve a plan they have not seen
+    shown = not OUT.json_mode and not from_file and (not OUT.quiet or asks)
+    if shown:
         render_plan(plan, OUT)
+    elif not OUT.json_mode and not from_file:
+        _warn(list(plan.warnings))
     if args.diff and not OUT.json_mode:
         for d in preview.diffs:
             OUT.raw(unified_diff(d.path, d.before, d.after))
     if args.check or not preview.changed:
         if args.baseline:
             OUT.info("no baseline recorded: --baseline records one only when apply writes")
-        return _report(outcome(preview, plan, "write"))
+        return _report(outcome(preview, plan, "write"), shown=shown)
     if not (args.auto_approve or from_file):
         confirm("apply", "Do you want to perform these actions?", review="velollm plan",
                 unchanged="nothing was written")
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     done.follow_up, done.ran, done.warnings = follow_ups(
         plan, {str(p) for p in result.written}, restart=args.restart,
         create_models=args.create_models, server_kinds=get_backend(plan.backend).target_kinds)
-    return _report(done)
+    return _report(done, shown=shown)
 
 
 def _baseline_model(args: argparse.Namespace, plan: Any) -> tuple[Any, str]:
@@ -125,12 +130,25 @@ def _record_baseline(client: Any, model: str) -> None:
     OUT.info(f"recorded the baseline in {path}")
 
 
-def _report(done: Any) -> int:
+def _report(done: Any, *, shown: bool) -> int:
+    """`shown`: the plan was rendered above (its last line already said No changes)."""
     if OUT.json_mode:
         OUT.json({"status": "ok", **done.to_dict()})
         _warn(done.warnings)  # on stderr as well as in the document
         return 0
-    OUT.line("")
+    if shown and not done.changed:
+        _warn(done.warnings)
+        return 0
+    if not OUT.quiet:  # -q: the outcome line only
+        _details(done, gap=shown)
+    OUT.line(OUT.style(done.msg, "bold"))
+    _warn(done.warnings)
+    return 0
+
+
+def _details(done: Any, *, gap: bool) -> None:
+    if gap:
+        OUT.line("")
     would = done.msg.startswith("Would")
     for path in done.files:
         gone = path in done.removed
@@ -143,9 +161,6 @@ def _report(done: Any) -> int:
         OUT.line("To make the server pick the change up, run:")
         for command in done.follow_up:
             OUT.line(f"  {command}")
-    OUT.line(OUT.style(done.msg, "bold"))
-    _warn(done.warnings)
-    return 0
 
 
 def _warn(warnings: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Hardware + desired state + profile + models -> Settings, each value with a reason. Pure.
 
 Rules: user pins always win (a pin that cannot fit becomes a warning with the numbers); a knob the
-detected Ollama version does not read is never set (the reason says why); nothing is recommended that
+detected Ollama version does not read is never set (a note says why); nothing is recommended that
 real Ollama would spill to CPU or fail to load (memory.py mirrors its estimator).
 """
 
@@ -47,6 +47,8 @@ class Settings:
     warnings: tuple[str, ...]
     offline: bool  # some estimate used the shipped table instead of a live server
     objective: str = "balanced"
+    # pinned values this server version does not read: what became of each (once, not a warning)
+    notes: tuple[str, ...] = ()
 
     def server_env(self) -> dict[str, Any]:
         return {r.key: r.value for r in self.server if r.value is not None}
@@ -75,12 +77,15 @@ def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelI
     plan = choose(obj, hw, pins, desired.models, models, caps, warnings)
     server = server_values(obj, hw, pins, plan, caps, warnings)
     model_recs = _model_values(obj, hw, desired.models, plan, caps)
-    for key, value in desired.server.items():
-        if value not in (None, AUTO) and not caps.reads(key):
-            warnings.append(f"{key} = {value}: {caps.why_not_read(key)}")
+    moved = {"context_length"} if any(r["key"] == "num_ctx" for r in model_recs) else set()
+    notes = [f"{key} = {value}: {caps.why_not_read(key)}, so "
+             + ("each model's num_ctx carries it instead" if key in moved
+                else "velollm does not write it")
+             for key, value in desired.server.items()
+             if value not in (None, AUTO) and not caps.reads(key)]
     return Settings(tuple(Recommendation(**r) for r in server),
                     tuple(Recommendation(**r) for r in model_recs), tuple(warnings),
-                    any(m.offline for m in models), obj.name)
+                    any(m.offline for m in models), obj.name, tuple(notes))
 
 
 def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, Any]],

@@ -12,6 +12,7 @@ from velollm.bench.runner import ScenarioResult
 from velollm.bench.suites import Suite
 from velollm.core.stats import Summary
 from velollm.output import FORMAT_VERSION
+from velollm.report.layout import fit_table
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,9 @@ def render_table(results: list[ScenarioResult]) -> list[str]:
             "-" if dec is None else f"{dec.spread:.0%}", _med(s["prefill_tps"]),
             _med(s["ttft_s"], 1000), _med(s["wall_s"], 1000), _med(s.get("aggregate_tps")),
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-             for row in rows]
-    lines.insert(1, "-" * len(lines[0]))
+    head, *body = fit_table(rows, right=range(1, len(header)))
+    lines = [*head, *(line for row in body for line in row)]
+    lines.insert(len(head), "-" * max(len(line) for line in lines))
     return lines
 
 

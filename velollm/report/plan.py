@@ -46,6 +46,12 @@ def _body(change: Change) -> str:
 
 
 def render_plan(plan: Plan, out: Output) -> None:
+    """-q (out.quiet): only the change lines, the warnings and the last line."""
+    if out.quiet:
+        for change in plan.changes:
+            out.line(f"  {_symbol(change, out)} {_body(change)}")
+        _end(plan, out, gap=False)
+        return
     where = f"{plan.target_kind} target ({plan.target_path})"
     version = plan.ollama_version or "unknown version"
     title = server_title(plan.backend)
@@ -57,8 +63,7 @@ def render_plan(plan: Plan, out: Output) -> None:
         out.line("")
         out.line("velollm will make these changes:")
     for change in plan.changes:
-        sym = out.style(SYMBOL[change.action], _COLOR[change.action], "bold")
-        out.line(f"  {sym} {_body(change)}")
+        out.line(f"  {_symbol(change, out)} {_body(change)}")
         out.line(out.style(f"      # {change.reason}", "dim"))
     if plan.observed:
         out.line("")
@@ -72,9 +77,18 @@ def render_plan(plan: Plan, out: Output) -> None:
             out.line(f"  - {note}")
     if plan.changes and plan.files:
         _files(plan, out)
+    _end(plan, out, gap=True)
+
+
+def _symbol(change: Change, out: Output) -> str:
+    return out.style(SYMBOL[change.action], _COLOR[change.action], "bold")
+
+
+def _end(plan: Plan, out: Output, *, gap: bool) -> None:
     for warning in plan.warnings:
         out.warn(warning)
-    out.line("")
+    if gap:
+        out.line("")
     out.line(out.style(summary_line(plan), "bold"))
 
 

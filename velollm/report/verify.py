@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from velollm.output import Output
+from velollm.report.layout import fit_table, local_time, wrap_text
 
 _COLOURS = {"effective": "green", "not effective": "red", "unknown": "yellow",
             "improved": "green", "no_regression": "green", "regressed": "red",
@@ -14,9 +15,9 @@ _COLOURS = {"effective": "green", "not effective": "red", "unknown": "yellow",
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]
+    """One string a row (several lines where a cell wraps) that fits the terminal; the last
+    column (a why, a verdict) narrows first, or goes below its row."""
+    return ["\n".join(lines) for lines in fit_table(rows, indent=2, flex=len(rows[0]) - 1)]
 
 
 def render(doc: dict[str, Any], out: Output) -> None:
@@ -34,13 +35,15 @@ def render(doc: dict[str, Any], out: Output) -> None:
         out.line(line.replace(status, out.style(status, _COLOURS[status]), 1) if i else line)
     for m in doc["loaded_models"]:
         ctx = "" if m["context_length"] is None else f", context_length {m['context_length']}"
-        out.line(f"  loaded: {m['name']} (expires_at {m['expires_at']}{ctx})")
+        out.line(f"  loaded: {m['name']} (expires {local_time(m['expires_at'])}{ctx})")
     for note in doc["notes"]:
-        out.line(f"  note: {note}")
+        for line in wrap_text(f"  note: {note}", indent="        "):
+            out.line(line)
     out.line()
     _render_benchmark(doc["benchmark"], out)
     out.line()
-    out.line(out.style(_verdict_line(doc), "bold"))
+    for line in wrap_text(_verdict_line(doc), indent="  "):
+        out.line(out.style(line, "bold"))
 
 
 def _checked(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -65,9 +68,11 @@ def _render_benchmark(bench: dict[str, Any], out: Output) -> None:
         out.line(f"Benchmark: no baseline at {bench['baseline']}: record one with "
                  "`velollm apply --baseline` (or `velollm benchmark --out FILE`, then --baseline)")
         return
-    out.line(f"Benchmark of {bench['model']} against the baseline of "
-             f"{bench['baseline_started_at']} (max regression {bench['max_regression']:.0%}, "
-             f"95% bootstrap interval of the ratio of medians; > 1 is better)")
+    for line in wrap_text(f"Benchmark of {bench['model']} against the baseline of "
+                          f"{local_time(bench['baseline_started_at'])} (max regression "
+                          f"{bench['max_regression']:.0%}, 95% bootstrap interval of the ratio "
+                          "of medians; > 1 is better)"):
+        out.line(line)
     rows = [("benchmark", "metric", "before", "after", "ratio", "interval", "verdict")]
     for c in bench["comparisons"]:
         label, scale = _UNITS[c["metric"]]

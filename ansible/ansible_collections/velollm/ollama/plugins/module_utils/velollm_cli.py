@@ -37,7 +37,8 @@ def resolve_executable(module: Any, executable: str) -> str:
             return str(found)
     raise VelollmRunError(
         f"velollm executable '{executable}' was not found on this host: install velollm there "
-        "(python3 -m pip install velollm) or set the executable option to its path")
+        "(from its repository, not PyPI: pip install git+URL, or a wheel built with `python3 -m "
+        "pip wheel`) or set the executable option to its path")
 
 
 def velollm_env(extra: dict[str, Any] | None) -> dict[str, str]:
