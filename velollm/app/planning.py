@@ -133,6 +133,7 @@ def make_plan(req: PlanRequest) -> Plan:
         **{f"file:{c.key}": _sha_or_absent(Path(c.key)) for c in orphans},
     }
     observed = _differing(facts.now, env)
+    pending = () if changes else _pending(facts.now, env, unset, files[0])
     # a pinned value this version does not read is said once, by the optimizer's note
     unread = {facts.caps.why_not_read(k) for k in desired.server if not facts.caps.reads(k)}
     traps = [w for w in backend.trap_warnings(desired.server, version) if w not in unread]
@@ -146,7 +147,8 @@ def make_plan(req: PlanRequest) -> Plan:
                 settings=tuple(_setting_dict(r) for r in (*settings.server, *settings.models)),
                 fingerprint=fingerprint, offline=not facts.models.reachable,
                 ollama_version=version,
-                inputs=req.to_inputs(), observed=observed, backend=backend.name)
+                inputs=req.to_inputs(), observed=observed, backend=backend.name,
+                pending=pending)
 
 
 def _orphans(state: State, files: tuple[RenderedFile, ...],
@@ -176,6 +178,24 @@ def _differing(now: Mapping[str, Observed], env: dict[str, str]) -> tuple[dict[s
     """Values the running server or its service has now that differ from what we want."""
     return tuple({"env": name, "value": o.value, "source": o.source}
                  for name, o in sorted(now.items()) if env.get(name) != o.value)
+
+
+def _pending(now: Mapping[str, Observed], env: Mapping[str, str], unset: tuple[str, ...],
+             target: RenderedFile) -> tuple[dict[str, str | None], ...]:
+    """The target's files hold what velollm.yaml wants, but the running server (its environment
+    was read) still has other values for settings velollm manages: it has not restarted since."""
+    server = next((o.source for o in now.values() if o.source.startswith("running server")), "")
+    if not server:
+        return ()
+    restart = target.by_hand or " && ".join(target.follow_up)
+    found: list[dict[str, str | None]] = []
+    for name in sorted({*env, *unset}):
+        o = now.get(name)
+        has = o.value if o is not None and o.source == server else None  # else: not in its env
+        if has != env.get(name):
+            found.append({"env": name, "now": has, "wants": env.get(name), "source": server,
+                          "restart": restart})
+    return tuple(found)
 
 
 def _user_keys(config: Config, desired: DesiredState) -> set[str]:

@@ -17,12 +17,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
         description="Detect the hardware, read what Ollama is configured with now, run the "
                     "optimizer and show the difference: + add, ~ change, - remove, each with "
                     "its reason. Exit 0 on success; with --detailed-exitcode 0 = no changes, "
-                    "1 = error, 2 = changes present.")
+                    "1 = error, 2 = changes present (or, with --include-pending, a restart "
+                    "pending).")
     add_plan_options(p)
     p.add_argument("--out", metavar="PLAN.json",
                    help="save the plan; `velollm apply PLAN.json` applies exactly it")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 2 when there are changes (as terraform plan)")
+    p.add_argument("--include-pending", action="store_true",
+                   help="with --detailed-exitcode, also exit 2 when nothing is to change but "
+                        "the running server has not restarted with the settings yet "
+                        "(pending restart)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,4 +46,5 @@ def run(args: argparse.Namespace) -> int:
         if args.out:  # on stderr: the Plan: line stays the last line of the report
             OUT.info(f"Saved the plan to {args.out}. To apply exactly it: "
                      f"velollm apply {args.out}")
-    return 2 if args.detailed_exitcode and plan.has_changes else 0
+    drift = plan.has_changes or (args.include_pending and bool(plan.pending))
+    return 2 if args.detailed_exitcode and drift else 0

@@ -53,6 +53,9 @@ class Plan:
     # Variables velollm set before that velollm.yaml no longer wants: the shell files unset them
     # (a shell that sourced the earlier file would hand them on), state.json keeps them for verify
     unset: tuple[str, ...] = ()
+    # With no changes: managed settings the running server still has otherwise (it did not
+    # restart since the files got them), {env, now, wants, source, restart}; now/wants None: unset
+    pending: tuple[dict[str, str | None], ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -205,6 +208,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             observed=tuple(doc.get("observed") or ()),
             backend=str(doc.get("backend") or "ollama"),
             unset=tuple(str(n) for n in doc.get("unset") or ()),
+            pending=tuple(doc.get("pending") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",

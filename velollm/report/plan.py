@@ -65,10 +65,13 @@ def render_plan(plan: Plan, out: Output) -> None:
     for change in plan.changes:
         out.line(f"  {_symbol(change, out)} {_body(change)}")
         out.line(out.style(f"      # {change.reason}", "dim"))
-    if plan.observed:
+    _pending(plan, out)
+    pending = {p["env"] for p in plan.pending}
+    observed = [o for o in plan.observed if o["env"] not in pending]
+    if observed:
         out.line("")
         out.line("In effect now (until the server restarts with the new settings):")
-        for o in plan.observed:
+        for o in observed:
             out.line(f"  {o['env']}={o['value']}  ({o['source']})")
     if plan.notes:
         out.line("")
@@ -84,11 +87,31 @@ def _symbol(change: Change, out: Output) -> str:
     return out.style(SYMBOL[change.action], _COLOR[change.action], "bold")
 
 
+def _setting(name: str, value: str | None) -> str:
+    return f"{name} unset" if value is None else f"{name}={value}"
+
+
+def _pending(plan: Plan, out: Output) -> None:
+    """Pending restart: the files hold what velollm.yaml wants, the running server does not."""
+    if not plan.pending:
+        return
+    out.line("")
+    out.line(f"Pending restart: the {plan.pending[0]['source']} still has:")
+    for p in plan.pending:
+        out.line(f"  {_setting(str(p['env']), p['now'])} (wants {p['wants'] or 'unset'})")
+    if plan.pending[0]["restart"]:
+        out.line(f"  restart it: {plan.pending[0]['restart']}")
+
+
 def _end(plan: Plan, out: Output, *, gap: bool) -> None:
     for warning in plan.warnings:
         out.warn(warning)
     if gap:
         out.line("")
+    if plan.pending:
+        n = len(plan.pending)
+        out.line(f"The {plan.pending[0]['source']} is not running with these settings yet "
+                 f"({n} setting{'s' if n > 1 else ''} pending restart).")
     out.line(out.style(summary_line(plan), "bold"))
 
 
