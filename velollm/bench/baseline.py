@@ -9,6 +9,7 @@ bootstrap works on what was measured.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,8 +19,10 @@ from typing import Any
 
 from velollm.backends.wire import ServerClient
 from velollm.bench import runner, suites
+from velollm.core.contention import Ticks, contention
 from velollm.core.stats import Verdict, compare, summarize
 from velollm.errors import ConfigError
+from velollm.io import contention as contention_io
 from velollm.io.fileops import atomic_write
 from velollm.io.xdg import state_dir
 from velollm.report import bench as report
@@ -72,17 +75,30 @@ def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
     version = client.version() if version is None else version
     details = client.show(model)  # a clear 404 before any timing starts
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    pid = client.server_pid()
+    before = contention_io.ticks(pid)
     try:
         results = runner.run_suite(client, client.another, model, suite,
                                    progress=progress)
     except runner.Interrupted as exc:
+        busy = _contention(before, pid)
         info = report.RunInfo(model, client.base_url, version, started, None,
                               run_settings(client, model, details.parameters, suite))
-        raise BenchmarkInterrupted(Measurement(exc.results, report.build_document(
-            info, suite, exc.results, partial=True))) from None
+        raise BenchmarkInterrupted(Measurement(exc.results, {**report.build_document(
+            info, suite, exc.results, partial=True), "contention": busy})) from None
+    busy = _contention(before, pid)
     info = report.RunInfo(model, client.base_url, version, started, hardware(),
                           run_settings(client, model, details.parameters, suite))
-    return Measurement(results, report.build_document(info, suite, results))
+    return Measurement(results, {**report.build_document(info, suite, results),
+                                 "contention": busy})
+
+
+def _contention(before: Ticks | None, pid: int | None) -> dict[str, Any] | None:
+    """What else used the CPUs during the run (core/contention.py); None without /proc."""
+    after = contention_io.ticks(pid)
+    if before is None or after is None:
+        return None
+    return contention(before, after, os.cpu_count() or 1, pid)
 
 
 def run_settings(client: ServerClient, model: str, parameters: str,

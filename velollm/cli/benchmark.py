@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         report.write_json_atomic(args.out, document)
     code = EXIT_INTERRUPTED if document["partial"] else 0
+    _busy(document)
     if OUT.json_mode:
         OUT.json(document)
         _interrupted(document, args.out)
@@ -80,6 +81,15 @@ def run(args: argparse.Namespace) -> int:
         OUT.info(f"wrote {args.out}" + (" (partial)" if document["partial"] else ""))
     _interrupted(document, None)
     return code
+
+
+def _busy(document: dict[str, Any]) -> None:
+    from velollm.core.contention import cause
+
+    why = cause(document.get("contention"))
+    if why:
+        OUT.warn(f"the machine was busy during the benchmark ({why}): its figures may be low; "
+                 "as a baseline, verify will not confirm a regression against it")
 
 
 def _interrupted(document: dict[str, Any], out: Path | None) -> None:

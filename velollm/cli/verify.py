@@ -1,6 +1,7 @@
 """`velollm verify`: did every setting take effect, and did the benchmark not regress?
 
-Exit codes (README): 0 every setting effective (or unknown) and no confirmed regression; 1 error;
+Exit codes (README): 0 every setting effective (or unknown) and no confirmed regression (a
+regression measured on a busy machine is "unreliable", not confirmed); 1 error;
 4 a setting or model parameter is not effective (or one velollm.yaml no longer sets is still in
 force); 5 the benchmark confirmed a regression against the baseline; 130 ^C during the benchmark
 (the settings and what was measured are still reported).
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> dict[str, Any]:
     from velollm.bench import baseline as bl
+    from velollm.core.contention import judge
     from velollm.errors import ConfigError
     from velollm.report.progress import progress_bar
 
@@ -115,10 +117,15 @@ def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> di
         if progress is not None:
             progress.clear()
     comparisons = bl.compare_documents(before, after, spec.max_regression)
-    status = "interrupted" if after["partial"] else bl.overall(comparisons)
+    # A regression measured while other processes took the CPUs is not confirmed (issue 14).
+    status, unreliable = judge(bl.overall(comparisons), before.get("contention"),
+                               after.get("contention"))
+    status = "interrupted" if after["partial"] else status
     return {"status": status, "baseline": str(path), "model": model,
             "max_regression": spec.max_regression, "iterations": spec.iterations,
             "baseline_started_at": before.get("started_at"),
+            "contention": {"baseline": before.get("contention"), "new": after.get("contention")},
+            "unreliable": unreliable,
             "comparisons": [c.as_dict() for c in comparisons]}
 
 

@@ -11,7 +11,7 @@ from velollm.report.layout import fit_table, local_time, wrap_text
 
 _COLOURS = {"effective": "green", "not effective": "red", "unknown": "yellow",
             "improved": "green", "no_regression": "green", "regressed": "red",
-            "inconclusive": "yellow"}
+            "inconclusive": "yellow", "unreliable": "yellow"}
 
 
 def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
@@ -97,5 +97,8 @@ def _verdict_line(doc: dict[str, Any]) -> str:
                   "inconclusive": "benchmark inconclusive (too few or too noisy samples: raise "
                                   "verify.iterations)",
                   "interrupted": "benchmark interrupted (^C): only what was measured is compared",
+                  "unreliable": "slower, but unreliable: measured on a busy machine ("
+                                f"{doc['benchmark'].get('unreliable')}); rerun verify when the "
+                                "machine is quiet",
                   }.get(bench, "no benchmark"))
     return f"verify: {'; '.join(parts)} (exit {doc['exit_code']})"

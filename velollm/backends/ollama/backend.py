@@ -187,7 +187,7 @@ class OllamaBackend:
     def client(self, base_url: str) -> OllamaClient:
         from velollm.backends.ollama.client import OllamaClient
 
-        return OllamaClient(base_url)
+        return OllamaClient(base_url, find_pid=_server_pid)
 
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
                version: str | None, *, log_path: Path | None,
@@ -210,6 +210,14 @@ class OllamaBackend:
         loaded = tuple({"name": m.name, "expires_at": m.expires_at,
                         "context_length": m.context_length} for m in g.loaded)
         return Verification(tuple(effects), server, loaded, g.notes, tuple(model_effects))
+
+
+def _server_pid(base_url: str) -> int | None:
+    """The `ollama serve` process serving base_url on this machine (None: not visible)."""
+    from velollm.backends.ollama.current import find_server_processes, match_server
+
+    process = match_server(find_server_processes(), base_url)
+    return None if process is None else process.pid
 
 
 BACKEND = OllamaBackend()

@@ -44,6 +44,8 @@ class OllamaClient:
     retries: int = 2  # extra attempts after a failed connect, never after a request was answered
     backoff: float = 0.25  # seconds, doubled per attempt
     sleep: Callable[[float], None] = time.sleep
+    # base_url -> the server's pid (the backend's process lookup, kept out of the HTTP client)
+    find_pid: Callable[[str], int | None] | None = None
 
     def __post_init__(self) -> None:
         self.base_url = connect_url(self.base_url.rstrip("/"))
@@ -84,7 +86,11 @@ class OllamaClient:
 
     def another(self) -> OllamaClient:
         """A new client of the same server (its own connection), for a concurrent stream."""
-        return OllamaClient(self.base_url)
+        return OllamaClient(self.base_url, find_pid=self.find_pid)
+
+    def server_pid(self) -> int | None:
+        """The `ollama serve` process serving base_url on this machine (None: not visible)."""
+        return None if self.find_pid is None else self.find_pid(self.base_url)
 
     def close(self) -> None:
         if self._session is not None:
