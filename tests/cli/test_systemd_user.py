@@ -1,6 +1,7 @@
 """A server velollm can run (issue 14), through the CLI with fake systemctl/launchctl on PATH:
 the systemd-user target writes a complete user unit and `apply --restart` reloads and restarts it;
-a setting velollm no longer wants leaves launchd's session (`launchctl unsetenv`)."""
+a setting velollm no longer wants leaves launchd's session (`launchctl unsetenv`); a systemd
+drop-in taken back because the target changed is reloaded and restarted away too."""
 
 from __future__ import annotations
 
@@ -86,3 +87,30 @@ def test_launchd_unsets_a_setting_velollm_no_longer_wants(project: Path,
     assert code == 0, out + err
     assert "  launchctl unsetenv OLLAMA_MAX_QUEUE" in out.splitlines()
 
+
+def test_a_retired_systemd_dropin_is_reloaded_away(project: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    dropin = project / "ollama.service.d" / "velollm.conf"
+    code, out, err = cli(capsys, "apply", *HW, "--target", "systemd", "--path", str(dropin),
+                         "--auto-approve")
+    assert code == 0, out + err
+    assert dropin.exists()
+    code, out, err = cli(capsys, "apply", *HW, "--auto-approve", "--restart", "--json")
+    assert code == 0, out + err
+    doc = json.loads(out)
+    assert not dropin.exists() and doc["removed"] == [str(dropin)]
+    assert doc["ran"] == ["systemctl daemon-reload", "systemctl restart ollama"]
+    assert _calls(project) == doc["ran"]
+    assert doc["follow_up"] and doc["follow_up"][0].startswith(". ")  # the shell file's by_hand
+
+
+def test_a_retired_dropin_commands_are_printed_without_restart(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dropin = project / "velollm.conf"
+    assert cli(capsys, "apply", *HW, "--target", "systemd", "--path", str(dropin),
+               "--auto-approve")[0] == 0
+    code, out, _ = cli(capsys, "apply", *HW, "--auto-approve")
+    assert code == 0
+    lines = out.splitlines()
+    assert "  systemctl daemon-reload" in lines and "  systemctl restart ollama" in lines
+    assert _calls(project) == []
