@@ -84,7 +84,8 @@ def test_bash_accepts_the_script_and_completes(capsys: pytest.CaptureFixture[str
     assert _bash_complete(script, home, "") == sorted(COMMANDS)
     assert _bash_complete(script, home, "completion", "") == ["bash", "fish", "zsh"]
     assert _bash_complete(script, home, "plan", "--tar") == ["--target"]
-    assert _bash_complete(script, home, "apply", "--target", "s") == ["shell", "systemd"]
+    assert _bash_complete(script, home, "apply", "--target", "s") == ["shell", "systemd",
+                                                                       "systemd-user"]
     assert _bash_complete(script, home, "plan", "--hardware", "hw") == ["hw.json"]
 
 
@@ -126,7 +127,7 @@ def test_fish_accepts_the_script_and_completes(capsys: pytest.CaptureFixture[str
 
     assert complete("velollm pl") == ["plan"]
     assert complete("velollm completion ") == ["bash", "fish", "zsh"]
-    assert complete("velollm apply --target s") == ["shell", "systemd"]
+    assert complete("velollm apply --target s") == ["shell", "systemd", "systemd-user"]
 
 
 def test_the_json_twin_holds_the_script(capsys: pytest.CaptureFixture[str]) -> None:

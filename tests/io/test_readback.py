@@ -21,13 +21,13 @@ NASTY = {
 }
 
 
-@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "launchd"])
+@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "systemd-user", "launchd"])
 def test_rendered_env_reads_back_exactly(kind: str, tmp_path: Path) -> None:
     (rendered,) = targets.render_target(kind, NASTY, path=tmp_path / "f", home=tmp_path)
     assert readback.parse_env_file(kind, rendered.content) == NASTY
 
 
-@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "launchd"])
+@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "systemd-user", "launchd"])
 def test_unset_lines_are_not_values(kind: str, tmp_path: Path) -> None:
     """A removed setting is unset in the shell files: it reads back as absent, not as a value
     (else the next plan would show it again)."""

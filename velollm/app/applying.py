@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from velollm.core import planner
 from velollm.core.planner import Plan
 from velollm.errors import ConfigError, StalePlanError, VelollmError
+
+if TYPE_CHECKING:
+    from velollm.backends.base import Backend
+    from velollm.io.fileops import ApplyResult
+    from velollm.io.state import State
 
 FOLLOW_UP_TIMEOUT = 120.0
 
@@ -95,16 +100,33 @@ def run_commands(commands: list[str]) -> list[str]:
     return ran
 
 
+def retired_follow_ups(plan: Plan, before: State, result: ApplyResult,
+                       backend: Backend) -> list[str]:
+    """The commands that make the server forget a server file this apply took back (a systemd
+    drop-in of a target no longer used needs daemon-reload and a restart too). `before`: the
+    state before the apply, which knows the target each file was written for."""
+    gone = {str(p) for p in (*result.removed, *result.restored)}
+    commands: list[str] = []
+    for record in before.files:
+        if (record.path in gone and record.path in plan.retired_files
+                and record.target in backend.target_kinds):
+            rendered = backend.render(record.target, {}, path=Path(record.path), models={})
+            commands += [c for c in rendered[0].follow_up if c not in commands]
+    return commands
+
+
 def follow_ups(plan: Plan, written: set[str], *, restart: bool, create_models: bool,
-               server_kinds: Collection[str]) -> tuple[list[str], list[str], list[str]]:
+               server_kinds: Collection[str], retired: Sequence[str] = ()
+               ) -> tuple[list[str], list[str], list[str]]:
     """(commands still to run, commands run, warnings) for the files that really changed.
 
     A file of one of the backend's server targets (`server_kinds`) has the commands that make
     the server read it (--restart runs them); any other file holds per-model parameters, and
     its commands bake them into the models (--create-models runs them). A file's `by_hand`
-    command is only ever shown: asked to run it, velollm says why it cannot."""
-    todo: list[str] = []
-    wanted: list[str] = []
+    command is only ever shown: asked to run it, velollm says why it cannot. `retired`: the
+    server commands for the files taken back (retired_follow_ups), run with --restart too."""
+    todo: list[str] = list(retired)
+    wanted: list[str] = list(todo) if restart else []
     warnings: list[str] = []
     for f in plan.files:
         if str(f.path) not in written:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from velollm.app.planning import PlanRequest
 
-TARGET_CHOICES = ("auto", "shell", "fish", "systemd", "launchd")
+TARGET_CHOICES = ("auto", "shell", "fish", "systemd", "systemd-user", "launchd")
 
 
 def add_plan_options(p: argparse.ArgumentParser) -> None:

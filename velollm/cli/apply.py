@@ -57,9 +57,10 @@ def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from velollm.app.applying import follow_ups, outcome, write_plan
+    from velollm.app.applying import follow_ups, outcome, retired_follow_ups, write_plan
     from velollm.backends import get_backend
     from velollm.io.fileops import unified_diff
+    from velollm.io.state import load_state
     from velollm.report.plan import render_plan
 
     plan, from_file = _plan(args)
@@ -86,11 +87,14 @@ def run(args: argparse.Namespace) -> int:
                 unchanged="nothing was written")
     if baseline is not None:
         _record_baseline(*baseline)
+    before = load_state()  # the target each file to take back was written for
     result = write_plan(plan, dry_run=False, force=args.force)
     done = outcome(result, plan, "apply")
+    backend = get_backend(plan.backend)
     done.follow_up, done.ran, done.warnings = follow_ups(
         plan, {str(p) for p in result.written}, restart=args.restart,
-        create_models=args.create_models, server_kinds=get_backend(plan.backend).target_kinds)
+        create_models=args.create_models, server_kinds=backend.target_kinds,
+        retired=retired_follow_ups(plan, before, result, backend))
     return _report(done, shown=shown)
 
 

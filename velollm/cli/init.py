@@ -136,7 +136,7 @@ version: 1
 backend: ollama
 profile: {profile}  # balanced | throughput | latency | long-context | low-memory | cpu-only | a file
 target:
-  kind: auto  # auto | shell | fish | systemd | launchd (optional path: FILE)
+  kind: auto  # auto | shell | fish | systemd | systemd-user | launchd (optional path: FILE)
 
 # Server environment on top of the profile: knob names without OLLAMA_, in lower case.
 # The profile already sets: {profile_server}

@@ -101,6 +101,8 @@ def _why_still_set(env: str, ev: Evidence) -> str:
 
 
 def _restart(ev: Evidence) -> str:
+    if ev.target_kind == "systemd-user":  # its cgroup names ollama.service too, under user@
+        return "systemctl --user restart ollama"
     return {"systemd": "sudo systemctl restart ollama", "launchd": "restart Ollama.app",
             "app": "restart Ollama.app"}.get(ev.server_managed_by,
                                              "restart `ollama serve` from a shell that "

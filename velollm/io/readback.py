@@ -169,7 +169,7 @@ def parse_modelfile(text: str) -> tuple[str | None, dict[str, ParamValue]]:
 
 
 PARSERS = {"shell": parse_shell, "fish": parse_fish, "systemd": parse_systemd,
-           "launchd": parse_launchd}
+           "systemd-user": parse_systemd, "launchd": parse_launchd}
 
 
 def parse_env_file(kind: str, text: str) -> dict[str, str]:

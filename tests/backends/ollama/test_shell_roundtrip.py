@@ -100,7 +100,7 @@ def test_a_file_that_only_unsets_ends_with_status_0(kind: str, tmp_path: Path) -
     assert (proc.returncode, proc.stderr) == (0, b"")
 
 
-@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "launchd"])
+@pytest.mark.parametrize("kind", ["shell", "fish", "systemd", "systemd-user", "launchd"])
 @pytest.mark.parametrize("bad", ["two\nlines", "nul\x00byte", "tab\there", "esc\x1b[0m", "del\x7f",
                                  "cr\r"])
 def test_values_that_cannot_round_trip_are_rejected(kind: str, bad: str, tmp_path: Path) -> None:

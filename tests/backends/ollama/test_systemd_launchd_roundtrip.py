@@ -139,3 +139,54 @@ def test_empty_environment_still_renders_valid_files(tmp_path: Path) -> None:
     assert plistlib.loads(plist.content.encode())["ProgramArguments"][2] == ":"
     [dropin] = render_target("systemd", {}, home=tmp_path)
     assert dropin.content.endswith("[Service]\n")
+
+
+def test_user_unit_is_a_valid_unit_that_serves_with_every_value(tmp_path: Path) -> None:
+    """`systemd-analyze verify --user` loads the whole unit: ExecStart's binary must exist and be
+    executable (a path with a space, quoted), and it dumps the parsed Environment= values."""
+    exe = shutil.which("systemd-analyze")
+    if exe is None:
+        pytest.skip("systemd-analyze is not installed")
+    ollama = tmp_path / "bin dir" / "ollama"
+    ollama.parent.mkdir()
+    ollama.write_text("#!/bin/sh\n")
+    ollama.chmod(0o755)
+    [rendered] = render_target("systemd-user", NASTY, path=tmp_path / "ollama.service",
+                               ollama=str(ollama))
+    rendered.path.write_text(rendered.content, encoding="utf-8")
+    runtime = tmp_path / "runtime"  # the user manager needs one; a container may have none
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "SYSTEMD_LOG_LEVEL": "debug", "SYSTEMD_LOG_COLOR": "0",
+           "XDG_RUNTIME_DIR": str(runtime)}
+    proc = subprocess.run([exe, "verify", "--user", "--man=no", str(rendered.path)],
+                          capture_output=True, env=env, timeout=60, check=False)
+    text = (proc.stdout + proc.stderr).decode("utf-8")
+    if proc.returncode != 0 and "Failed to initialize manager" in text:
+        pytest.skip(f"systemd-analyze cannot start a user manager here: {text.strip()[-200:]}")
+    assert proc.returncode == 0, text
+    assert not re.search(r"ollama\.service:\d+: ", text), text  # no "Invalid syntax, ignoring"
+    if "Fragment Path:" not in text:
+        pytest.skip("this systemd-analyze does not dump the parsed unit at debug level")
+    assert f'Command Line: "{ollama}" serve' in text
+    assert re.search(r"^\s*Restart: on-failure$", text, re.MULTILINE)
+    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.MULTILINE))
+    assert got == NASTY
+
+
+def test_user_unit_runs_ollama_from_path_without_one(tmp_path: Path) -> None:
+    [rendered] = render_target("systemd-user", {"OLLAMA_HOST": "127.0.0.1"}, home=tmp_path)
+    assert rendered.path == tmp_path / ".config/systemd/user/ollama.service"
+    assert "\nExecStart=/usr/bin/env ollama serve\n" in rendered.content
+    assert rendered.follow_up == ("systemctl --user daemon-reload",
+                                  "systemctl --user restart ollama")
+    assert "systemctl --user enable ollama" in rendered.pickup and not rendered.by_hand
+
+
+def test_launchd_unsets_what_velollm_no_longer_wants(tmp_path: Path) -> None:
+    """launchd keeps a variable in its session until unsetenv: the plist leaving it out is not
+    enough until the next login."""
+    [rendered] = render_target("launchd", {"OLLAMA_HOST": "h"}, home=tmp_path,
+                               unset=["OLLAMA_KEEP_ALIVE", "OLLAMA_HOST"])
+    assert rendered.follow_up == ("launchctl setenv OLLAMA_HOST 'h'",
+                                  "launchctl unsetenv OLLAMA_KEEP_ALIVE")
+    assert "KEEP_ALIVE" not in rendered.content

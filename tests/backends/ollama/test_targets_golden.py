@@ -26,6 +26,7 @@ SAMPLE_MODELS = {"llama3.2:3b": {"num_ctx": "8192", "num_gpu": "99", "stop": "<|
                  "library/qwen2.5:7b": {"temperature": "0.2"}}
 HEADER = "Managed by velollm (golden test header)."
 GOLDEN_NAMES = {"shell": ["shell.sh"], "fish": ["fish.fish"], "systemd": ["systemd.conf"],
+                "systemd-user": ["ollama.service"],
                 "launchd": ["launchd.plist"],
                 "modelfile": ["library_qwen2.5_7b.Modelfile", "llama3.2_3b.Modelfile"]}
 
@@ -42,7 +43,8 @@ def test_every_target_matches_its_golden_file(kind: str) -> None:
 
 def test_every_shipped_template_is_covered_by_a_golden_test() -> None:
     shipped = {p.name for p in data_dir("templates").glob("*.j2")}
-    assert shipped == {"shell.sh.j2", "fish.fish.j2", "systemd.conf.j2", "modelfile.j2"}
+    assert shipped == {"shell.sh.j2", "fish.fish.j2", "systemd.conf.j2", "systemd-user.service.j2",
+                       "modelfile.j2"}
 
 
 def test_rendering_is_deterministic_whatever_the_input_order() -> None:
@@ -66,6 +68,7 @@ def test_default_paths_and_overrides(tmp_path: Path) -> None:
     home = Path("/home/u")
     assert default_path("shell", home) == home / ".config/velollm/ollama.env.sh"
     assert default_path("fish", home) == home / ".config/velollm/ollama.env.fish"
+    assert default_path("systemd-user", home) == home / ".config/systemd/user/ollama.service"
     assert default_path("launchd", home) == home / "Library/LaunchAgents/com.velollm.ollama-env.plist"
     assert default_path("modelfile", home) == home / ".config/velollm/modelfiles"
     [shell] = render_target("shell", {}, path=tmp_path / "mine.sh")

@@ -33,7 +33,7 @@ SYSTEMD_DROPIN = str(systemd.dropin_dir(SYSTEMD_UNIT) / "velollm.conf")
 class OllamaBackend:
     name = "ollama"
     title = "Ollama"
-    target_kinds = ("shell", "fish", "systemd", "launchd")
+    target_kinds = ("shell", "fish", "systemd", "systemd-user", "launchd")
 
     # -- the knob catalogue ---------------------------------------------------------------------
     def server_keys(self) -> frozenset[str]:
@@ -146,9 +146,13 @@ class OllamaBackend:
     def render(self, kind: str, settings: Mapping[str, str], *, path: Path | None,
                models: Mapping[str, Mapping[str, ParamValue]],
                unset: Collection[str] = ()) -> list[RenderedFile]:
+        import shutil
+
         from velollm.backends.ollama.targets import render_target
 
-        rendered = render_target(kind, settings, path=path, unset=unset)
+        # the user unit starts the binary found here at plan time (systemd's PATH is short)
+        ollama = shutil.which("ollama") if kind == "systemd-user" else None
+        rendered = render_target(kind, settings, path=path, unset=unset, ollama=ollama)
         if models:
             rendered += render_target("modelfile", {}, models=models)
         return rendered
@@ -175,6 +179,12 @@ class OllamaBackend:
                        f"{kind} file: use `--target systemd` (with sudo) so the service gets them")
         if kind in ("shell", "fish") and managed in ("app", "launchd"):
             out.append(f"Ollama.app never reads a {kind} file: use `--target launchd`")
+        if kind == "systemd-user" and managed == "systemd":
+            out.append("the system service ollama.service runs Ollama too and holds its port: "
+                       "stop it (`sudo systemctl disable --now ollama`) before the user unit "
+                       "starts, or use `--target systemd`")
+        if kind == "systemd-user" and managed in ("app", "launchd"):
+            out.append("systemd --user units run on Linux only: use `--target launchd`")
         ours = f"systemd drop-in {SYSTEMD_DROPIN}"
         for o in observed:
             later_dropin = o["source"].startswith("systemd drop-in") and o["source"] > ours

@@ -30,12 +30,13 @@ from velollm.io.render import (
     fish_quote,
     render,
     sh_quote,
+    systemd_quote,
 )
 
 if TYPE_CHECKING:
     from velollm.core.planner import ParamValue
 
-TargetKind = Literal["shell", "fish", "systemd", "launchd", "modelfile"]
+TargetKind = Literal["shell", "fish", "systemd", "systemd-user", "launchd", "modelfile"]
 KINDS: tuple[str, ...] = get_args(TargetKind)
 LAUNCHD_LABEL = "com.velollm.ollama-env"
 DEFAULT_HEADER = "Managed by velollm: edits are reported as drift and replaced by `velollm apply`."
@@ -49,6 +50,7 @@ def default_path(kind: TargetKind, home: Path) -> Path:
         "shell": config / "ollama.env.sh",
         "fish": config / "ollama.env.fish",
         "systemd": systemd.dropin_dir(SYSTEMD_UNIT) / "velollm.conf",
+        "systemd-user": home / ".config" / "systemd" / "user" / SYSTEMD_UNIT,
         "launchd": home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist",
         "modelfile": config / "modelfiles",
     }[kind]
@@ -76,12 +78,14 @@ def auto_target(facts: PlatformFacts) -> TargetKind:
 def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None,
                   models: Mapping[str, Mapping[str, ParamValue]] | None = None,
                   header: str = DEFAULT_HEADER, home: Path | None = None,
-                  unset: Collection[str] = ()) -> list[RenderedFile]:
+                  unset: Collection[str] = (), ollama: str | None = None) -> list[RenderedFile]:
     """Render one target. `env` is for the server targets, `models` (model -> parameters) for
     modelfile. `path` overrides the default file (a directory for modelfile). `unset`: variables
     velollm set before and no longer wants; the shell and fish files unset them, because a shell
     that sourced an earlier version of the file would hand them on to `ollama serve` (systemd
-    starts the service from its unit files only: leaving the line out is enough there)."""
+    starts the service from its unit files only: leaving the line out is enough there; launchd
+    keeps them in its session until `launchctl unsetenv`). `ollama`: the binary the systemd-user
+    unit starts (found on PATH at plan time), else `/usr/bin/env ollama`."""
     if kind not in KINDS:
         raise ConfigError(f"unknown target {kind!r}", hint=f"use one of: {', '.join(KINDS)}, auto")
     target: TargetKind = kind  # type: ignore[assignment]
@@ -106,8 +110,10 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
         return [_file(where, render("systemd.conf.j2", header_lines=lines, env=pairs), target,
                       "systemd reads drop-ins on daemon-reload; the restart starts Ollama with them",
                       ("systemctl daemon-reload", "systemctl restart ollama"))]
+    if target == "systemd-user":
+        return [_user_unit(where, lines, pairs, ollama)]
     if target == "launchd":
-        return [_launchd(where, pairs)]
+        return [_launchd(where, pairs, gone)]
     return _modelfiles(where, models or {}, lines)
 
 
@@ -127,13 +133,27 @@ def launchd_script(pairs: list[tuple[str, str]]) -> str:
     return "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
 
 
-def _launchd(path: Path, pairs: list[tuple[str, str]]) -> RenderedFile:
+def _user_unit(path: Path, lines: list[str], pairs: list[tuple[str, str]],
+               ollama: str | None) -> RenderedFile:
+    """A complete `systemctl --user` unit that runs `ollama serve` with the settings."""
+    binary = systemd_quote(ollama) if ollama else "/usr/bin/env ollama"
+    content = render("systemd-user.service.j2", header_lines=lines, env=pairs,
+                     exec_start=f"{binary} serve")
+    return _file(path, content, "systemd-user",
+                 "the user unit runs `ollama serve` with them: systemctl --user daemon-reload "
+                 "reads it and the restart starts the server (`systemctl --user enable ollama` "
+                 "starts it at every login; stop any other Ollama server on the port first)",
+                 ("systemctl --user daemon-reload", "systemctl --user restart ollama"))
+
+
+def _launchd(path: Path, pairs: list[tuple[str, str]], gone: list[str]) -> RenderedFile:
     # plistlib does the XML escaping; the values travel through sh single quotes (tested in bash).
     plist = {"Label": LAUNCHD_LABEL,
              "ProgramArguments": ["/bin/sh", "-c", launchd_script(pairs)],
              "RunAtLoad": True}
     content = plistlib.dumps(plist, sort_keys=True).decode("utf-8")
-    commands = tuple(f"launchctl setenv {k} {sh_quote(v)}" for k, v in pairs)
+    commands = (*(f"launchctl setenv {k} {sh_quote(v)}" for k, v in pairs),
+                *(f"launchctl unsetenv {k}" for k in gone))  # launchd's session keeps them else
     return _file(path, content, "launchd",
                  "the LaunchAgent sets them at every login; run the launchctl commands now, "
                  "then quit and restart Ollama.app", commands)

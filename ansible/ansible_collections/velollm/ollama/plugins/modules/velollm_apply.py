@@ -35,7 +35,7 @@ options:
     description: Where the settings go (velollm's C(--target)).
     type: str
     default: auto
-    choices: [auto, shell, fish, systemd, launchd]
+    choices: [auto, shell, fish, systemd, systemd-user, launchd]
   path:
     description: Override the target file (velollm's C(--path)).
     type: path
@@ -162,7 +162,8 @@ def main() -> None:
             "config_content": {"type": "str"},
             "config_name": {"type": "str", "default": "velollm.yaml"},
             "target": {"type": "str", "default": "auto",
-                       "choices": ["auto", "shell", "fish", "systemd", "launchd"]},
+                       "choices": ["auto", "shell", "fish", "systemd", "systemd-user",
+                                   "launchd"]},
             "path": {"type": "path"},
             "hardware_file": {"type": "path"},
             "executable": {"type": "str", "default": "velollm"},
