@@ -30,8 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                    help="replace files velollm did not create (the original is backed up)")
     p.add_argument("--restart", action="store_true",
                    help="run `systemctl daemon-reload` and `systemctl restart ollama` after "
-                        "writing a systemd drop-in, or `launchctl setenv` for the launchd "
-                        "target (otherwise they are printed); it cannot restart an `ollama "
+                        "writing a systemd drop-in (`systemctl --user ...` for systemd-user), "
+                        "or `launchctl setenv` for the launchd target (otherwise they are "
+                        "printed); it cannot restart an `ollama "
                         "serve` started from a shell, and says how to")
     p.add_argument("--create-models", action="store_true",
                    help="run `ollama create` for each changed Modelfile")
