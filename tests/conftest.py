@@ -23,6 +23,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
     for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state"),
                      ("XDG_CACHE_HOME", ".cache"), ("XDG_DATA_HOME", ".local/share")):
         monkeypatch.setenv(var, str(home / sub))
+    # Reports wrap prose to the terminal; content assertions should not depend on its width
+    # (tests of the wrapping set COLUMNS themselves, e.g. test_report_width.py).
+    monkeypatch.setenv("COLUMNS", "400")
     for var in ("OLLAMA_HOST", "NO_COLOR", "VELOLLM_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     yield home

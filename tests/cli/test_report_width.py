@@ -119,3 +119,22 @@ def test_fit_table_and_local_time(utc_plus_2: None) -> None:
     assert local_time("2026-12-03T10:15:07.5Z") == "2026-12-03 12:15"
     assert local_time(EXPIRES) == "2026-12-03 12:45"
     assert (local_time(None), local_time("soon")) == ("-", "soon")
+
+
+def test_plan_text_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan's reasons and notes wrap to the terminal; --json keeps them whole."""
+    from tests.cli.cliutil import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    hwdocs.write(tmp_path / "hw.json", hwdocs.hardware())
+    (tmp_path / "velollm.yaml").write_text(
+        "version: 1\nprofile: cpu-only\ntarget: {kind: shell, path: o.sh}\n")
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    assert "# set by the cpu-only profile; num_parallel = 1: no models are listed" in out
+    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--json")
+    reasons = [c["reason"] for c in json.loads(out)["changes"]]
+    assert any(len(r) > 80 for r in reasons)  # whole sentences in the JSON twin

@@ -6,6 +6,7 @@ import json
 
 from velollm.core.planner import SYMBOL, Change, ParamValue, Plan
 from velollm.output import Output
+from velollm.report.layout import wrap_text
 
 _COLOR = {"add": "green", "change": "yellow", "remove": "red"}
 
@@ -55,16 +56,16 @@ def render_plan(plan: Plan, out: Output) -> None:
     where = f"{plan.target_kind} target ({plan.target_path})"
     version = plan.ollama_version or "unknown version"
     title = server_title(plan.backend)
-    out.line(f"Planning for {title} {version}, {where}.")
+    _prose(out, f"Planning for {title} {version}, {where}.")
     if plan.offline:
-        out.line(out.style(f"Offline estimate: the {title} server was not reachable, so model "
-                           "sizes come from velollm's built-in table.", "dim"))
+        _prose(out, f"Offline estimate: the {title} server was not reachable, so model sizes "
+               "come from velollm's built-in table.", style="dim")
     if plan.changes:
         out.line("")
         out.line("velollm will make these changes:")
     for change in plan.changes:
         out.line(f"  {_symbol(change, out)} {_body(change)}")
-        out.line(out.style(f"      # {change.reason}", "dim"))
+        _prose(out, f"      # {change.reason}", indent="        ", style="dim")
     _pending(plan, out)
     pending = {p["env"] for p in plan.pending}
     observed = [o for o in plan.observed if o["env"] not in pending]
@@ -77,10 +78,16 @@ def render_plan(plan: Plan, out: Output) -> None:
         out.line("")
         out.line("Notes:")
         for note in plan.notes:
-            out.line(f"  - {note}")
+            _prose(out, f"  - {note}", indent="    ")
     if plan.changes and plan.files:
         _files(plan, out)
     _end(plan, out, gap=True)
+
+
+def _prose(out: Output, text: str, *, indent: str = "", style: str | None = None) -> None:
+    """A sentence of the report, wrapped to the terminal (80 columns without one)."""
+    for line in wrap_text(text, indent=indent):
+        out.line(out.style(line, style) if style else line)
 
 
 def _symbol(change: Change, out: Output) -> str:
