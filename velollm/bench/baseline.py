@@ -118,9 +118,11 @@ def run_settings(client: ServerClient, model: str, parameters: str,
 
 
 def measure(client: ServerClient, model: str, suite: suites.Suite, *,
-            progress: runner.Progress | None = None) -> dict[str, Any]:
-    """Run `suite` on the server and return the benchmark document (no hardware section)."""
-    return run_benchmark(client, model, suite, progress=progress).document
+            progress: runner.Progress | None = None, version: str | None = None
+            ) -> dict[str, Any]:
+    """Run `suite` on the server and return the benchmark document (no hardware section);
+    `version`: the server's, when the caller already asked it."""
+    return run_benchmark(client, model, suite, progress=progress, version=version).document
 
 
 def record_baseline(client: ServerClient, model: str, *, suite: str = "quick",

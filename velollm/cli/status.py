@@ -100,8 +100,7 @@ def _server(state: State, backend: Backend, url: str, wanted: dict[str, str], ta
     finally:
         client.close()
     notes.extend(found.notes)
-    settings = [{"env": e.env, "wanted": e.wanted, "observed": e.observed, "status": e.status,
-                 "why": e.why} for e in found.effects]
+    settings = [e.as_dict() for e in found.effects]
     return {"url": client.base_url, "reachable": True, "version": version, "error": None,
             **found.server}, settings
 

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     client = backend.client(backend.base_url(args.host))  # a bad --host first: a usage error
     wanted, target = verification.wanted_settings(state)
     version = client.version()  # a clear "not reachable" before anything else
-    bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline)
+    bench = None if args.skip_benchmark else _benchmark(client, spec, args.baseline,
+                                                             version)
     # Evidence after the benchmark: loading the model writes the log lines that say what the
     # runner really did (flash attention, KV cache, parallel slots).
     found = backend.verify(state, wanted, target, client, version, log_path=args.log,
@@ -88,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> dict[str, Any]:
+def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None,
+               version: str) -> dict[str, Any]:
     from velollm.bench import baseline as bl
     from velollm.core.contention import judge
     from velollm.errors import ConfigError
@@ -110,7 +112,8 @@ def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None) -> di
     OUT.info(f"benchmarking {model} against the baseline of {before.get('started_at', '?')}")
     progress = progress_bar()
     try:
-        after = bl.measure(client, model, bl.suite_of(before, spec.iterations), progress=progress)
+        after = bl.measure(client, model, bl.suite_of(before, spec.iterations), progress=progress,
+                       version=version)
     except bl.BenchmarkInterrupted as exc:  # ^C: compare what was measured, then exit 130
         after = exc.measurement.document
     finally:
@@ -136,8 +139,7 @@ def _document(url: str, version: str, found: Verification, target: str,
         "status": status, "exit_code": code,
         "server": {"url": url, "version": version, **found.server},
         "target": target,
-        "settings": [{"env": e.env, "wanted": e.wanted, "observed": e.observed,
-                      "status": e.status, "why": e.why} for e in found.effects],
+        "settings": [e.as_dict() for e in found.effects],
         "model_parameters": [{"model": m.model, "parameter": m.parameter, "wanted": m.wanted,
                               "observed": m.observed, "status": m.status, "why": m.why}
                              for m in found.model_effects],

@@ -28,6 +28,11 @@ class Effect:
     status: Status
     why: str
 
+    def as_dict(self) -> dict[str, str | None]:
+        """The row of verify's and status's JSON documents."""
+        return {"env": self.env, "wanted": self.wanted, "observed": self.observed,
+                "status": self.status, "why": self.why}
+
 
 def _canonical(text: str) -> str:
     s = text.strip()
