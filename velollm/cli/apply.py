@@ -146,7 +146,11 @@ def _report(done: Any, *, shown: bool) -> int:
         return 0
     if not OUT.quiet:  # -q: the outcome line only
         _details(done, gap=shown)
-    OUT.line(OUT.style(done.msg, "bold"))
+    from velollm.report.layout import wrap_text
+
+    # -q keeps the outcome one line, for scripts; the full report wraps to the terminal
+    for line in [done.msg] if OUT.quiet else wrap_text(done.msg):
+        OUT.line(OUT.style(line, "bold"))
     _warn(done.warnings)
     return 0
 

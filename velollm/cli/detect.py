@@ -63,7 +63,7 @@ def report(hw: Hardware, *, verbose: bool) -> None:
     threads = f"{c.physical_cores or '?'} cores / {c.logical_threads or '?'} threads"
     freq = f", {c.max_frequency_mhz / 1000:.1f} GHz" if c.max_frequency_mhz else ""
     flags = f"; {' '.join(c.flags)}" if c.flags else ""
-    OUT.line(f"{label('CPU')}{c.model or 'unknown'} ({c.arch}), {threads}{freq}{flags}")
+    _wrapped(f"{label('CPU')}{c.model or 'unknown'} ({c.arch}), {threads}{freq}{flags}")
     m = hw.memory
     OUT.line(f"{label('Memory')}{_gib(m.total_bytes)} total, {_gib(m.available_bytes)} available, "
              f"swap {_gib(m.swap_total_bytes)}")
@@ -71,7 +71,7 @@ def report(hw: Hardware, *, verbose: bool) -> None:
     hints = [f"container: {o.container}"] if o.container else []
     hints += ["WSL"] if o.wsl else []
     extra = f"; {', '.join(hints)}" if hints else ""
-    OUT.line(f"{label('OS')}{o.release}, kernel {o.kernel} ({o.arch}){extra}")
+    _wrapped(f"{label('OS')}{o.release}, kernel {o.kernel} ({o.arch}){extra}")
     OUT.line(f"{label('Ollama')}{ollama_line(hw)}")
     if verbose:
         OUT.line()
@@ -84,8 +84,19 @@ def report(hw: Hardware, *, verbose: bool) -> None:
                  "(run again with a longer --timeout; -v shows every probe)")
 
 
+def _wrapped(text: str) -> None:
+    """A line of the report wrapped to the terminal, continued under the value column."""
+    from velollm.report.layout import wrap_text
+
+    for line in wrap_text(text, indent=" " * LABEL_WIDTH):
+        OUT.line(line)
+
+
+LABEL_WIDTH = 7
+
+
 def label(text: str) -> str:
-    return OUT.style(f"{text:<7}", "bold")
+    return OUT.style(f"{text:<{LABEL_WIDTH}}", "bold")
 
 
 def gpu_line(gpu: Gpu) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from velollm.output import Output
+from velollm.report.layout import fit_table, wrap_text
 
 _DRIFT = {"none": ("matches what velollm wrote", "green"),
           "changed": ("changed outside velollm", "red"),
@@ -26,13 +27,12 @@ def local_time(iso: str | None) -> str:
 
 
 def _table(out: Output, rows: Sequence[tuple[str, ...]], colours: Sequence[str], at: int) -> None:
-    """Aligned columns under a header row; column `at` of row i+1 in colour colours[i]."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for i, row in enumerate(rows):
-        cells = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
-        if i:
-            cells[at] = cells[at].replace(row[at], out.style(row[at], colours[i - 1]), 1)
-        out.line(("  " + "  ".join(cells)).rstrip())
+    """Columns under a header row that fit the terminal (the last column wraps first); column
+    `at` of row i+1 in colour colours[i]."""
+    for i, lines in enumerate(fit_table(rows, indent=2, flex=len(rows[0]) - 1)):
+        text = "\n".join(lines)
+        out.line(text.replace(rows[i][at], out.style(rows[i][at], colours[i - 1]), 1) if i
+                 else text)
 
 
 def render(doc: dict[str, Any], out: Output) -> None:
@@ -41,8 +41,9 @@ def render(doc: dict[str, Any], out: Output) -> None:
         out.line(doc["hint"])
         return
     plan = f" (plan {doc['plan_id']})" if doc["plan_id"] else ""
-    out.line(f"Applied {local_time(doc['applied_at'])}{plan}: backend {doc['backend']['title']}, "
-             f"target {doc['target'] or '-'}")
+    for line in wrap_text(f"Applied {local_time(doc['applied_at'])}{plan}: backend "
+                          f"{doc['backend']['title']}, target {doc['target'] or '-'}", indent="  "):
+        out.line(line)
     out.line()
     out.line("Files:")
     rows = [("path", "target", "written", "state")]
