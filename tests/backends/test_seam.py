@@ -33,9 +33,6 @@ class ToyBackend:
     def model_keys(self) -> frozenset[str]:
         return frozenset()
 
-    def not_knobs(self) -> Mapping[str, str]:
-        return {}
-
     def value_problem(self, key: str, value: object) -> str | None:
         ok = value == "auto" or (isinstance(value, int) and value > 0)
         return None if ok else f"{value!r} is not a whole number > 0"

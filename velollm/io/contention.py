@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from velollm.core.contention import Ticks
+from velollm.io.processes import stat_fields
 
 PROC = Path("/proc")
 
@@ -37,16 +38,9 @@ def _cpu_line(text: str) -> tuple[int, int, int | None] | None:
     return None
 
 
-def _stat_fields(pid: int, proc: Path) -> list[str] | None:
-    text = _read(proc / str(pid) / "stat")
-    if text is None or ")" not in text:
-        return None
-    return text[text.rfind(")") + 2:].split()  # fields[0] is field 3 (the comm may hold spaces)
-
-
 def process_ticks(pid: int, proc: Path = PROC, *, children_waited: bool = False) -> int | None:
     """utime + stime of `pid` (all its threads), plus cutime + cstime with `children_waited`."""
-    fields = _stat_fields(pid, proc)
+    fields = stat_fields(pid, proc)
     try:
         return None if fields is None else sum(int(f) for f in
                                                 fields[11:15 if children_waited else 13])

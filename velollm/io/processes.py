@@ -13,6 +13,16 @@ from velollm.io.state import State
 _AGE_TOLERANCE_S = 0.05
 
 
+def stat_fields(pid: int, proc: Path = Path("/proc")) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 on (fields[0] is field 3: the command name before it may
+    hold spaces and parentheses); None when the process is gone or unreadable."""
+    try:
+        text = (proc / str(pid) / "stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split() if ")" in text else None
+
+
 def process_age_s(pid: int, proc: Path = Path("/proc")) -> float | None:
     """Seconds since the process started: /proc/uptime minus its start tick (field 22 of stat).
 
@@ -20,13 +30,14 @@ def process_age_s(pid: int, proc: Path = Path("/proc")) -> float | None:
     btime rounding gets between them."""
     try:
         uptime = float((proc / "uptime").read_text().split()[0])
-        stat = (proc / str(pid) / "stat").read_text()
     except (OSError, ValueError, IndexError):
         return None
-    fields = stat[stat.rfind(")") + 2:].split()  # the command name may contain spaces
+    fields = stat_fields(pid, proc)
     try:
-        start_ticks = int(fields[19])  # field 22 overall; fields[0] is field 3
+        start_ticks = int(fields[19]) if fields else None  # field 22 overall
     except (IndexError, ValueError):
+        return None
+    if start_ticks is None:
         return None
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 

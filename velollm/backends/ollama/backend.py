@@ -42,9 +42,6 @@ class OllamaBackend:
     def model_keys(self) -> frozenset[str]:
         return frozenset(knobs.MODEL_KNOBS)
 
-    def not_knobs(self) -> Mapping[str, str]:
-        return knobs.NOT_KNOBS
-
     def value_problem(self, key: str, value: object) -> str | None:
         return knobs.value_problem(key, value)
 
