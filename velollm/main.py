@@ -8,49 +8,49 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
 from velollm import __version__
-from velollm.cli import (
-    apply,
-    benchmark,
-    completion,
-    destroy,
-    detect,
-    init,
-    plan,
-    profiles,
-    status,
-    validate,
-    verify,
-)
 from velollm.errors import SchemaValidationError, VelollmError
 from velollm.io.xdg import state_dir
 from velollm.output import OUT, configure
 
-# Each command module has add_parser() and run(); heavy libraries are imported inside run().
-# Order is the order of `velollm --help`.
-COMMANDS: dict[str, ModuleType] = {
-    "detect": detect,
-    "plan": plan,
-    "apply": apply,
-    "destroy": destroy,
-    "init": init,
-    "validate": validate,
-    "profiles": profiles,
-    "benchmark": benchmark,
-    "verify": verify,
-    "status": status,
-    "completion": completion,
-}
+
+class _Commands(Mapping[str, ModuleType]):
+    """Command name -> its module, imported on first use: `velollm --version` and a usage error
+    import none of them, a command run imports the parser's modules only (their run() imports
+    the heavy libraries)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._names = tuple(names)
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name not in self._names:
+            raise KeyError(name)
+        return importlib.import_module(f"velollm.cli.{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+# Each command module (velollm/cli/<name>.py) has add_parser() and run(); heavy libraries are
+# imported inside run(). Order is the order of `velollm --help`.
+COMMANDS: Mapping[str, ModuleType] = _Commands((
+    "detect", "plan", "apply", "destroy", "init", "validate", "profiles", "benchmark", "verify",
+    "status", "completion",
+))
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
