@@ -77,18 +77,21 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, the one command about to run (its module alone is imported:
+    a command run does not pay for the other ten's modules and argument tables)."""
     parser = argparse.ArgumentParser(
         prog="velollm",
-        description="Declarative configuration manager for Ollama: detect, plan, apply, verify.",
+        description="Declarative configuration manager for local LLM servers: detect, plan, "
+                    "apply, verify.",
         parents=[_global_options(suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"velollm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common = _global_options(suppress=True)
-    for module in COMMANDS.values():
-        module.add_parser(sub, common)
+    for name in COMMANDS if only is None else (only,):
+        COMMANDS[name].add_parser(sub, common)
     parser.set_defaults(root_parser=parser)  # `velollm completion` generates its scripts from it
     return parser
 
@@ -99,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Fast path: no subcommand modules, no parser construction.
         print(f"velollm {__version__}")
         return EXIT_OK
-    parser = build_parser()
     word = _command_word(args_list)
+    # `completion` writes scripts for every command, so it needs the whole parser
+    parser = build_parser(word if word and word in COMMANDS and word != "completion" else None)
     if word is None:  # as git: the overview on stdout (to page it), still not a command run
         parser.print_help()
         return EXIT_USAGE
