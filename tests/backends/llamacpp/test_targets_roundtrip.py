@@ -92,12 +92,12 @@ def test_systemd_dropin_and_unit_parse_every_value(tmp_path: Path) -> None:
                                   "systemctl restart llama-server.service")
     text = _systemd_dump(exe, units / "llama-server.service")
     assert not re.search(r"velollm\.conf:\d+: ", text), text
-    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.M))
+    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.MULTILINE))
     assert got == VALUES
     unit = _render("systemd-user", tmp_path)
     text = _systemd_dump(exe, unit.rename(tmp_path / "llama-server.service"))
     assert "ExecStart" in unit.parent.joinpath("llama-server.service").read_text()
-    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.M))
+    got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.MULTILINE))
     assert got == VALUES
 
 
