@@ -94,7 +94,7 @@ def test_pins_win_and_removed_variables_are_unset(project: Path, isolated_home: 
     config = project / "velollm.yaml"
     config.write_text(config.read_text().replace("context_length: auto",
                                                  "context_length: 1000\n  parallel: 3"))
-    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--json")
+    code, _, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--json")
     assert code == 0
     text = env_file(isolated_home).read_text()
     env = sourced(env_file(isolated_home))
