@@ -35,6 +35,12 @@ def test_reads_the_memory_facts_without_the_weights(tmp_path: Path) -> None:
     assert info.key_length > 0 and info.context_length > 0
     assert info.size_bytes == path.stat().st_size
     assert info.parameter_count and info.parameter_count > 0
+    # the tensor table, per layer, for the memory model's placement (core/llama_fit.py)
+    assert info.layer_bytes is not None and len(info.layer_bytes) == info.block_count
+    assert all(b > 0 for b in info.layer_bytes) and info.input_bytes
+    weights = sum(info.layer_bytes) + (info.input_bytes or 0) + (info.output_bytes or 0)
+    assert 0 < info.size_bytes - weights < info.size_bytes // 2  # the rest: header, vocabulary
+    assert info.feed_forward_length and info.expert_bytes is None
 
 
 def test_missing_foreign_and_truncated_files_are_clear_errors(tmp_path: Path) -> None:
