@@ -224,9 +224,12 @@ def _h11server(module: str) -> Any:
     until they are merged. TODO(merge): the one place to drop once they are in."""
     import importlib
 
+    name = f"velollm.backends.llamacpp.{module}"
     try:
-        return importlib.import_module(f"velollm.backends.llamacpp.{module}")
-    except ModuleNotFoundError:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:  # the module is there but something it imports is not
+            raise
         return None
 
 

@@ -102,7 +102,7 @@ def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelI
 
     choose_values(obj, hw, pins, list(models), desired.server, add, warnings, _fit)
     for key in sorted(set(pins) - {r["key"] for r in out}):
-        add(key, pins[key], "set by you")
+        add(key, pins[key], f"{key} = {pins[key]}")
     return Settings(tuple(Recommendation(**r) for r in out if r["scope"] == "server"),
                     tuple(Recommendation(**r) for r in out if r["scope"] == "model"),
                     tuple(dict.fromkeys(warnings)), False, obj.name, tuple(notes))

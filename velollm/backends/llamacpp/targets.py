@@ -95,8 +95,8 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None, home:
     if kind == "shell":
         by_hand = f". {shlex.quote(str(where))} && {start}"
         text = render("llamacpp-shell.sh.j2", header_lines=lines, env=pairs, unset=gone)
-        return [_file(where, text, kind, "llama-server reads it when the shell that starts it "
-                      f"sources {where}: stop it and start it with `{by_hand}`",
+        return [_file(where, text, kind, f"read when the shell that starts llama-server "
+                      f"sources {where}: stop the server and start it with `{by_hand}`",
                       by_hand=by_hand), *extra]
     if kind == "fish":
         by_hand = f"source {fish_word(str(where))}; and {start}"
@@ -136,7 +136,7 @@ def _preset(path: Path, pairs: list[tuple[str, str]],
         sections.append((name, _ini_pairs(models[name], name)))
     text = render("llamacpp-preset.ini.j2", header_lines=lines,
                   env=_ini_pairs(dict(pairs), "*"), models=sections)
-    return _file(path, text, "preset", "llama-server reads it when started with "
+    return _file(path, text, "preset", "read when llama-server starts with "
                  f"`--models-preset {path}` (router mode, no --model)",
                  by_hand=f"llama-server --models-preset {shlex.quote(str(path))}")
 
