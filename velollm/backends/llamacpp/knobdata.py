@@ -184,6 +184,22 @@ NOT_KNOBS: dict[str, str] = {
     "draft_n_max": "write draft_max (LLAMA_ARG_SPEC_DRAFT_N_MAX)",
 }
 
+# Where the history of a knob is known beyond the two builds read (PRs named by arg.cpp's own help
+# text or found in ggml-org/llama.cpp's tracker). The build numbers of these merges were not
+# determined: the repository (1.4 GB) could not be fetched here for `git log -S`.
+HISTORY: dict[str, str] = {
+    "fit": "added by ggml-org/llama.cpp#16653 (merged late 2025), on by default since",
+    "fit_target": "per-device list since ggml-org/llama.cpp#18679 (January 2026)",
+    "fit_context": "added with --fit (ggml-org/llama.cpp#16653)",
+    "cache_ram": "ggml-org/llama.cpp#16391 (linked from its --help)",
+    "ctx_checkpoints": "ggml-org/llama.cpp#15293 (linked from its --help)",
+    "swa_full": "ggml-org/llama.cpp#13194 (linked from its --help)",
+    "draft_max": "--draft-max/--draft/--draft-n were removed by build 11434; their variable "
+                 "LLAMA_ARG_DRAFT_MAX is still parsed and stops the start",
+    "draft_min": "--draft-min/--draft-n-min removed like --draft-max",
+    "load_mode": "replaced --mmap/--no-mmap/--mlock by build 11434",
+}
+
 # Spellings that no longer work on 11669 ("the argument has been removed"), for the argv reader.
 REMOVED_FLAGS = {"--draft": "draft_max", "--draft-n": "draft_max", "--draft-max": "draft_max",
                  "--draft-min": "draft_min", "--draft-n-min": "draft_min"}
