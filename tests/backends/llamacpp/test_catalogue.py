@@ -96,7 +96,7 @@ def test_capabilities_say_which_build_a_key_needs() -> None:
 
 
 @pytest.mark.parametrize(("key", "value", "problem"), [
-    ("parallel", 0, "0 slots"), ("parallel", "8k", "whole number"), ("batch_size", -1, "minimum"),
+    ("parallel", 0, "0 slots"), ("parallel", -1, "per slot"), ("parallel", "8k", "whole number"), ("batch_size", -1, "minimum"),
     ("continuous_batching", "yes", "boolean"), ("flash_attention", "maybe", "one of"),
     ("kv_cache_type", "q3", "one of"), ("gpu_layers", "some", "whole number"),
     ("tensor_split", "3;1", "numbers"), ("metrics", "auto", "cannot be auto")])
@@ -106,7 +106,7 @@ def test_value_problems_use_llama_cpps_parsing(key: str, value: object, problem:
 
 
 @pytest.mark.parametrize(("key", "value"), [
-    ("parallel", 4), ("parallel", -1), ("context_length", "auto"), ("flash_attention", True),
+    ("parallel", 4), ("context_length", "auto"), ("flash_attention", True),
     ("flash_attention", "auto"), ("kv_cache_type", "q4_0"), ("gpu_layers", "all"),
     ("gpu_layers", 20), ("tensor_split", [3, 1]), ("continuous_batching", False),
     ("fit", "off")])

@@ -67,6 +67,11 @@ def test_pins_win_and_say_what_the_optimizer_would_have_done() -> None:
     assert s.get("parallel").source == "pin"  # type: ignore[union-attr]
 
 
+def test_context_zero_is_the_trained_context_per_slot() -> None:
+    v = values(plan({"context_length": 0, "parallel": 2}, [SMOL]))
+    assert v["ctx_size"] == 2 * 8192
+
+
 def test_a_quantized_v_cache_with_flash_attention_pinned_off_is_a_warning() -> None:
     s = plan({"kv_cache_type_v": "q4_0", "flash_attention": "off"}, [SMOL])
     assert any("needs flash attention" in w for w in s.warnings)

@@ -115,7 +115,10 @@ def _int_problem(knob: LlamaKnob, value: object) -> str | None:
     if lowest is not None and int(text) < lowest:
         return f"{text} is less than the minimum of {lowest}"
     if knob.key == "parallel" and int(text) == 0:
-        return "0 slots is refused by llama-server: give 1 or more (or -1 for its auto)"
+        return "0 slots is refused by llama-server: give 1 or more"
+    if knob.key == "parallel" and int(text) < 0:
+        return ("-1 leaves the slot count to llama-server, so velollm cannot size "
+                "context_length per slot: write auto (velollm chooses) or a number")
     return None
 
 

@@ -55,7 +55,8 @@ def _fit(model: ModelInfo, p: int, c: int, kv: tuple[str, str], fa: bool, ubatch
     )
 
     gpus = [g.free_bytes for g in hw.scaled(1 - obj.spare)]
-    ctx = min(c, model.context_length) if model.context_length else c
+    # 0 = the trained context (per slot here; llama-server's own 0 means the total)
+    ctx = min(c or model.context_length, model.context_length) if model.context_length else c
     a = allocate(model, LlamaSettings(ctx_per_slot=ctx, slots=p, ubatch=ubatch, type_k=kv[0],
                                       type_v=kv[1], flash_attention=fa, gpu_layers=layers),
                  gpus)
