@@ -253,17 +253,21 @@ _MODEL: tuple[ModelKnob, ...] = (
 MODEL_KNOBS: dict[str, ModelKnob] = {k.key: k for k in _MODEL}
 
 
-def _not_a_knob(name: str, lives: str) -> str:
+def _not_a_knob(name: str, lives: str, fork: str = "") -> str:
     return (f"{name} is a per-model parameter, not an Ollama server variable "
-            f"(OLLAMA_{name.upper()} is read by no Ollama release): put it under models[] "
-            f"(it becomes a Modelfile PARAMETER / request option){lives}")
+            f"(OLLAMA_{name.upper()} is read by no upstream Ollama release{fork}): put it under "
+            f"models[] (it becomes a Modelfile PARAMETER / request option){lives}")
 
 
-# §2: no release ever read these; the settings live in a Modelfile or the request options.
+# §2: no upstream release ever read these; the settings live in a Modelfile or the request
+# options. Intel's IPEX-LLM builds (the test runtimes) do read some: measured with their runner's
+# command line, 0.5.4-ipexllm-20250407 honours OLLAMA_NUM_GPU and IPEX_LLM_NUM_CTX (not
+# OLLAMA_NUM_CTX), its 0.9.3 build OLLAMA_NUM_GPU and OLLAMA_NUM_CTX.
 _NOT = {
-    "num_gpu": _not_a_knob("num_gpu", ""),
+    "num_gpu": _not_a_knob("num_gpu", "", "; only Intel's IPEX-LLM builds read it"),
     "num_batch": _not_a_knob("num_batch", ""),
-    "num_ctx": _not_a_knob("num_ctx", "; the server-wide default is server.context_length"),
+    "num_ctx": _not_a_knob("num_ctx", "; the server-wide default is server.context_length",
+                           "; only Intel's IPEX-LLM 0.9.3 build reads it"),
     "num_thread": _not_a_knob("num_thread", ""),
 }
 
