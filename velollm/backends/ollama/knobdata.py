@@ -184,11 +184,11 @@ _SERVER: tuple[ServerKnob, ...] = (
     _k("multiuser_cache", "bool", "false", "optimize prompt caching for multi-user scenarios",
        introduced="0.3.13", removed="0.30.0"),  # 96efd9052 (llm/server.go reads it)
     # The memory estimate stopped reading MAX_VRAM in v0.1.45 (6fd04ca92, llm/memory.go);
-    # envconfig still parsed and logged it in v0.1.45-v0.2.7 and v0.3.2-v0.6.8 (85d9d73a7
+    # envconfig still logged it in v0.1.45-v0.2.7 and parsed it in v0.3.2-v0.6.8 (85d9d73a7
     # re-added it, #10623 removed it in v0.7.0), but nothing used the value.
     _k("max_vram", "bytes", "0", "VRAM to use, overriding detection", removed="0.1.45",
        minimum=0, maximum=_UINT64,
-       gone_note="Ollama before 0.7.0 still lists it in its `server config` log, unused"),
+       gone_note="Ollama up to 0.6 still parses it, but nothing uses the value"),
     _k("runners_dir", "path", "", "location of the runner binaries", introduced="0.1.33",
        removed="0.3.11"),  # cd5c8f647
     # 4879a234c (v0.5.2) dropped it from envconfig; cmd/cmd.go's help still named it until 0.6.6.
