@@ -216,3 +216,12 @@ def test_capabilities_from_0_30_run_flash_attention_on_the_cpu() -> None:
     assert not old.flash_attention_on_cpu and not old.picks_batch_size
     assert new.flash_attention_on_cpu and new.picks_batch_size
     assert "gemma2" in old.flash_attention_dropped and not new.flash_attention_dropped
+
+
+def test_cloud_base_url_must_be_loopback() -> None:
+    far = trap_warnings({"cloud_base_url": "https://proxy.example.com"}, None)
+    assert any("loopback" in w for w in far)
+    near = trap_warnings({"cloud_base_url": "http://127.0.0.1:8080"}, None)
+    assert not any("loopback" in w for w in near)
+    assert any("read from Ollama 0.18.0" in w
+               for w in trap_warnings({"cloud_base_url": "http://127.0.0.1:1"}, "0.17.7"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from velollm.backends.ollama.host import is_loopback
 from velollm.backends.ollama.knobdata import (
     CONTEXT_BY_VRAM_SINCE,
     LLAMA_SERVER_SINCE,
@@ -143,6 +144,11 @@ def trap_warnings(server: dict[str, object], version: str | None) -> list[str]:
                    "set it")
     if server.get("http_proxy") not in (None, ""):
         out.append("http_proxy: Ollama's FAQ says to use https_proxy and avoid HTTP_PROXY")
+    cloud = server.get("cloud_base_url")
+    if isinstance(cloud, str) and cloud and not is_loopback(cloud.strip()):
+        # server/cloud_proxy.go resolveCloudProxyBaseURL: refused in gin's release mode
+        out.append("cloud_base_url: release builds of Ollama accept only a loopback URL and "
+                   "ignore this one (their log: 'ignoring cloud base URL override')")
     return out
 
 
