@@ -152,3 +152,14 @@ def test_no_model_load_since_the_last_start() -> None:
            'msg="starting llama-server" cmd="llama-server -c 8192 -np 4"\n'
            'msg="server config" env="map[OLLAMA_NUM_PARALLEL:1]"\n')
     assert last_load(log) is None
+
+
+def test_durations_as_ollama_logs_them() -> None:
+    forever = "2562047h47m16.854775807s"  # time.Duration(math.MaxInt64)
+    logged = {"OLLAMA_KEEP_ALIVE": forever, "OLLAMA_LOAD_TIMEOUT": forever}
+    assert normalize_log(logged, {"OLLAMA_KEEP_ALIVE": "-1", "OLLAMA_LOAD_TIMEOUT": "0"}) == {
+        "OLLAMA_KEEP_ALIVE": "-1", "OLLAMA_LOAD_TIMEOUT": "0"}  # envconfig: <0 / <=0 = forever
+    assert normalize_log({"OLLAMA_KEEP_ALIVE": "0s"}, {"OLLAMA_KEEP_ALIVE": "0"}) == \
+        {"OLLAMA_KEEP_ALIVE": "0"}  # a keep-alive of 0 unloads at once, it is no "forever"
+    assert normalize_log({"OLLAMA_KEEP_ALIVE": "1h0m0s"}, {"OLLAMA_KEEP_ALIVE": "3600"}) == \
+        {"OLLAMA_KEEP_ALIVE": "3600"}

@@ -27,11 +27,12 @@ _KEY = re.compile(r"(?:^|(?<=\s))([A-Z][A-Z0-9]*_[A-Z0-9_]+|https?_proxy|no_prox
 _KNOWN = frozenset(knobs.ENV_TO_KEY) | {"http_proxy", "https_proxy", "no_proxy"}
 
 
-def _same_duration(wanted: str, logged: str) -> bool:
+def _same_duration(wanted: str, logged: str, zero_is_forever: bool = False) -> bool:
     w, lg = knobs.duration_seconds(wanted), knobs.duration_seconds(logged)
     if w is None or lg is None:
         return False
-    if w < 0:  # Ollama turns a negative keep-alive into its largest duration: "forever"
+    # Ollama turns a negative keep-alive, and a load timeout <= 0, into its largest duration
+    if w < 0 or (w == 0 and zero_is_forever):
         return lg >= gotypes.MAX_DURATION_S
     return abs(w - lg) < 1e-6
 
@@ -62,9 +63,10 @@ def _same_list(wanted: str, logged: str) -> bool:
     return all(w.strip() in items for w in wanted.split(",") if w.strip())
 
 
-def _same_value(kind: str, wanted: str, logged: str) -> bool:
+def _same_value(knob: knobs.ServerKnob, wanted: str, logged: str) -> bool:
+    kind = knob.type
     if kind == "duration":
-        return _same_duration(wanted, logged)
+        return _same_duration(wanted, logged, zero_is_forever=knob.key == "load_timeout")
     if kind == "level":
         return logged.strip() in _debug_forms(wanted)
     if kind == "host":
@@ -82,7 +84,7 @@ def normalize_log(log_config: Mapping[str, str], wanted: Mapping[str, str]) -> d
     for env, value in wanted.items():
         knob = knobs.SERVER_KNOBS.get(knobs.ENV_TO_KEY.get(env, ""))
         logged = out.get(env)
-        if knob is not None and logged is not None and _same_value(knob.type, value, logged):
+        if knob is not None and logged is not None and _same_value(knob, value, logged):
             out[env] = value
     return out
 
