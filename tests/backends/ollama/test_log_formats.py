@@ -147,6 +147,21 @@ def test_a_pinned_model_context_is_no_contradiction() -> None:
         assert ctx.status == status, ctx
 
 
+def test_a_context_cut_to_the_models_training_is_no_contradiction() -> None:
+    log = ('msg="server config" env="map[OLLAMA_CONTEXT_LENGTH:8192 OLLAMA_NUM_PARALLEL:1]"\n'
+           'level=WARN source=server.go:161 msg="requested context size too large for model" '
+           "num_ctx=8192 n_ctx_train=2048\n"
+           'msg="starting llama server" cmd="runner --ctx-size 2048 --parallel 1 --port 1"\n')
+    load = last_load(log)
+    assert load is not None and load.context_capped and load.context_per_slot == 2048
+    ev = effect.Evidence(process_env={"OLLAMA_CONTEXT_LENGTH": "8192"}, log_config=None,
+                         server_managed_by="none", target_kind="shell",
+                         restarted_since_apply=True)
+    gathered = evidence.Gathered(ev, None, None, load, (), ())
+    (ctx,) = evidence.check({"OLLAMA_CONTEXT_LENGTH": "8192"}, gathered, "0.9.6")
+    assert ctx.status == "effective"
+
+
 def test_no_model_load_since_the_last_start() -> None:
     log = ('msg="server config" env="map[OLLAMA_NUM_PARALLEL:4]"\n'
            'msg="starting llama-server" cmd="llama-server -c 8192 -np 4"\n'

@@ -146,13 +146,13 @@ def _runner_contradicts(e: effect.Effect, g: Gathered) -> tuple[str, str] | None
             and str(load.parallel) != wanted:
         return str(load.parallel), (f"the last model load ran with {load.parallel} slot(s) "
                                     f"({load.era} in its log)")
-    if e.env == "OLLAMA_CONTEXT_LENGTH" and not g.context_pinned \
+    if e.env == "OLLAMA_CONTEXT_LENGTH" and not g.context_pinned and not load.context_capped \
             and load.context_per_slot is not None and str(load.context_per_slot) != wanted \
             and wanted.isdigit() and int(wanted) > 0:
         return str(load.context_per_slot), (
             f"the last model load ran with {load.context_per_slot} tokens per slot ({load.era} "
             "in its log): this server does not size the context from it, or that model's "
-            "Modelfile or a request's num_ctx set its own, or its training context is smaller")
+            "Modelfile or a request's num_ctx set its own")
     if e.env == "OLLAMA_FLASH_ATTENTION" and load.flash_attention_used is not None \
             and load.flash_attention_used != (gotypes.parse_bool(wanted) is not False):
         used = "on" if load.flash_attention_used else "off"

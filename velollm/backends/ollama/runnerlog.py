@@ -64,6 +64,9 @@ class RunnerLoad:
     flash_attention_used: bool | None = None  # what llama.cpp then did
     kv_types: tuple[str, str] | None = None  # (K, V) as llama.cpp allocated them
     buffers: tuple[Buffer, ...] = ()
+    # Ollama cut num_ctx to the model's training context (0.9 on: "requested context size too
+    # large for model", llm/server.go)
+    context_capped: bool = False
 
     @property
     def context_per_slot(self) -> int | None:
@@ -78,6 +81,7 @@ class RunnerLoad:
                 "flash_attention": self.flash_attention,
                 "flash_attention_used": self.flash_attention_used,
                 "kv_types": None if self.kv_types is None else list(self.kv_types),
+                "context_capped": self.context_capped,
                 "buffers_mib": [{"component": b.component, "device": b.device, "kind": b.kind,
                                  "mib": b.mib} for b in self.buffers]}
 
@@ -148,6 +152,7 @@ def last_load(log_text: str) -> RunnerLoad | None:
         return None
     start = starts[-1]
     segment = text[start.start():]
+    since_previous = text[starts[-2].end() if len(starts) > 1 else 0:]
     flags = _command_flags(start.group(1))
     parallel, context = _int(flags.get("parallel")), _int(flags.get("context"))
     batch, ubatch = _int(flags.get("batch")), _int(flags.get("ubatch"))
@@ -172,4 +177,5 @@ def last_load(log_text: str) -> RunnerLoad | None:
     return RunnerLoad(era=era,
                       parallel=parallel, context=context, batch=batch, ubatch=ubatch,
                       flash_attention=fa, flash_attention_used=fa_used, kv_types=kv,
-                      buffers=_buffers(segment))
+                      buffers=_buffers(segment),
+                      context_capped="requested context size too large for model" in since_previous)
