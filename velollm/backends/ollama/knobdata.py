@@ -114,7 +114,8 @@ _SERVER: tuple[ServerKnob, ...] = (
     # only the VRAM context tier (server/routes.go) and a log line still subtract it.
     _k("gpu_overhead", "bytes", "0", "VRAM to reserve per GPU, in bytes",
        introduced="0.3.10", minimum=0, maximum=_UINT64, tunable=True),
-    _k("sched_spread", "bool", "false", "always spread a model across all GPUs", tunable=True),
+    _k("sched_spread", "bool", "false", "always spread a model across all GPUs",
+       introduced="0.1.45", tunable=True),  # 5e8ff556c
     _k("llm_library", "string", "", "LLM library to use, bypassing autodetection (e.g. cpu_avx2)"),
     _k("noprune", "bool", "false", "do not prune model blobs on startup"),
     _k("nohistory", "bool", "false", "disable the client's readline history"),
@@ -171,7 +172,7 @@ _SERVER: tuple[ServerKnob, ...] = (
     _k("gpu_device_ordinal", "list", "", "AMD devices to use, by numeric ID",
        env="GPU_DEVICE_ORDINAL"),
     _k("ggml_vk_visible_devices", "list", "", "Vulkan devices to use (-1 = none)",
-       env="GGML_VK_VISIBLE_DEVICES"),
+       env="GGML_VK_VISIBLE_DEVICES", introduced="0.12.6"),  # 2aba569a2: the Vulkan backend
     _k("hsa_override_gfx_version", "string", "", "ROCm GFX version override, e.g. 10.3.0",
        env="HSA_OVERRIDE_GFX_VERSION"),
     _k("https_proxy", "string", "", "proxy for pulling models", env="HTTPS_PROXY"),
