@@ -83,11 +83,14 @@ _SERVER: tuple[ServerKnob, ...] = (
        "how long a model load may stall before giving up (0 or negative = infinite)",
        introduced="0.3.10"),
     # §1.3: default 1 at v0.1.33, 0 = auto (4 then 1) from v0.2.0, auto (2 then 1) from v0.6.7,
-    # plain 1 from v0.10.0 (no auto-parallel since).
+    # plain 1 from v0.10.0 (no auto-parallel since). On the CPU auto is defaultParallel
+    # (server/sched.go). The IPEX-LLM 0.5.4 test runtime runs 1 slot unset (measured), 0.9.3 2.
     _k("num_parallel", "uint", "1", "maximum number of parallel requests per model",
        introduced="0.1.33", minimum=0, maximum=_UINT32, tunable=True,
-       default_history=(("0.1.33", "1"), ("0.2.0", "auto: 4 if it fits in VRAM, else 1"),
-                        ("0.6.7", "auto: 2 if it fits in VRAM, else 1"), ("0.10.0", "1"))),
+       default_history=(("0.1.33", "1"),
+                        ("0.2.0", "auto: 4 if it fits in VRAM, else 1; 4 on the CPU"),
+                        ("0.6.7", "auto: 2 if it fits in VRAM, else 1; 2 on the CPU"),
+                        ("0.10.0", "1"))),
     _k("max_loaded_models", "uint", "0",
        "maximum number of loaded models in total (0 = auto: 3 per GPU, 3 on CPU)",
        introduced="0.1.33", minimum=0, maximum=_UINT32, tunable=True),
