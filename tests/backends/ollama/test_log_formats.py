@@ -162,6 +162,21 @@ def test_a_context_cut_to_the_models_training_is_no_contradiction() -> None:
     assert ctx.status == "effective"
 
 
+def test_a_model_that_runs_one_slot_is_no_contradiction() -> None:
+    # server/sched.go: mllama, qwen3vl, bert... run one slot whatever OLLAMA_NUM_PARALLEL says
+    log = ('msg="server config" env="map[OLLAMA_NUM_PARALLEL:4]"\n'
+           'msg="starting llama server" cmd="runner --ctx-size 2048 --parallel 1 --port 1"\n'
+           "llama_model_loader: - kv   0:                       general.architecture str"
+           "              = {arch}\n")
+    ev = effect.Evidence(process_env={"OLLAMA_NUM_PARALLEL": "4"}, log_config=None,
+                         server_managed_by="none", target_kind="shell",
+                         restarted_since_apply=True)
+    for arch, status in (("mllama", "effective"), ("llama", "not effective")):
+        gathered = evidence.Gathered(ev, None, None, last_load(log.format(arch=arch)), (), ())
+        (par,) = evidence.check({"OLLAMA_NUM_PARALLEL": "4"}, gathered, "0.9.6")
+        assert par.status == status, par
+
+
 def test_no_model_load_since_the_last_start() -> None:
     log = ('msg="server config" env="map[OLLAMA_NUM_PARALLEL:4]"\n'
            'msg="starting llama-server" cmd="llama-server -c 8192 -np 4"\n'

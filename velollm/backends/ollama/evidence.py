@@ -27,6 +27,7 @@ from velollm.backends.ollama.current import (
 )
 from velollm.backends.ollama.host import parse_host
 from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.backends.ollama.knobdata import SINGLE_SLOT_ARCHS
 from velollm.backends.ollama.logs import (
     ignored_by_log,
     normalize_log,
@@ -143,7 +144,7 @@ def _runner_contradicts(e: effect.Effect, g: Gathered) -> tuple[str, str] | None
     load, wanted = g.runner, (e.wanted or "").strip()
     assert load is not None
     if e.env == "OLLAMA_NUM_PARALLEL" and load.parallel is not None \
-            and str(load.parallel) != wanted:
+            and str(load.parallel) != wanted and load.architecture not in SINGLE_SLOT_ARCHS:
         return str(load.parallel), (f"the last model load ran with {load.parallel} slot(s) "
                                     f"({load.era} in its log)")
     if e.env == "OLLAMA_CONTEXT_LENGTH" and not g.context_pinned and not load.context_capped \

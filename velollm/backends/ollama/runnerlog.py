@@ -24,6 +24,7 @@ _LOAD_REQUEST = re.compile(r'msg=load request="\{([^"]*)\}"')
 _FA_RESOLVED = re.compile(r"(?m)Flash Attention (?:was \w+, set to )?(enabled|disabled)\s*$")
 _FA_FORCED = re.compile(r"enabling flash_attn since it is required for quantized V cache")
 _FA_PARAM = re.compile(r"(?m)^\w+: flash_attn\s*=\s*(\w+)\s*$")
+_ARCH = re.compile(r"general\.architecture\s+str\s+=\s+(\S+)")  # llama.cpp's model loader
 _KV_TYPES = re.compile(r"K \((\w+)\):\s*[\d.]+ MiB, V \((\w+)\):")
 _KV_TYPES_OLD = re.compile(r"type_k = '(\w+)', type_v = '(\w+)'")  # 0.9.x's llama.cpp
 # Ollama's own parser of these lines (llm/llama_server.go bufferSizeRegex, v0.30 on).
@@ -67,6 +68,7 @@ class RunnerLoad:
     # Ollama cut num_ctx to the model's training context (0.9 on: "requested context size too
     # large for model", llm/server.go)
     context_capped: bool = False
+    architecture: str | None = None  # from llama.cpp's loader lines, where printed
 
     @property
     def context_per_slot(self) -> int | None:
@@ -81,7 +83,7 @@ class RunnerLoad:
                 "flash_attention": self.flash_attention,
                 "flash_attention_used": self.flash_attention_used,
                 "kv_types": None if self.kv_types is None else list(self.kv_types),
-                "context_capped": self.context_capped,
+                "context_capped": self.context_capped, "architecture": self.architecture,
                 "buffers_mib": [{"component": b.component, "device": b.device, "kind": b.kind,
                                  "mib": b.mib} for b in self.buffers]}
 
@@ -178,4 +180,5 @@ def last_load(log_text: str) -> RunnerLoad | None:
                       parallel=parallel, context=context, batch=batch, ubatch=ubatch,
                       flash_attention=fa, flash_attention_used=fa_used, kv_types=kv,
                       buffers=_buffers(segment),
-                      context_capped="requested context size too large for model" in since_previous)
+                      context_capped="requested context size too large for model" in since_previous,
+                      architecture=(_ARCH.findall(since_previous) or [None])[-1])
