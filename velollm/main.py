@@ -28,6 +28,7 @@ from velollm.cli import (
     init,
     plan,
     profiles,
+    report,
     status,
     validate,
     verify,
@@ -49,6 +50,7 @@ COMMANDS: dict[str, ModuleType] = {
     "benchmark": benchmark,
     "verify": verify,
     "status": status,
+    "report": report,
     "completion": completion,
 }
 
