@@ -6,7 +6,7 @@ Tests that need it skip, saying why, only where no chromium is installed.
 
 What a page did is read from the DOM after its scripts ran: velollm's pages record every script
 error in <html data-js-errors> and mark each chart they drew, so `--dump-dom` shows both.
-Networking is off except loopback: every host name resolves to nothing.
+Networking is off except loopback: every host but 127.0.0.1 resolves to nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def chromium() -> str:
 def _argv(url: str, profile: Path, budget_ms: int, *extra: str) -> list[str]:
     return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions",
             "--disable-background-networking", "--no-first-run", "--hide-scrollbars",
-            f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
             f"--virtual-time-budget={budget_ms}", *extra, url]
 
 

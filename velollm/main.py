@@ -23,6 +23,7 @@ from velollm.cli import (
     apply,
     benchmark,
     completion,
+    dashboard,
     destroy,
     detect,
     init,
@@ -51,6 +52,7 @@ COMMANDS: dict[str, ModuleType] = {
     "verify": verify,
     "status": status,
     "report": report,
+    "dashboard": dashboard,
     "completion": completion,
 }
 

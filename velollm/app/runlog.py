@@ -20,7 +20,7 @@ def keep_run(run_kind: runs.RunKind, document: dict[str, Any],
     try:
         hardware = document.get("hardware")
         record = runs.wrap(run_kind, document, applied=_applied(directory),
-                           hardware=hardware if isinstance(hardware, dict) else _hardware())
+                           hardware=hardware if isinstance(hardware, dict) else detected_hardware())
         path = runs.keep(record, directory)
     except (VelollmError, OSError) as exc:
         OUT.warn(f"this {run_kind} run was not kept for `velollm dashboard` and "
@@ -44,7 +44,7 @@ def _applied(directory: Path | None) -> dict[str, Any] | None:
             "settings": state.settings}
 
 
-def _hardware() -> dict[str, Any] | None:
+def detected_hardware() -> dict[str, Any] | None:
     """The hardware document; None when detection is not possible (the run stands without)."""
     try:
         from velollm.io.hardware import detect

@@ -14,7 +14,8 @@ from velollm import __version__
 from velollm.io.render import render_html
 from velollm.resources import data_file
 
-ASSETS = {"css": "velollm.css", "chart_js": "vendor/chart.umd.min.js", "charts_js": "charts.js"}
+ASSETS = {"css": "velollm.css", "chart_js": "vendor/chart.umd.min.js", "charts_js": "charts.js",
+          "dashboard_js": "dashboard.js"}
 
 
 @cache
@@ -34,3 +35,8 @@ def report_page(data: dict[str, Any], now: datetime | None = None) -> str:
     return render_html("report.html.j2", data=data, assets=assets(), generated_at=stamp,
                        version=__version__)
 
+
+
+def dashboard_page(*, refresh_s: float) -> str:
+    return render_html("dashboard.html.j2", assets=assets(), version=__version__,
+                       refresh_ms=int(refresh_s * 1000))
