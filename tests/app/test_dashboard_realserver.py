@@ -1,6 +1,7 @@
 """The dashboard against a real Ollama, in a real browser: apply with a baseline, restart the
 server with the applied file, benchmark and verify; the page then shows the server with its
-loaded model, the settings in force and the before/after of the apply, with no script error."""
+loaded model, the settings in force and the before/after of the apply, with no script error;
+`velollm report` of the same runs renders offline too."""
 
 from __future__ import annotations
 
@@ -100,3 +101,14 @@ def test_dashboard_shows_the_server_settings_and_gains(ollama_server,  # type: i
                    budget_ms=4000)
     finally:
         served.stop()
+
+    # The same kept runs as a report file, opened from file:// with networking off.
+    page = tmp_path / "report.html"
+    code, _, err = cli(capsys, "report", "-o", str(page))
+    assert code == 0, err
+    dom = dump_dom(page.as_uri(), tmp_path)
+    assert script_errors(dom) == ""
+    assert 'data-charts-rendered="4"' in dom
+    drawn = dict(re.findall(r'id="chart-(\w+)"[^>]*data-drawn="(\d+)"', dom))
+    assert drawn["decode_tps"] == str(2 * len(names)), drawn
+    screenshot(page.as_uri(), tmp_path / "report.png", tmp_path)
