@@ -85,6 +85,15 @@ def test_dashboard_shows_the_server_settings_and_gains(ollama_server,  # type: i
             plan_id, kept[0].path.name, kept[1].path.name)
         assert [v["run"] for v in gains["verify"]] == ["r1"]
 
+        from prometheus_client.parser import text_string_to_metric_families
+
+        with urllib.request.urlopen(served.url + "metrics", timeout=60) as response:
+            metrics = {f.name: f.samples for f in
+                       text_string_to_metric_families(response.read().decode())}
+        effective = {s.labels["setting"]: s.value for s in metrics["velollm_setting_effective"]}
+        assert effective["OLLAMA_NUM_PARALLEL"] == 1.0
+        assert metrics["velollm_server_up"][0].value == 1.0
+
         dom = dump_dom(served.url, tmp_path, budget_ms=4000)
         assert script_errors(dom) == ""
         body = re.search(r"<body[^>]*>", dom)

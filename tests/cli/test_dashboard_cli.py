@@ -55,6 +55,9 @@ def test_page_and_endpoints_over_loopback(httpserver: HTTPServer, tmp_path: Path
         assert config["status"]["applied"] is False
         gains = json.loads(_fetch(served.url + "api/gains")[1])
         assert gains["count"] == 0
+        kind, metrics = _fetch(served.url + "metrics")
+        assert kind.startswith("text/plain; version=0.0.4")
+        assert b"velollm_server_up{" in metrics
     finally:
         served.stop()
     check_javascript(scripts, tmp_path)  # last: it skips where node is not installed

@@ -11,6 +11,7 @@ from velollm.output import OUT
 
 HELP = "a local web page: the server now, the settings' status, and the gains of each apply"
 DEFAULT_PORT = 8089
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 REMOTE_WARNING = ("the dashboard listens on {listen}, beyond this machine: it has no "
                   "authentication, so anyone who can reach the port can read your server's "
                   "address, models, settings and benchmark history; bind 127.0.0.1 (the "
@@ -71,6 +72,7 @@ def start(args: argparse.Namespace) -> Any:
     from velollm.app.runlog import detected_hardware
     from velollm.io.webserver import json_body, serve
     from velollm.report.html import dashboard_page
+    from velollm.report.metrics import exposition
 
     board = Dashboard(host=args.host, config=args.file, hardware=detected_hardware())
     board.now()  # a bad --host is a usage error now, not a broken panel later
@@ -78,5 +80,7 @@ def start(args: argparse.Namespace) -> Any:
     routes = {"/": lambda: ("text/html; charset=utf-8", page),
               "/api/now": lambda: json_body(board.now()),
               "/api/configuration": lambda: json_body(board.configuration()),
-              "/api/gains": lambda: json_body(board.gains())}
+              "/api/gains": lambda: json_body(board.gains()),
+              "/metrics": lambda: (METRICS_TYPE, exposition(
+                  board.now(), board.configuration(), board.gains()).encode("utf-8"))}
     return serve(routes, args.listen, args.port)
