@@ -93,7 +93,7 @@ function velollmChart(canvas, type, labels, datasets, yTitle, extra) {
 function velollmMetricChart(canvas, data, metric) {
   const scale = metric.unit === "s" ? 1000 : 1;
   const unit = metric.unit === "s" ? "ms" : metric.unit;
-  const runs = data.runs.filter((r) => r.run_kind === "benchmark");
+  const runs = data.runs.filter((r) => data.figures.some((f) => f.run === r.id));
   const names = data.benchmarks.filter((b) => data.figures.some(
     (f) => f.benchmark === b && f.metric === metric.name));
   const datasets = runs.map((run, i) => {

@@ -205,7 +205,9 @@
     }
     document.getElementById("apply-summary").textContent = a ?
       a.model + ": " + a.before + " (before) against " + a.after + " (after plan " +
-      a.plan_id + ", applied " + a.applied_at + ")" :
+      a.plan_id + ", applied " + a.applied_at + ")" + (a.source === "verify" ?
+      "; after: verify's rerun against the baseline (its medians; the verdicts below carry " +
+      "the intervals)" : "") :
       "No apply with a benchmark before and after it yet: `velollm apply --baseline`, then " +
       "`velollm verify` or `velollm benchmark`.";
     for (const c of a ? a.comparison.comparisons : []) {

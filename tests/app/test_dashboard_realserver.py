@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser import dump_dom, screenshot, script_errors
 from tests.cli.cliutil import cli
+from velollm.app.dashboard import Dashboard
 from velollm.cli import dashboard
 from velollm.io import runs
 from velollm.main import build_parser
@@ -51,15 +52,19 @@ def test_dashboard_shows_the_server_settings_and_gains(ollama_server,  # type: i
                        "--baseline")
     assert code == 0, err
     after = ollama_server(source=isolated_home / ".config" / "velollm" / "ollama.env.sh")
+    cli(capsys, "verify", "--host", after.base_url)  # its exit code: test_apply_verify_realserver
+    # verify's rerun against the baseline is the apply's "after" until a benchmark runs
+    (pair,) = Dashboard().gains()["applies"]
+    assert pair["source"] == "verify"
+    assert {c["metric"] for c in pair["comparison"]["comparisons"]} >= {"decode_tps", "ttft_s"}
     code, _, err = cli(capsys, "benchmark", "--host", after.base_url, "--model", "tiny",
                        "--suite", "quick", "--iterations", "5")
     assert code == 0, err
-    cli(capsys, "verify", "--host", after.base_url, "--skip-benchmark")
     kept = runs.stored()
-    assert [k.run_kind for k in kept] == ["benchmark", "benchmark", "verify"]
+    assert [k.run_kind for k in kept] == ["benchmark", "verify", "benchmark"]
     assert kept[0].record["applied"] is None  # the baseline: measured before the apply
-    plan_id = kept[1].record["applied"]["plan_id"]
-    assert plan_id
+    plan_id = kept[2].record["applied"]["plan_id"]
+    assert plan_id == kept[1].record["applied"]["plan_id"]
 
     args = build_parser().parse_args(["dashboard", "--port", "0", "--host", after.base_url,
                                       "--refresh", "1"])
@@ -81,9 +86,11 @@ def test_dashboard_shows_the_server_settings_and_gains(ollama_server,  # type: i
 
         gains = _json(served.url + "api/gains")
         (pair,) = gains["applies"]
-        assert (pair["plan_id"], pair["before"], pair["after"]) == (
-            plan_id, kept[0].path.name, kept[1].path.name)
-        assert [v["run"] for v in gains["verify"]] == ["r1"]
+        assert (pair["plan_id"], pair["before"], pair["after"], pair["source"]) == (
+            plan_id, kept[0].path.name, kept[2].path.name, "benchmark")
+        (verified,) = gains["verify"]
+        assert verified["comparisons"] and verified["baseline_started_at"] == \
+            kept[0].document["started_at"]
 
         from prometheus_client.parser import text_string_to_metric_families
 
@@ -102,7 +109,7 @@ def test_dashboard_shows_the_server_settings_and_gains(ollama_server,  # type: i
         assert int(attrs["data-now-updates"]) >= 2, attrs  # refreshed without a reload
         # 3 charts over time, 3 before/after, 1 memory bar
         assert attrs["data-charts-rendered"] == "7", attrs
-        names = {b["name"] for b in kept[1].document["benchmarks"]}
+        names = {b["name"] for b in kept[2].document["benchmarks"]}
         drawn = dict(re.findall(r'id="apply-(\w+)"[^>]*data-drawn="(\d+)"', dom))
         assert drawn["decode_tps"] == str(2 * len(names)), drawn
         assert "OLLAMA_NUM_PARALLEL" in dom and "tiny" in dom

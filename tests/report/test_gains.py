@@ -49,3 +49,27 @@ def test_newest_apply_first() -> None:
     runs = [_run("01", SLOW, None), _run("02", FAST, "p1"), _run("03", SLOW, "p2")]
     assert [p["plan_id"] for p in before_after(runs)] == ["p2", "p1"]
     assert before_after(runs)[0]["before"] == "02"
+
+
+def test_a_verify_run_is_the_after_when_no_benchmark_ran_under_the_apply() -> None:
+    baseline = _run("01", SLOW, None)
+    verify = {"status": "ok", "server": {}, "settings": [],
+              "benchmark": {"status": "improved", "model": "tiny",
+                            "baseline_started_at": baseline[1]["document"]["started_at"],
+                            "comparisons": [{"benchmark": "short_completion",
+                                             "metric": "decode_tps", "before": 100.0,
+                                             "after": 120.0, "ratio": 1.2, "ci_low": 1.1,
+                                             "ci_high": 1.3, "status": "improved",
+                                             "n_new": 7}]}}
+    applied = {"plan_id": "p1", "applied_at": "at-p1", "settings": {}}
+    runs = [baseline, ("02", wrap("verify", verify, applied=applied, hardware=None))]
+    (pair,) = before_after(runs)
+    assert (pair["source"], pair["before"], pair["after"]) == ("verify", "01", "02")
+    data = pair["comparison"]
+    after = [f for f in data["figures"] if f["run"] == "r2"]
+    assert [(f["metric"], f["median"], f["ci_low"]) for f in after] == [
+        ("decode_tps", 120.0, None)]
+    assert data["comparisons"][0]["status"] == "improved"
+    # a later benchmark under the same apply measures it fully: it wins
+    runs.append(_run("03", FAST, "p1"))
+    assert before_after(runs)[0]["source"] == "benchmark"
