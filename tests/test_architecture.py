@@ -26,7 +26,7 @@ HOMES = {
     "jsonschema": {"velollm/io/schemas.py"},
     "shtab": {"velollm/cli/completion.py"},
     "http.server": {"velollm/io/webserver.py"},  # the dashboard's server (stdlib)
-    "gguf": set(),
+    "gguf": {"velollm/backends/llamacpp/modelinfo.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl
     # getenv), and hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler).

@@ -103,3 +103,16 @@ def test_gains_from_the_kept_runs() -> None:
     assert len(g["timeline"]["runs"]) == 2
     (pair,) = g["applies"]
     assert pair["plan_id"] == "p1"
+
+
+def test_a_llamacpp_config_without_its_client_is_reported_not_fatal(tmp_path: Path) -> None:
+    config = tmp_path / "velollm.yaml"
+    config.write_text("version: 1\nbackend: llamacpp\nserver:\n  binary: auto\n"
+                      "  host: 127.0.0.1:8080\n  parallel: 2\n  kv_cache_type: q8_0\n")
+    board = Dashboard(config=config)
+    (server,) = board.now()["servers"]
+    assert server["backend"] == "llama.cpp" and server["up"] is False
+    rows = board.configuration()["rows"]
+    # binary and host are not settings; nothing applied yet: no drift
+    assert [(r["env"], r["yaml"], r["drift"]) for r in rows] == [
+        ("LLAMA_ARG_N_PARALLEL", "2", None)]

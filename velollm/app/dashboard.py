@@ -65,12 +65,18 @@ class Dashboard:
     def now(self) -> dict[str, Any]:
         state, problem = self._state()
         backend = self._backend(state)
-        client = backend.client(backend.base_url(self.host))
-        server: dict[str, Any] = {"backend": backend.title, "name": backend.name,
-                                  "url": client.base_url, "up": False, "version": None,
-                                  "error": None, "models": [],
+        url = backend.base_url(self.host)
+        server: dict[str, Any] = {"backend": backend.title, "name": backend.name, "url": url,
+                                  "up": False, "version": None, "error": None, "models": [],
                                   "slots": None, "slots_why": f"{backend.title} does not "
                                   "report its request slots"}
+        try:
+            client = backend.client(url)
+        except NotImplementedError:  # a backend whose client is not there yet (llama.cpp)
+            server["error"] = f"velollm cannot read a running {backend.title} server yet"
+            return {"checked_at": _now(), "servers": [server], "state_error": problem,
+                    "capacity": capacity(self.hardware),
+                    "throughput": _last_throughput(self.state_dir), "throughput_why": ""}
         try:
             server["version"] = client.version()
             loaded = client.ps()
@@ -122,7 +128,12 @@ class Dashboard:
         state, problem = self._state()
         backend = self._backend(state)
         wants, _ = self._wants()
-        status = document(state, backend, backend.base_url(self.host))
+        try:
+            status = document(state, backend, backend.base_url(self.host))
+        except NotImplementedError:  # no client for this backend yet: what velollm applied
+            status = {"status": "ok", "applied": bool(state.files), "files": [],
+                      "settings": [], "msg": f"velollm cannot read a running {backend.title} "
+                      "server yet", "hint": ""}
         rows = settings_rows(backend, wants["server"], _applied_env(state),
                              status.get("settings") or [])
         return {"checked_at": _now(), "state_error": problem, "wants": wants,
@@ -146,15 +157,14 @@ class Dashboard:
 def settings_rows(backend: Backend, wanted: dict[str, Any], applied: dict[str, str],
                   checked: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per setting: velollm.yaml's value, what velollm applied, what the server has
-    (status's check), and the drift between them, if any."""
-    yaml = {backend.setting_name(k): "auto" if v == "auto" else backend.setting_value(k, v)
-            for k, v in wanted.items() if v is not None}
+    (status's check), and the drift between them, if any (none before the first apply)."""
+    yaml = _yaml_values(backend, wanted)
     by_env = {str(r.get("env")): r for r in checked}
     rows = []
     for env in sorted(set(yaml) | set(applied) | set(by_env)):
         seen = by_env.get(env, {})
         drift = None
-        if env in yaml and yaml[env] != "auto" and yaml[env] != applied.get(env):
+        if applied and env in yaml and yaml[env] != "auto" and yaml[env] != applied.get(env):
             drift = "velollm.yaml changed since the last apply: `velollm plan` shows it"
         elif seen.get("status") == "not effective":
             drift = f"the server does not have it: {seen.get('why') or 'see velollm verify'}"
@@ -162,6 +172,23 @@ def settings_rows(backend: Backend, wanted: dict[str, Any], applied: dict[str, s
                      "observed": seen.get("observed"), "status": seen.get("status"),
                      "why": seen.get("why"), "drift": drift})
     return rows
+
+
+def _yaml_values(backend: Backend, wanted: dict[str, Any]) -> dict[str, str]:
+    """velollm.yaml's server settings by the name velollm writes them under ("auto": the
+    optimizer chooses); keys that are not settings (llama.cpp's binary, host, models) and
+    options given only on the command line have no such name and are left out."""
+    knobs = backend.server_keys()
+    out = {}
+    for key, value in wanted.items():
+        if value is None or key not in knobs:
+            continue
+        try:
+            out[backend.setting_name(key)] = "auto" if value == "auto" else \
+                backend.setting_value(key, value)
+        except KeyError:
+            continue
+    return out
 
 
 def capacity(hardware: dict[str, Any] | None) -> dict[str, Any] | None:
