@@ -15,7 +15,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "report", parents=[common], help=HELP,
         description=HELP + ": charts and tables of decode and prefill tokens/s and TTFT with "
-                           "95%% confidence intervals, and each run's settings and hardware. "
+                           "95% confidence intervals, and each run's settings and hardware. "
                            "The file needs neither velollm nor a network to open. --json prints "
                            "the comparison data instead.")
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN.json",
