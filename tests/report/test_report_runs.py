@@ -93,3 +93,13 @@ def test_verify_runs_keep_their_settings_and_comparisons() -> None:
     assert v["benchmark_status"] == "no_regression"
     assert v["settings"][0]["env"] == "OLLAMA_NUM_PARALLEL"
     assert data["runs"][0]["model"] == "tiny"
+
+
+def test_another_model_is_compared_and_said() -> None:
+    data = comparison([("a.json", _run(benchmark_doc(SLOW))),
+                       ("b.json", _run(benchmark_doc(FAST, model="tiny-q8")))])
+    decode = next(c for c in data["comparisons"] if c["metric"] == "decode_tps")
+    assert decode["note"] == "tiny-q8 against tiny: another model"
+    same = comparison([("a.json", _run(benchmark_doc(SLOW))),
+                       ("b.json", _run(benchmark_doc(FAST)))])
+    assert all(c["note"] == "" for c in same["comparisons"])

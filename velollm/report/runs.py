@@ -110,9 +110,15 @@ def _against_first(benches: list[tuple[dict[str, Any], dict[str, Any]]]) -> list
     if len(benches) < 2:
         return []
     (first, reference), rest = benches[0], benches[1:]
-    return [{"run": run["id"], "reference": first["id"], **c.as_dict()}
-            for run, doc in rest
-            for c in compare_documents(reference, doc, MAX_REGRESSION)]
+    out = []
+    for run, doc in rest:
+        # Another model is compared all the same (q4 against q8 is a fair question), but said.
+        other = "" if run["model"] == first["model"] else \
+            f"{run['model']} against {first['model']}: another model"
+        out += [{"run": run["id"], "reference": first["id"], **c.as_dict(),
+                 **({"note": "; ".join(filter(None, (c.note, other)))} if other else {})}
+                for c in compare_documents(reference, doc, MAX_REGRESSION)]
+    return out
 
 
 def _verify(run: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
