@@ -1,4 +1,4 @@
-"""The one accessor for the shipped data folders profiles/, templates/ and schemas/.
+"""The one accessor for the shipped data folders profiles/, templates/, schemas/ and web/.
 
 In a wheel they are force-included under velollm/; in a checkout or editable install they sit at the
 repository root beside the package (see shared/style.md, "Shipping top-level data inside the wheel").
@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-DataDir = Literal["profiles", "templates", "schemas"]
+DataDir = Literal["profiles", "templates", "schemas", "web"]
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

@@ -133,6 +133,12 @@ def _record_baseline(client: Any, model: str) -> None:
         if progress is not None:
             progress.clear()
     OUT.info(f"recorded the baseline in {path}")
+    from velollm.app.runlog import keep_run
+    from velollm.bench.baseline import load_baseline
+
+    recorded = load_baseline(path)  # kept as a run too: the "before" of this apply's gains
+    if recorded is not None:
+        keep_run("benchmark", recorded)
 
 
 def _report(done: Any, *, shown: bool) -> int:
