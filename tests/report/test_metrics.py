@@ -61,11 +61,11 @@ def test_nothing_known_still_parses() -> None:
 
 
 def test_grafana_dashboard_queries_only_exposed_metrics() -> None:
-    doc = json.loads((ROOT / "monitoring" / "grafana-dashboard.json").read_text())
+    doc = json.loads((ROOT / "templates" / "monitoring" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
     used = {m for e in exprs for m in re.findall(r"velollm_\w+", e)}
     assert used and used <= set(HELP), used - set(HELP)
-    scrape = yaml.safe_load((ROOT / "monitoring" / "prometheus.yml").read_text())
+    scrape = yaml.safe_load((ROOT / "templates" / "monitoring" / "prometheus.yml").read_text())
     (job,) = scrape["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
     assert job["static_configs"][0]["targets"] == ["127.0.0.1:8089"]

@@ -1,4 +1,4 @@
-"""The vendored Chart.js is the file web/vendor/README.md names (version, licence, hash)."""
+"""The vendored Chart.js is the file templates/web/vendor/README.md names (version, licence, hash)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The dashboard's panels as Prometheus metrics (text exposition format 0.0.4), for a fleet
-watched by Prometheus and Grafana (monitoring/ has a scrape config and a Grafana dashboard).
+watched by Prometheus and Grafana (templates/monitoring/ has a scrape config and a Grafana dashboard).
 
 Pure: the dashboard's Now, Configuration and Gains documents in, the exposition text out. A
 setting whose effect is unknown (server down, a value no evidence shows) has no sample rather

@@ -34,10 +34,10 @@ def test_wheel_installs_and_detects_outside_the_checkout(tmp_path: Path) -> None
           "-w", str(dist)], cwd=tmp_path)
     (wheel,) = dist.glob("velollm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for folder in ("profiles", "templates", "schemas", "web"):
+    for folder in ("profiles", "templates", "schemas"):
         assert any(n.startswith(f"velollm/{folder}/") for n in names), folder
     assert "velollm/schemas/hardware.schema.json" in names
-    assert "velollm/web/vendor/chart.umd.min.js" in names  # the report works offline
+    assert "velollm/templates/web/vendor/chart.umd.min.js" in names  # the report works offline
 
     venv = tmp_path / "venv"
     # --system-site-packages: the dependencies are already installed here, nothing to download.
