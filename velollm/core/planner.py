@@ -193,6 +193,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
         raise ConfigError("this file is not a velollm plan of a supported format",
                           hint="create one with `velollm plan --out plan.json`")
     try:
+        _check_files(doc["files"])
         return Plan(
             target_kind=doc["target_kind"], target_path=doc["target_path"],
             env=dict(doc["env"]),
@@ -210,9 +211,30 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             unset=tuple(str(n) for n in doc.get("unset") or ()),
             pending=tuple(doc.get("pending") or ()),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
                           hint="create a new one with `velollm plan --out plan.json`") from None
+
+
+_FILE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "path": str, "content": str, "sha256": str, "mode": int, "kind": str, "follow_up": list,
+    "pickup": str, "by_hand": (str, type(None))}
+
+
+def _check_files(files: Any) -> None:
+    """The types of a saved plan's files, before anything converts them (int("4777") or
+    int(420.5) would turn a damaged mode into another one)."""
+    if not isinstance(files, list):
+        raise TypeError("files is not a list")
+    for i, f in enumerate(files):
+        if not isinstance(f, dict):
+            raise TypeError(f"files[{i}] is not an object")
+        for key, kind in _FILE_FIELDS.items():
+            value = f.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"files[{i}].{key} is missing or of the wrong type")
+        if not all(isinstance(c, str) for c in f["follow_up"]):
+            raise TypeError(f"files[{i}].follow_up holds something else than command lines")
 
 
 def stale_reasons(saved: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
@@ -225,3 +247,4 @@ def stale_reasons(saved: Mapping[str, str], now: Mapping[str, str]) -> list[str]
             label = names.get(key, key.removeprefix("file:"))
             reasons.append(f"{label} changed since the plan was made")
     return reasons
+

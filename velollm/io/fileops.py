@@ -19,38 +19,24 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import errno
 import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
 
-from velollm.errors import ApplyConflictError, VelollmError, WriteError, write_error
+from velollm.errors import ApplyConflictError, VelollmError, WriteError
 from velollm.io.atomic import atomic_write, remove_file
 from velollm.io.atomic import read_bytes as _read
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
+from velollm.io.safety import FileSpec, check_spec, check_writable
 from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
 from velollm.io.xdg import state_dir
 
 # atomic_write and remove_file live in atomic.py; every other writer imports them from here.
 __all__ = ["ApplyResult", "FileDiff", "FileSpec", "apply_files", "atomic_write", "remove_file",
            "remove_files", "unified_diff"]
-
-
-class FileSpec(Protocol):
-    """What apply_files needs of a file to write (core.files.RenderedFile fits)."""
-
-    @property
-    def path(self) -> Path: ...
-    @property
-    def content(self) -> str: ...
-    @property
-    def mode(self) -> int: ...
-    @property
-    def kind(self) -> str: ...  # the target that rendered it, kept in state.json as `target`
 
 
 @dataclass(frozen=True)
@@ -107,7 +93,7 @@ def _text(data: bytes | None) -> str | None:
 def _compare(files: Sequence[FileSpec], prior: State, force: bool) -> list[_Change]:
     changes, conflicts = [], []
     for spec in files:
-        path = Path(spec.path)
+        path = check_spec(spec)
         after = spec.content.encode("utf-8")
         before = _read(path)
         rec = prior.record(path)
@@ -173,18 +159,6 @@ def _forget(state: State, records: Sequence[FileRecord], directory: Path) -> Non
             remove_file(Path(rec.backup))
 
 
-def _check_writable(paths: Sequence[Path]) -> None:
-    """Fail before the first write when a later one would be refused (nothing half-applied)."""
-    for path in paths:
-        probe = path.parent
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent  # the directory that mkdir will have to write into
-        if os.statvfs(probe).f_flag & os.ST_RDONLY:
-            raise write_error(OSError(errno.EROFS, "Read-only file system"), path)
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise write_error(OSError(errno.EACCES, "Permission denied"), path)
-
-
 def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, force: bool = False,
                 dry_run: bool = False, plan_id: str = "", fingerprint: str = "",
                 settings: dict[str, object] | None = None, lock_timeout: float = LOCK_TIMEOUT,
@@ -201,7 +175,7 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
         orphans = _orphans(prior, retire, force)
         if not changes and not orphans:
             return ApplyResult(changed=False)
-        _check_writable([c.path for c in changes] + [o.path for o in orphans])
+        check_writable([c.path for c in changes] + [o.path for o in orphans])
         stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
         backups = {ch.path: _backup(ch.path, ch.before, directory, stamp) for ch in changes
                    if ch.record.backup is None and not ch.record.created and ch.before is not None}
