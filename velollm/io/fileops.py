@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from velollm.errors import ApplyConflictError, VelollmError, WriteError
-from velollm.io.atomic import atomic_write, remove_file
+from velollm.io.atomic import atomic_write, private_dir, remove_file
 from velollm.io.atomic import read_bytes as _read
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
 from velollm.io.safety import FileSpec, check_spec, check_writable
@@ -97,6 +97,8 @@ def _compare(files: Sequence[FileSpec], prior: State, force: bool) -> list[_Chan
         after = spec.content.encode("utf-8")
         before = _read(path)
         rec = prior.record(path)
+        if rec is not None and before not in (None, after) and not _ours(before):
+            rec = None  # state names it, but it is not velollm's file: as any foreign file
         if before == after and (rec is None or rec.sha256 == sha256_bytes(after)):
             continue  # identical (and recorded, or not ours to adopt): nothing to do
         if rec is None and before is not None and not force:
@@ -126,14 +128,33 @@ def _orphans(prior: State, paths: Sequence[Path | str], force: bool) -> list[_Re
     return items
 
 
+def _ours(data: bytes) -> bool:
+    """Is the file a record names velollm's? Every file velollm renders names velollm (its
+    "Managed by velollm" header, the launchd label com.velollm...), and a hand edit keeps that;
+    a record pointing at another file (a damaged or planted state.json: ~/.bashrc, with its
+    sha256 even) does not, and velollm neither deletes nor overwrites it (issue 15)."""
+    return b"velollm" in data
+
+
 def _retiring(records: Sequence[FileRecord]) -> list[_Retire]:
+    """Read what destroy or a retire takes back, refusing before anything is written: a missing
+    backup, a symbolic link or special file in a recorded place, a file that is not velollm's."""
+    items = []
     for rec in records:
         if rec.backup and not Path(rec.backup).is_file():
             raise WriteError(f"the backup {rec.backup} of {rec.path} is missing",
                              hint="restore it by hand or remove the entry from state.json",
                              path=rec.path)
-    return [_Retire(rec, _read(Path(rec.path)), _read(Path(rec.backup)) if rec.backup else None)
-            for rec in records]
+        item = _Retire(rec, _read(Path(rec.path)), _read(Path(rec.backup)) if rec.backup else None)
+        if item.before is not None and not _ours(item.before):
+            raise ApplyConflictError(
+                f"{rec.path} is recorded in velollm's state, but it neither holds what velollm "
+                "wrote there nor looks like a file velollm wrote: velollm leaves it alone",
+                hint=f"if velollm wrote it, delete it by hand; then take its entry out of "
+                     f"{state_path()} (or move that file aside). Nothing was written",
+                path=rec.path)
+        items.append(item)
+    return items
 
 
 def _retire(items: Sequence[_Retire]) -> tuple[list[Path], list[Path]]:
@@ -143,7 +164,9 @@ def _retire(items: Sequence[_Retire]) -> tuple[list[Path], list[Path]]:
         if it.before == it.after:
             continue
         if it.record.backup and it.after is not None:
-            atomic_write(it.path, it.after, stat.S_IMODE(os.stat(it.record.backup).st_mode))
+            # the original's own mode (a 0600 file stays 0600), not that of velollm's version
+            atomic_write(it.path, it.after, stat.S_IMODE(os.lstat(it.record.backup).st_mode),
+                         keep_mode=False)
             restored.append(it.path)
         elif remove_file(it.path):
             removed.append(it.path)
@@ -211,8 +234,11 @@ def _write_all(changes: list[_Change], prior: State, directory: Path) -> None:
 
 
 def _backup(path: Path, data: bytes | None, directory: Path, stamp: str, suffix: str = "") -> Path:
+    """A copy with the original's mode (a 0600 file's copy is not readable by others) in the
+    0700 backups directory."""
+    private_dir(directory / "backups")
     dest = directory / "backups" / f"{stamp}-{sha256_bytes(str(path).encode())[:8]}-{path.name}{suffix}"
-    atomic_write(dest, data or b"", stat.S_IMODE(os.stat(path).st_mode))
+    atomic_write(dest, data or b"", stat.S_IMODE(os.lstat(path).st_mode), keep_mode=False)
     return dest
 
 
@@ -236,7 +262,7 @@ def _diffs(items: Sequence[_Retire], forgotten: bool = False) -> tuple[FileDiff,
 
 
 def _save(state: State, directory: Path) -> None:
-    atomic_write(state_path(directory), state.to_json().encode("utf-8"), 0o644)
+    atomic_write(state_path(directory), state.to_json().encode("utf-8"), 0o600, keep_mode=False)
 
 
 def remove_files(directory: Path | None = None, *, paths: Sequence[Path | str] | None = None,
