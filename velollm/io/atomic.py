@@ -49,6 +49,23 @@ def check_plain(path: Path) -> os.stat_result | None:
     return st
 
 
+def check_dir(path: Path) -> None:
+    """A directory of velollm's own that may not exist yet: never a symbolic link."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise write_error(exc, path, "inspect") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeFileError(f"{path} is a symbolic link (to {_link_target(path)}): "
+                              f"{NO_SYMLINK}", hint="move the directory it points to back "
+                              "in its place and run again; nothing was written", path=str(path))
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeFileError(f"{path} is not a directory", hint="move it away and run "
+                              "again; nothing was written", path=str(path))
+
+
 def private_dir(path: Path) -> None:
     """Create `path` (mode 0700) or check it: a directory of velollm's own (the state directory,
     its backups), never a symbolic link; one velollm created wider is narrowed to 0700."""
@@ -56,14 +73,8 @@ def private_dir(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, 0o700)
+        check_dir(path)
         st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafeFileError(f"{path} is a symbolic link (to {_link_target(path)}): "
-                                  f"{NO_SYMLINK}", hint="move the directory it points to back "
-                                  "in its place and run again; nothing was written", path=str(path))
-        if not stat.S_ISDIR(st.st_mode):
-            raise UnsafeFileError(f"{path} is not a directory", hint="move it away and run "
-                                  "again; nothing was written", path=str(path))
         if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
             os.chmod(path, 0o700)  # backups and state are nobody else's business
     except OSError as exc:

@@ -30,7 +30,7 @@ from velollm.errors import ApplyConflictError, VelollmError, WriteError
 from velollm.io.atomic import atomic_write, private_dir, remove_file
 from velollm.io.atomic import read_bytes as _read
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
-from velollm.io.safety import FileSpec, check_spec, check_writable
+from velollm.io.safety import FileSpec, check_own_dirs, check_spec, check_writable, ours
 from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
 from velollm.io.xdg import state_dir
 
@@ -97,7 +97,7 @@ def _compare(files: Sequence[FileSpec], prior: State, force: bool) -> list[_Chan
         after = spec.content.encode("utf-8")
         before = _read(path)
         rec = prior.record(path)
-        if rec is not None and before not in (None, after) and not _ours(before):
+        if rec is not None and before not in (None, after) and not ours(before):
             rec = None  # state names it, but it is not velollm's file: as any foreign file
         if before == after and (rec is None or rec.sha256 == sha256_bytes(after)):
             continue  # identical (and recorded, or not ours to adopt): nothing to do
@@ -128,14 +128,6 @@ def _orphans(prior: State, paths: Sequence[Path | str], force: bool) -> list[_Re
     return items
 
 
-def _ours(data: bytes) -> bool:
-    """Is the file a record names velollm's? Every file velollm renders names velollm (its
-    "Managed by velollm" header, the launchd label com.velollm...), and a hand edit keeps that;
-    a record pointing at another file (a damaged or planted state.json: ~/.bashrc, with its
-    sha256 even) does not, and velollm neither deletes nor overwrites it (issue 15)."""
-    return b"velollm" in data
-
-
 def _retiring(records: Sequence[FileRecord]) -> list[_Retire]:
     """Read what destroy or a retire takes back, refusing before anything is written: a missing
     backup, a symbolic link or special file in a recorded place, a file that is not velollm's."""
@@ -146,7 +138,7 @@ def _retiring(records: Sequence[FileRecord]) -> list[_Retire]:
                              hint="restore it by hand or remove the entry from state.json",
                              path=rec.path)
         item = _Retire(rec, _read(Path(rec.path)), _read(Path(rec.backup)) if rec.backup else None)
-        if item.before is not None and not _ours(item.before):
+        if item.before is not None and not ours(item.before):
             raise ApplyConflictError(
                 f"{rec.path} is recorded in velollm's state, but it neither holds what velollm "
                 "wrote there nor looks like a file velollm wrote: velollm leaves it alone",
@@ -189,6 +181,7 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
     """Write `files`; idempotent (identical files are not touched, changed is then False).
     `retire`: files velollm wrote earlier that the plan no longer produces (module docstring)."""
     directory = directory or state_dir()
+    check_own_dirs(directory)  # before the lock: a refusal writes nothing, not even the lock
     if dry_run:
         prior = load_state(directory)
         return _result(_compare(files, prior, force), _orphans(prior, retire, force), True)
@@ -269,6 +262,7 @@ def remove_files(directory: Path | None = None, *, paths: Sequence[Path | str] |
                  dry_run: bool = False, lock_timeout: float = LOCK_TIMEOUT) -> ApplyResult:
     """destroy: delete what velollm created, put back the originals it replaced."""
     directory = directory or state_dir()
+    check_own_dirs(directory)
     with contextlib.nullcontext() if dry_run else file_lock(directory, lock_timeout):
         prior = load_state(directory)
         wanted = None if paths is None else {str(p) for p in paths}

@@ -1,6 +1,6 @@
 """What fileops checks before it writes anything (issue 15: files that lie): the paths and modes
-a plan may ask for, and whether every write would succeed, so that a refusal leaves nothing
-half-applied."""
+a plan may ask for, whether a recorded file is velollm's, velollm's own directories, and whether
+every write would succeed, so that a refusal leaves nothing half-applied."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from velollm.errors import WriteError, write_error
-from velollm.io.atomic import UNSAFE_MODE_BITS
+from velollm.io.atomic import UNSAFE_MODE_BITS, check_dir
 
 
 class FileSpec(Protocol):
@@ -53,3 +53,17 @@ def check_writable(paths: Sequence[Path]) -> None:
             raise write_error(OSError(errno.EROFS, "Read-only file system"), path)
         if not os.access(probe, os.W_OK | os.X_OK):
             raise write_error(OSError(errno.EACCES, "Permission denied"), path)
+
+
+def ours(data: bytes) -> bool:
+    """Is the file a record names velollm's? Every file velollm renders names velollm (its
+    "Managed by velollm" header, the launchd label com.velollm...), and a hand edit keeps that;
+    a record pointing at another file (a damaged or planted state.json: ~/.bashrc, with its
+    sha256 even) does not, and velollm neither deletes nor overwrites it (issue 15)."""
+    return b"velollm" in data
+
+
+def check_own_dirs(directory: Path) -> None:
+    """The state directory and its backups/: directories, never symbolic links (issue 15)."""
+    check_dir(directory)
+    check_dir(directory / "backups")

@@ -118,9 +118,10 @@ def load_state(directory: Path | None = None) -> State:
 
 def _damaged(path: Path, why: str) -> StateError:
     return StateError(f"the state file {path} is damaged ({why}); nothing was written",
-                      hint=f"move it aside (`mv {path} {path}.damaged`): velollm then treats the "
-                           "files it wrote as not managed (delete them by hand, or let `velollm "
-                           "apply --force` adopt them)", path=str(path))
+                      hint=f"move it aside (`mv {path} {path}.damaged`): velollm then no "
+                           "longer manages the files it wrote; delete them by hand if you want "
+                           "them gone, or let `velollm apply --force` take them over (it keeps "
+                           "a backup)", path=str(path))
 
 
 def from_dict(doc: dict[str, Any]) -> State:
