@@ -160,6 +160,14 @@ def _fresh_backups_link(home: Path, project: Path) -> None:
     _target(home).write_text("export MINE=1\n")  # a foreign file: --force backs it up
 
 
+def _plan_out_link(home: Path, project: Path) -> None:
+    (project / "p.json").symlink_to(project / "victim.txt")
+
+
+def _plan_out_dangling(home: Path, project: Path) -> None:
+    (project / "p.json").symlink_to(project / "planted.json")
+
+
 APPLY = ("apply", *HW, "--auto-approve")
 FORCE = (*APPLY, "--force")
 DESTROY = ("destroy", "--auto-approve")
@@ -196,6 +204,9 @@ CASES: dict[str, tuple[str, Setup, tuple[str, ...], str]] = {
     "fresh-target-dangling-apply": ("fresh", _fresh_target_dangling, APPLY, "symbolic link"),
     "fresh-target-dangling-plan": ("fresh", _fresh_target_dangling, PLAN, "symbolic link"),
     "fresh-backups-link-force": ("fresh", _fresh_backups_link, FORCE, "symbolic link"),
+    "plan-out-to-victim": ("fresh", _plan_out_link, (*PLAN, "--out", "p.json"), "symbolic link"),
+    "plan-out-dangling": ("fresh", _plan_out_dangling, (*PLAN, "--out", "p.json"),
+                          "symbolic link"),
 }
 
 

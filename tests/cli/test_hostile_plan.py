@@ -260,7 +260,9 @@ TAMPERED: dict[str, tuple[Callable[[Doc, Path, Path], None], str]] = {
     "config-nul": (_input("config", "velollm.yaml\u0000x"), "damaged inputs"),
     "config-missing": (_input("config", "/nonexistent/velollm.yaml"), "velollm.yaml"),
     "extra-input": (_input("exec", "sh"), "damaged inputs"),
-    "target-input-unknown": (_input("target", "cron"), "target"),
+    "target-input-unknown": (_input("target", "cron"), "velollm does not write"),
+    "target-input-modelfile": (_input("target", "modelfile"), "velollm does not write"),
+    "target-input-number": (_input("target", 3), "damaged inputs"),
 }
 
 
@@ -369,6 +371,11 @@ def _reasons(doc: Doc, home: Path, project: Path) -> None:
     doc["notes"] = []
 
 
+def _auto(doc: Doc, home: Path, project: Path) -> None:
+    """`auto` resolves to velollm.yaml's shell target here: the same files, so the same plan."""
+    doc["inputs"]["target"] = "auto"
+
+
 ACCEPTED: dict[str, tuple[Callable[[Doc, Path, Path], None], tuple[str, ...]]] = {
     "untouched": (_untouched, ()),
     "reformatted": (_untouched, ()),
@@ -376,6 +383,7 @@ ACCEPTED: dict[str, tuple[Callable[[Doc, Path, Path], None], tuple[str, ...]]] =
     "path-as-velollm-yaml": (_untouched,
                              ("--path", "{home}/.config/velollm/ollama.env.sh")),
     "other-target-kind": (_untouched, ("--target", "fish")),
+    "target-auto-same-file": (_auto, ()),
 }
 
 

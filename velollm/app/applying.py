@@ -105,6 +105,12 @@ def _inputs(saved: Plan, source: Path) -> dict[str, str | None]:
     if bad or any("\0" in (v or "") for v in inputs.values()):
         raise ConfigError(f"the saved plan {source} has damaged inputs ({', '.join(bad)})",
                           hint=_NEW_PLAN)
+    from velollm.backends import BACKENDS
+
+    kinds = {"auto", *(k for b in BACKENDS.values() for k in b.target_kinds)}
+    if inputs.get("target") not in (None, *kinds):
+        raise ConfigError(f"the saved plan {source} names the target {inputs['target']!r}, "
+                          "which velollm does not write", hint=_NEW_PLAN)
     _check_owner(Path(inputs.get("config") or "velollm.yaml"))
     return inputs
 
@@ -117,7 +123,10 @@ def _check_owner(config: Path) -> None:
         st = os.stat(config)
     except OSError:
         return  # load_config says what is wrong with it
-    if st.st_uid not in (os.geteuid(), 0):
+    owners = {os.geteuid(), 0}
+    if os.geteuid() == 0 and os.environ.get("SUDO_UID", "").isdigit():
+        owners.add(int(os.environ["SUDO_UID"]))  # `sudo velollm apply` in the user's project
+    if st.st_uid not in owners:
         raise ConfigError(f"{config}, the velollm.yaml the saved plan names, belongs to another "
                           "user", hint=f"copy it into your project and {_NEW_PLAN}")
     if st.st_mode & stat.S_IWOTH:

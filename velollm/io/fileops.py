@@ -13,6 +13,10 @@ Guarantees, each covered by tests/io/:
 - Crash order: backups, then state (which already names the new hashes), then the files, then
   the retired files, then state without them. A kill in between shows up as drift, never as a
   forgotten file; the next apply finishes the job.
+- Files that lie (issue 15, io/safety.py): no write through a symbolic link or into a FIFO, no
+  setuid/setgid/sticky/world-writable mode, no relative path; a recorded file that does not name
+  velollm is never deleted or overwritten as velollm's; state dir and backups/ 0700, state.json
+  0600, a backup with the original's mode. Checked before the first write.
 """
 
 from __future__ import annotations
