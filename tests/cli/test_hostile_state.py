@@ -1,6 +1,7 @@
 """Issue 15, the state file: a state.json that is null, a list, binary, nested deeply, truncated,
 huge, of another shape, or whose records point at other files is one clear error that says how
-to recover (move it aside), exit 1, with nothing written, for apply, destroy, plan and status.
+to recover (move it aside), exit 1, with nothing written, for apply, destroy, plan, status and
+verify.
 A well-formed record naming a file velollm did not write never gets that file deleted or
 overwritten."""
 
@@ -28,7 +29,8 @@ server:
 """
 HW = ("--hardware", "hw.json")
 COMMANDS = {"apply": ("apply", *HW, "--auto-approve"), "destroy": ("destroy", "--auto-approve"),
-            "plan": ("plan", *HW), "status": ("status",)}
+            "plan": ("plan", *HW), "status": ("status",),
+            "verify": ("verify", "--skip-benchmark", "--host", "127.0.0.1:9")}
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Protocol
 
 from velollm.errors import WriteError, write_error
-from velollm.io.atomic import UNSAFE_MODE_BITS, check_dir
+from velollm.io.atomic import UNSAFE_MODE_BITS, check_dir, check_plain
+from velollm.io.filelock import LOCK_FILE
 
 
 class FileSpec(Protocol):
@@ -64,6 +65,8 @@ def ours(data: bytes) -> bool:
 
 
 def check_own_dirs(directory: Path) -> None:
-    """The state directory and its backups/: directories, never symbolic links (issue 15)."""
+    """The state directory and its backups/: directories, never symbolic links; the lock file:
+    a regular file (issue 15). Checked before the preview, so a refusal shows no plan."""
     check_dir(directory)
     check_dir(directory / "backups")
+    check_plain(directory / LOCK_FILE)
