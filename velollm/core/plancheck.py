@@ -17,7 +17,9 @@ def _acting(plan: Plan) -> dict[str, Any]:
     return {"target": (plan.backend, plan.target_kind, plan.target_path),
             "settings": (dict(plan.env), tuple(plan.unset),
                          {m: dict(p) for m, p in plan.model_params.items()}),
-            "retired": tuple(sorted(plan.retired_files))}
+            "retired": tuple(sorted(plan.retired_files)),
+            "changes": sorted((c.action, c.scope, c.key, repr(c.before), repr(c.after))
+                              for c in plan.changes)}
 
 
 def tampered(saved: Plan, fresh: Plan) -> list[str]:
@@ -45,9 +47,13 @@ def tampered(saved: Plan, fresh: Plan) -> list[str]:
         found.append("it names a file twice")
     a, b = _acting(saved), _acting(fresh)
     labels = {"target": "its target", "settings": "its settings",
-              "retired": "the files it takes back"}
+              "retired": "the files it takes back", "changes": "the changes it lists"}
     found += [f"{labels[k]} differ" + ("s" if k == "target" else "")
               for k in a if a[k] != b[k]]
+    # a pending restart's command is shown by plan only, but it is a command all the same
+    restart = {f.by_hand or " && ".join(f.follow_up) for f in fresh.files[:1]}
+    if any(p.get("restart") not in restart for p in saved.pending):
+        found.append("the restart command it shows differs")
     return found
 
 

@@ -194,6 +194,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
                           hint="create one with `velollm plan --out plan.json`")
     try:
         _check_files(doc["files"])
+        _check_lists(doc)
         return Plan(
             target_kind=doc["target_kind"], target_path=doc["target_path"],
             env=dict(doc["env"]),
@@ -235,6 +236,18 @@ def _check_files(files: Any) -> None:
                 raise TypeError(f"files[{i}].{key} is missing or of the wrong type")
         if not all(isinstance(c, str) for c in f["follow_up"]):
             raise TypeError(f"files[{i}].follow_up holds something else than command lines")
+
+
+def _check_lists(doc: Mapping[str, Any]) -> None:
+    """The shown-only parts of a saved plan: lists of text or of objects, as plan wrote them."""
+    for key, kind in (("warnings", str), ("notes", str), ("settings", dict), ("changes", dict),
+                      ("observed", dict), ("pending", dict), ("unset", str)):
+        value = doc.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+            raise TypeError(f"{key} is not a list of {kind.__name__}s")
+    for key in ("env", "model_params", "fingerprint", "inputs"):
+        if not isinstance(doc.get(key) or {}, dict):
+            raise TypeError(f"{key} is not an object")
 
 
 def stale_reasons(saved: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
