@@ -278,6 +278,7 @@ TAMPERED: dict[str, tuple[Callable[[Doc, Path, Path], None], str]] = {
     "target-input-unknown": (_input("target", "cron"), "velollm does not write"),
     "target-input-modelfile": (_input("target", "modelfile"), "velollm does not write"),
     "target-input-number": (_input("target", 3), "damaged inputs"),
+    "host-input-unusable": (_input("host", "http://[::1"), "cannot be used"),
 }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from velollm.core import planner
 from velollm.core.planner import Plan
-from velollm.errors import ConfigError, StalePlanError, VelollmError, WriteError
+from velollm.errors import ConfigError, StalePlanError, UsageError, VelollmError, WriteError
 
 if TYPE_CHECKING:
     from velollm.backends.base import Backend
@@ -75,7 +75,11 @@ def rederive(saved: Plan, source: Path) -> Plan:
     from velollm.core.plancheck import tampered
 
     inputs = _inputs(saved, source)
-    fresh = make_plan(PlanRequest.from_inputs({**inputs, "path": None}))
+    try:
+        fresh = make_plan(PlanRequest.from_inputs({**inputs, "path": None}))
+    except UsageError as exc:  # the plan's --host, say: a damaged plan, not a usage error
+        raise ConfigError(f"the saved plan {source} cannot be used: {exc.message}",
+                          hint=_NEW_PLAN) from None
     wanted = inputs.get("path")
     if wanted is not None and Path(wanted) != Path(fresh.target_path):
         # --path at plan time: velollm.yaml alone decides where a saved plan may write

@@ -17,8 +17,9 @@ def _acting(plan: Plan) -> dict[str, Any]:
     return {"target": (plan.backend, plan.target_kind, plan.target_path),
             "settings": (dict(plan.env), tuple(plan.unset),
                          {m: dict(p) for m, p in plan.model_params.items()}),
-            "retired": tuple(sorted(plan.retired_files)),
-            "changes": sorted((c.action, c.scope, c.key, repr(c.before), repr(c.after))
+            # repr: a damaged plan's values need not be text, and must not break the sort
+            "retired": sorted(repr(k) for k in plan.retired_files),
+            "changes": sorted(repr((c.action, c.scope, c.key, c.before, c.after))
                               for c in plan.changes)}
 
 
