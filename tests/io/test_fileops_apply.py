@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from velollm.core.files import RenderedFile
-from velollm.errors import ApplyConflictError
+from velollm.errors import ApplyConflictError, WriteError
 from velollm.io.fileops import apply_files, remove_files, unified_diff
 from velollm.io.state import StateError, drifted, file_hash, load_state, sha256_bytes
 from velollm.io.xdg import state_dir
@@ -206,3 +206,17 @@ def test_retiring_a_hand_edited_file_needs_force_and_keeps_the_edits(tmp_path: P
     [kept] = result.kept
     assert kept.read_text() == "# velollm\nset -gx A 1\nset -gx MINE 1\n" and not old.exists()
     assert kept.parent == state_dir() / "backups"
+
+
+@pytest.mark.parametrize("mode", [0o4755, 0o2755, 0o1755, 0o666, 0o10000, -1])
+def test_an_unsafe_mode_is_refused_before_anything_is_written(tmp_path: Path, mode: int) -> None:
+    first, bad = tmp_path / "first", tmp_path / "bad"
+    with pytest.raises(WriteError, match=r"velollm never writes .* with mode"):
+        apply_files([_file(first, "velollm\n"), _file(bad, "velollm\n", mode=mode)])
+    assert not first.exists() and not bad.exists() and not state_dir().exists()
+
+
+@pytest.mark.parametrize("path", ["relative.sh", "/tmp/a/../b.sh", "../b.sh"])
+def test_a_relative_or_unnormalised_path_is_refused(path: str) -> None:
+    with pytest.raises(WriteError, match="absolute, normalised"):
+        apply_files([_file(Path(path), "velollm\n")], dry_run=True)

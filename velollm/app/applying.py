@@ -102,15 +102,16 @@ def rederive(saved: Plan, source: Path) -> Plan:
 
 
 def _inputs(saved: Plan, source: Path) -> dict[str, str | None]:
-    """The plan's inputs, checked: text or null, and a velollm.yaml that exists."""
+    """The plan's inputs, checked: text or null, a target velollm writes, and a velollm.yaml
+    of the user's own."""
+    from velollm.backends import BACKENDS
+
     inputs = dict(saved.inputs)
     bad = [k for k, v in inputs.items() if v is not None and not isinstance(v, str)]
     bad += [k for k in inputs if k not in ("config", "hardware", "target", "path", "host")]
     if bad or any("\0" in (v or "") for v in inputs.values()):
         raise ConfigError(f"the saved plan {source} has damaged inputs ({', '.join(bad)})",
                           hint=_NEW_PLAN)
-    from velollm.backends import BACKENDS
-
     kinds = {"auto", *(k for b in BACKENDS.values() for k in b.target_kinds)}
     if inputs.get("target") not in (None, *kinds):
         raise ConfigError(f"the saved plan {source} names the target {inputs['target']!r}, "

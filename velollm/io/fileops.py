@@ -186,6 +186,8 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
     `retire`: files velollm wrote earlier that the plan no longer produces (module docstring)."""
     directory = directory or state_dir()
     check_own_dirs(directory)  # before the lock: a refusal writes nothing, not even the lock
+    for spec in files:
+        check_spec(spec)
     if dry_run:
         prior = load_state(directory)
         return _result(_compare(files, prior, force), _orphans(prior, retire, force), True)

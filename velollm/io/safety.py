@@ -39,7 +39,8 @@ def check_spec(spec: FileSpec) -> Path:
     mode = spec.mode
     if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o7777 \
             or mode & UNSAFE_MODE_BITS:
-        raise WriteError(f"velollm never writes {text} with mode {mode!r}: no setuid, setgid, "
+        shown = f"{mode:o}" if isinstance(mode, int) and not isinstance(mode, bool) else repr(mode)
+        raise WriteError(f"velollm never writes {text} with mode {shown}: no setuid, setgid, "
                          "sticky or world-writable file", hint="nothing was written", path=text)
     return path
 
