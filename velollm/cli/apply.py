@@ -44,16 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 
 def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
     """(plan, from_file)."""
-    from velollm.app.applying import check_fresh, load_plan_file
+    from velollm.app.applying import load_plan_file, rederive
     from velollm.app.planning import make_plan
 
     if args.planfile:
         if any((args.file, args.hardware, args.target, args.path)):
             raise VelollmError("a saved plan already fixes the file, hardware and target",
                                hint="give either PLANFILE or -f/--hardware/--target/--path")
-        plan = load_plan_file(Path(args.planfile))
-        check_fresh(plan)
-        return plan, True
+        # what is written is derived again, never read from the file (issue 15)
+        return rederive(load_plan_file(Path(args.planfile)), Path(args.planfile)), True
     return make_plan(request_from(args)), False
 
 
