@@ -20,7 +20,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from velollm.errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from velollm.errors import (
+    ServerResponseError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+    VelollmError,
+)
+from velollm.io import deadlines
+from velollm.io.answers import answered_wrongly, error_text, preview, reason
 
 if TYPE_CHECKING:
     import requests
@@ -31,9 +38,15 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     connect_s: float = 2.0
-    deadline_s: float = 120.0  # the whole request: connect, headers and every byte of the body
+    # the whole request: connect, headers and every byte of the body; None: the command's
+    # per-request deadline (`deadlines()`, which --timeout sets)
+    deadline_s: float | None = None
     max_body: int = 32 * MIB  # any one response (a JSON answer, or a whole stream)
     max_line: int = 1 * MIB  # any one line of a stream
+
+
+class ResponseTooLarge(ServerResponseError):
+    """A response, or one line of it, over the size cap."""
 
 
 class Http:
@@ -52,51 +65,46 @@ class Http:
         self._unreachable = unreachable
         self._session: requests.Session | None = None
 
-    # -- the two shapes of exchange ----------------------------------------------------------
+    # -- the shapes of exchange ----------------------------------------------------------------
     def json(self, method: str, path: str, body: Any = None,
              ok: Callable[[int], bool] = lambda status: status < 400) -> Any:
         """The decoded JSON answer (any shape: the caller validates it)."""
-        deadline = time.monotonic() + self.limits.deadline_s
-        response = self._send(method, path, body, stream=True, deadline=deadline, ok=ok)
-        try:
-            raw = b"".join(self._chunks(response, method, path, deadline))
-        finally:
-            response.close()
+        status, raw = self._whole(method, path, body, ok)
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ServerResponseError(f"{self.title} answered {method} {path} with a body that "
-                                      f"is not JSON: {_preview(raw)}",
-                                      status=response.status_code) from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise ServerResponseError(f"{self.title} at {self.base_url} answered {method} {path} "
+                                      f"with a body that is not JSON: {preview(raw)}",
+                                      status=status) from None
 
     def lines(self, method: str, path: str, body: Any = None,
               deadline_s: float | None = None) -> Iterator[bytes]:
         """The non-empty lines of a streamed answer, each at most max_line bytes."""
-        deadline = time.monotonic() + (deadline_s or self.limits.deadline_s)
+        deadline = self._deadline(deadline_s)
         response = self._send(method, path, body, stream=True, deadline=deadline)
         return self._split(response, method, path, deadline)
 
     def status(self, method: str, path: str) -> tuple[int, Any]:
         """(HTTP status, decoded JSON or None) without treating an error status as a failure."""
-        deadline = time.monotonic() + self.limits.deadline_s
-        response = self._send(method, path, None, stream=True, deadline=deadline,
-                              ok=lambda _s: True)
+        status, raw = self._whole(method, path, None, lambda _s: True)
         try:
-            raw = b"".join(self._chunks(response, method, path, deadline))
-        finally:
-            response.close()
-        try:
-            return response.status_code, json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return response.status_code, None
+            return status, json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return status, None
 
     def text(self, method: str, path: str) -> str:
         """A plain-text answer (Prometheus /metrics), decoded as UTF-8 with replacements."""
-        deadline = time.monotonic() + self.limits.deadline_s
-        response = self._send(method, path, None, stream=True, deadline=deadline)
+        return self._whole(method, path, None, lambda status: status < 400)[1].decode(
+            "utf-8", "replace")
+
+    def _whole(self, method: str, path: str, body: Any,
+               ok: Callable[[int], bool]) -> tuple[int, bytes]:
+        """(HTTP status, the whole body) within the deadline and the size cap."""
+        deadline = self._deadline()
+        response = self._send(method, path, body, stream=True, deadline=deadline, ok=ok)
         try:
-            return b"".join(self._chunks(response, method, path, deadline)).decode(
-                "utf-8", "replace")
+            return response.status_code, b"".join(self._chunks(response, method, path,
+                                                                 deadline))
         finally:
             response.close()
 
@@ -111,7 +119,18 @@ class Http:
         return ServerUnreachableError(f"{self.title} is not reachable at {self.base_url}",
                                       hint="start it, or point velollm at it with --host URL")
 
+    def request_s(self) -> float:
+        """This client's deadline per request: its own, else the command's."""
+        own = self.limits.deadline_s
+        return deadlines.current().request_s if own is None else own
+
     # -- transport -----------------------------------------------------------------------------
+    def _deadline(self, own_s: float | None = None) -> float:
+        """When a request starting now must be over: its deadline, or the run's if sooner."""
+        at = time.monotonic() + (own_s or self.request_s())
+        run_at = deadlines.current().run_at
+        return at if run_at is None else min(at, run_at)
+
     def _http(self) -> requests.Session:
         if self._session is None:
             import requests
@@ -136,8 +155,9 @@ class Http:
                     timeout=(min(self.limits.connect_s, left), left))
                 break
             except requests.ConnectionError as exc:
-                if _is_read_timeout(exc):
-                    raise self._late(method, path) from None
+                answered = self._answered(exc, method, path)
+                if answered is not None:
+                    raise answered from None
                 # Refused or a connect timeout: the request never reached the server, so a
                 # retry cannot run a generation twice. A read timeout is never retried.
                 if attempt == self.retries:
@@ -147,7 +167,7 @@ class Http:
                 raise self._late(method, path) from None
             except requests.RequestException as exc:
                 raise ServerResponseError(f"{self.title} at {self.base_url} broke the HTTP "
-                                          f"exchange of {method} {path}: {_reason(exc)}",
+                                          f"exchange of {method} {path}: {reason(exc)}",
                                           status=0) from None
         if 300 <= response.status_code < 400:
             where = response.headers.get("Location", "?")
@@ -166,13 +186,26 @@ class Http:
             finally:
                 response.close()
             raise ServerResponseError(
-                f"{self.title} answered {method} {path} with HTTP {response.status_code}: "
-                f"{_error_text(raw) or response.reason}", status=response.status_code)
+                f"{self.title} at {self.base_url} answered {method} {path} with HTTP "
+                f"{response.status_code}: "
+                f"{error_text(raw) or response.reason}", status=response.status_code)
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.limits.max_body:
             response.close()
             raise self._too_big(method, path, f"announced {int(declared)} bytes")
         return response
+
+    def _answered(self, exc: BaseException, method: str, path: str) -> VelollmError | None:
+        """The error for a server that took the request and then failed it (None: the request
+        never reached a server, which may be retried)."""
+        if _is_read_timeout(exc):
+            return self._late(method, path)
+        answered = answered_wrongly(exc)
+        if answered:  # it listens and took the request: not a server that is absent
+            return ServerResponseError(f"{self.title} at {self.base_url} {answered} to "
+                                       f"{method} {path}", status=0,
+                                       hint="is --host pointing at the inference server?")
+        return None
 
     def _chunks(self, response: requests.Response, method: str, path: str, deadline: float,
                 cap: int | None = None) -> Iterator[bytes]:
@@ -201,12 +234,12 @@ class Http:
             if _is_read_timeout(exc) or "timed out" in str(exc).lower():
                 raise self._late(method, path) from None
             raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
-                                      f"{method} {path}: {_reason(exc)}", status=0) from None
+                                      f"{method} {path}: {reason(exc)}", status=0) from None
         except Exception as exc:  # noqa: BLE001 - urllib3's own (ProtocolError, DecodeError, ...)
             if "timed out" in str(exc).lower():
                 raise self._late(method, path) from None
             raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
-                                      f"{method} {path}: {_reason(exc)}", status=0) from None
+                                      f"{method} {path}: {reason(exc)}", status=0) from None
 
     def _split(self, response: requests.Response, method: str, path: str,
                deadline: float) -> Iterator[bytes]:
@@ -229,13 +262,11 @@ class Http:
             response.close()
 
     def _late(self, method: str, path: str) -> ServerTimeoutError:
-        return ServerTimeoutError(
-            f"{self.title} at {self.base_url} did not finish {method} {path} within "
-            f"{self.limits.deadline_s:g} s", hint="the server may be overloaded or stuck; check its "
-            "log, or allow more time with --timeout SECONDS")
+        return deadlines.late(f"{self.title} at {self.base_url}", f"{method} {path}",
+                              self.request_s())
 
-    def _too_big(self, method: str, path: str, what: str) -> ServerResponseError:
-        return ServerResponseError(
+    def _too_big(self, method: str, path: str, what: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
             f"{self.title} at {self.base_url} sent {what} for {method} {path}; velollm reads at "
             f"most {self.limits.max_body} bytes per answer and {self.limits.max_line} per line",
             status=0, hint="is --host pointing at the inference server?")
@@ -263,26 +294,3 @@ def _is_read_timeout(exc: BaseException) -> bool:
         nxt = node.args[0] if node.args and isinstance(node.args[0], BaseException) else None
         node = nxt or node.__cause__ or node.__context__
     return False
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:160] or type(exc).__name__
-
-
-def _preview(raw: bytes) -> str:
-    text = raw[:80].decode("utf-8", "replace")
-    return repr(text) + ("..." if len(raw) > 80 else "")
-
-
-def _error_text(raw: bytes) -> str:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return " ".join(raw[:200].decode("utf-8", "replace").split())
-    if isinstance(data, dict) and "error" in data:
-        error = data["error"]
-        if isinstance(error, dict):  # llama-server / OpenAI: {"error": {"message": ...}}
-            error = error.get("message", error)
-        return " ".join(str(error).split())[:200]
-    return " ".join(raw[:200].decode("utf-8", "replace").split())

@@ -1,0 +1,48 @@
+"""How a server's failed or unexpected answer is described in one line of an error message."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+
+def answered_wrongly(exc: BaseException) -> str:
+    """What a server that accepted the connection did instead of answering in HTTP ("" when the
+    connection itself failed: refused, reset before the request, no route)."""
+    node: BaseException | None = exc
+    seen: set[int] = set()
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, http.client.RemoteDisconnected):
+            return "closed the connection without an answer"
+        if isinstance(node, (http.client.BadStatusLine, http.client.LineTooLong,
+                             http.client.HTTPException)):
+            return f"answered with something that is not HTTP ({reason(node)})"
+        nxt = node.args[0] if node.args and isinstance(node.args[0], BaseException) else None
+        if nxt is None and len(node.args) > 1 and isinstance(node.args[1], BaseException):
+            nxt = node.args[1]
+        node = nxt or node.__cause__ or node.__context__
+    return ""
+
+
+def reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] or type(exc).__name__
+
+
+def preview(raw: bytes) -> str:
+    text = raw[:80].decode("utf-8", "replace")
+    return repr(text) + ("..." if len(raw) > 80 else "")
+
+
+def error_text(raw: bytes) -> str:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return " ".join(raw[:200].decode("utf-8", "replace").split())
+    if isinstance(data, dict) and "error" in data:
+        error = data["error"]
+        if isinstance(error, dict):  # llama-server / OpenAI: {"error": {"message": ...}}
+            error = error.get("message", error)
+        return " ".join(str(error).split())[:200]
+    return " ".join(raw[:200].decode("utf-8", "replace").split())
