@@ -128,10 +128,11 @@ def _rate(count: int | None, duration_ns: int | None) -> float | None:
 
 
 def _sample(scenario: Scenario, iteration: int, client: int, warmup: bool, wall: float,
-            ttft: float | None, stream_s: float | None, m: Metrics, server: str) -> Sample:
+            ttft: float | None, stream_s: float | None, m: Metrics, server: str,
+            pieces: int) -> Sample:
     why = implausible(Reported(m.eval_count, m.eval_duration_ns, m.prompt_eval_count,
-                               m.prompt_eval_duration_ns, m.total_duration_ns, m.load_duration_ns),
-                      wall_s=wall, requested_tokens=scenario.num_predict)
+                               m.prompt_eval_duration_ns, m.total_duration_ns, m.load_duration_ns,
+                               pieces), wall_s=wall, requested_tokens=scenario.num_predict)
     if why is not None:
         return _failed(scenario, iteration, client, warmup, wall,
                        f"implausible: {server} reported {why}")
@@ -172,6 +173,7 @@ def _request(client: ServerClient, model: str, scenario: Scenario, iteration: in
     start = clock()
     first: float | None = None
     last = start
+    pieces = 0
     try:
         for chunk in client.generate(model, scenario.prompt_for(iteration, client_no),
                                      scenario.options()):
@@ -179,11 +181,12 @@ def _request(client: ServerClient, model: str, scenario: Scenario, iteration: in
             if isinstance(chunk, Token):
                 first = now if first is None else first
                 last = now
+                pieces += 1
             elif isinstance(chunk, Done):
                 stream_s = last - first if first is not None and last > first else None
                 return _sample(scenario, iteration, client_no, warmup, now - start,
                                None if first is None else first - start, stream_s,
-                               chunk.metrics, f"the server at {client.base_url}")
+                               chunk.metrics, f"the server at {client.base_url}", pieces)
     except GenerationError as exc:
         sample = _failed(scenario, iteration, client_no, warmup, clock() - start,
                          f"{exc.kind}: {exc.message}")

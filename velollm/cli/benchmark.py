@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from velollm.cli.detect import seconds
+from velollm.cli._deadlines import add_deadline_options, bounded
 from velollm.output import OUT
 
 EXIT_INTERRUPTED = 130  # as main's ^C: the partial results are still reported
@@ -40,19 +40,8 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     add_deadline_options(p, REQUEST_TIMEOUT_S, RUN_DEADLINE_S)
 
 
-def add_deadline_options(p: argparse.ArgumentParser, request_s: float, run_s: float) -> None:
-    p.add_argument("--timeout", type=seconds, default=request_s, metavar="SECONDS",
-                   help="the most one request to the server may take, every byte of its answer "
-                        f"included (default: {request_s:g})")
-    p.add_argument("--deadline", type=seconds, default=run_s, metavar="SECONDS",
-                   help="the most the whole run may take: it stops then with what it measured "
-                        f"(default: {run_s:g})")
-
-
 def run(args: argparse.Namespace) -> int:
-    from velollm.io.deadlines import deadlines
-
-    with deadlines(args.timeout, args.deadline, run_option="--deadline"):
+    with bounded(args):
         return _run(args)
 
 

@@ -8,7 +8,8 @@ The bounds are far outside anything real, so no real server is ever refused:
 - prefill is batched and much faster, but not beyond 10 ns per token;
 - the server's own durations are parts of the request, so none can exceed the wall-clock time the
   client measured for it (plus slack for clock granularity);
-- a server produces at most about the tokens it was asked for (Ollama may count one more).
+- a server produces at most about the tokens it was asked for (Ollama may count one more), and
+  at least one per streamed piece of text.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Reported:
     prompt_eval_duration_ns: int | None
     total_duration_ns: int | None
     load_duration_ns: int | None
+    text_chunks: int = 0  # streamed chunks that carried text: each is at least one token
 
 
 def implausible(r: Reported, *, wall_s: float, requested_tokens: int | None) -> str | None:
@@ -49,6 +51,9 @@ def implausible(r: Reported, *, wall_s: float, requested_tokens: int | None) -> 
             and r.eval_count > (requested_tokens + EXTRA_TOKENS_ALLOWED) * 10:
         return (f"eval_count of {r.eval_count} tokens is far more than the {requested_tokens} "
                 "requested")
+    if r.text_chunks > (r.eval_count or 0) + 1:
+        return (f"eval_count of {r.eval_count or 0} tokens, but it streamed {r.text_chunks} "
+                "pieces of text")
     if r.prompt_eval_count is not None and r.prompt_eval_count > MAX_PROMPT_TOKENS:
         return f"prompt_eval_count of {r.prompt_eval_count} tokens is more than any context holds"
     too_fast = _too_fast("eval", r.eval_count, r.eval_duration_ns, MIN_DECODE_NS_PER_TOKEN)

@@ -28,6 +28,7 @@ class Deadlines:
     run_at: float | None = None  # time.monotonic() at which the run's deadline passes
     request_option: str = "--timeout"  # what the user sets them with, for the messages
     run_option: str = "--timeout"
+    chosen: bool = False  # set by the command (else the defaults above)
 
 
 _now = Deadlines()
@@ -47,7 +48,7 @@ def deadlines(request_s: float, run_s: float | None = None, *,
     global _now
     before = _now
     run_at = None if run_s is None else time.monotonic() + run_s
-    _now = Deadlines(request_s, run_s, run_at, request_option, run_option)
+    _now = Deadlines(request_s, run_s, run_at, request_option, run_option, chosen=True)
     try:
         yield _now
     finally:
@@ -56,6 +57,11 @@ def deadlines(request_s: float, run_s: float | None = None, *,
 
 def current() -> Deadlines:
     return _now
+
+
+def request_s(default: float) -> float:
+    """The command's per-request deadline; `default` when the command set none."""
+    return _now.request_s if _now.chosen else default
 
 
 def run_time_left() -> float | None:

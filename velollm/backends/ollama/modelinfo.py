@@ -37,8 +37,10 @@ def gather(names: Iterable[str], base_url: str | None) -> ModelFacts:
 
 def _from_server(wanted: list[str], base_url: str, facts: ModelFacts) -> dict[str, ModelInfo]:
     from velollm.backends.ollama.client import OllamaClient
+    from velollm.io import deadlines
 
-    client = OllamaClient(base_url, connect_timeout=1.0, read_timeout=10.0, retries=0)
+    client = OllamaClient(base_url, connect_timeout=1.0, retries=0,
+                          read_timeout=deadlines.request_s(10.0))  # plan --timeout
     found: dict[str, ModelInfo] = {}
     try:
         facts.server_version = client.version()

@@ -1,0 +1,39 @@
+"""Options that bound how long a command waits: parsed here, enforced by velollm/io/deadlines.py
+on every request to a server."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from contextlib import AbstractContextManager
+
+
+def seconds(text: str) -> float:
+    """argparse type: seconds above zero (0 or less would time every probe out), at most a day
+    (far larger values overflow the clocks the probes wait on)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0, "
+                                         "at most 86400")
+    return value
+
+
+def add_deadline_options(p: argparse.ArgumentParser, request_s: float, run_s: float) -> None:
+    """--timeout and --deadline of the commands that talk to a server (benchmark, verify, plan,
+    status), which velollm/io/deadlines.py enforces on every request."""
+    p.add_argument("--timeout", type=seconds, default=request_s, metavar="SECONDS",
+                   help="the most one request to the server may take, every byte of its answer "
+                        f"included (default: {request_s:g})")
+    p.add_argument("--deadline", type=seconds, default=run_s, metavar="SECONDS",
+                   help="the most the whole command may take talking to the server: it stops "
+                        f"then, with what it has (default: {run_s:g})")
+
+
+def bounded(args: argparse.Namespace) -> AbstractContextManager[object]:
+    """The command's run, held to the --timeout and --deadline it was given."""
+    from velollm.io.deadlines import deadlines
+
+    return deadlines(args.timeout, args.deadline, run_option="--deadline")
