@@ -128,14 +128,13 @@ def _rate(count: int | None, duration_ns: int | None) -> float | None:
 
 
 def _sample(scenario: Scenario, iteration: int, client: int, warmup: bool, wall: float,
-            ttft: float | None, stream_s: float | None, m: Metrics, server: str,
-            pieces: int) -> Sample:
+            ttft: float | None, stream_s: float | None, m: Metrics, pieces: int) -> Sample:
     why = implausible(Reported(m.eval_count, m.eval_duration_ns, m.prompt_eval_count,
                                m.prompt_eval_duration_ns, m.total_duration_ns, m.load_duration_ns,
                                pieces), wall_s=wall, requested_tokens=scenario.num_predict)
     if why is not None:
         return _failed(scenario, iteration, client, warmup, wall,
-                       f"implausible: {server} reported {why}")
+                       f"implausible: the server reported {why}")
     decode, source = _rate(m.eval_count, m.eval_duration_ns), "server"
     if decode is None and stream_s and m.eval_count and m.eval_count > 1:
         decode, source = (m.eval_count - 1) / stream_s, "client"
@@ -186,7 +185,7 @@ def _request(client: ServerClient, model: str, scenario: Scenario, iteration: in
                 stream_s = last - first if first is not None and last > first else None
                 return _sample(scenario, iteration, client_no, warmup, now - start,
                                None if first is None else first - start, stream_s,
-                               chunk.metrics, f"the server at {client.base_url}", pieces)
+                               chunk.metrics, pieces)
     except GenerationError as exc:
         sample = _failed(scenario, iteration, client_no, warmup, clock() - start,
                          f"{exc.kind}: {exc.message}")

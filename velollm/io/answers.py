@@ -26,7 +26,10 @@ def answered_wrongly(exc: BaseException) -> str:
 
 
 def reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """The exception's own words, not the repr of its arguments (urllib3 raises
+    ProtocolError('Connection broken: IncompleteRead(...)', IncompleteRead(...)))."""
+    first = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else str(exc)
+    text = " ".join(first.split())
     return text[:160] or type(exc).__name__
 
 

@@ -192,7 +192,7 @@ class Http:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.limits.max_body:
             response.close()
-            raise self._too_big(method, path, f"announced {int(declared)} bytes")
+            raise self._too_big(method, path, f"a Content-Length of {int(declared)} bytes")
         return response
 
     def _answered(self, exc: BaseException, method: str, path: str) -> VelollmError | None:
@@ -228,8 +228,10 @@ class Http:
                     return
                 total += len(piece)
                 if total > cap:
-                    raise self._too_big(method, path, f"more than {cap} bytes")
+                    raise self._too_big(method, path, f"more than {cap // 1024} KiB")
                 yield piece
+        except VelollmError:
+            raise  # ours: late, too big
         except (requests.RequestException, OSError, ValueError) as exc:
             if _is_read_timeout(exc) or "timed out" in str(exc).lower():
                 raise self._late(method, path) from None
@@ -250,12 +252,12 @@ class Http:
                 *whole, pending = pending.split(b"\n")
                 for line in whole:
                     if len(line) > self.limits.max_line:
-                        raise self._too_big(method, path, f"a line of {len(line)} bytes")
+                        raise self._too_big(method, path, f"a line of {len(line) // 1024} KiB")
                     if line.strip():
                         yield line
                 if len(pending) > self.limits.max_line:
                     raise self._too_big(method, path, "a line longer than "
-                                        f"{self.limits.max_line} bytes")
+                                        f"{self.limits.max_line // 1024} KiB")
             if pending.strip():
                 yield pending
         finally:
@@ -268,7 +270,8 @@ class Http:
     def _too_big(self, method: str, path: str, what: str) -> ResponseTooLarge:
         return ResponseTooLarge(
             f"{self.title} at {self.base_url} sent {what} for {method} {path}; velollm reads at "
-            f"most {self.limits.max_body} bytes per answer and {self.limits.max_line} per line",
+            f"most {self.limits.max_body // 1024} KiB per answer and "
+            f"{self.limits.max_line // 1024} KiB per line",
             status=0, hint="is --host pointing at the inference server?")
 
 

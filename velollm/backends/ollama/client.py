@@ -128,7 +128,7 @@ class OllamaClient:
             raise self._with_hint(exc) from None
         if not isinstance(data, dict):
             raise ServerResponseError(f"Ollama at {self.base_url} answered {method} {path} with "
-                                      f"JSON that is not an object ({type(data).__name__})",
+                                      f"JSON that is not an object ({_kind(data)})",
                                       status=200,
                                       hint="is --host pointing at an Ollama server?")
         return data
@@ -155,6 +155,12 @@ class OllamaClient:
             hint="or point velollm at the right server with --host URL / OLLAMA_HOST")
 
 
+def _kind(value: object) -> str:
+    names = {type(None): "null", str: "a string", int: "a number", float: "a number",
+             bool: "a boolean", list: "a list"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done]:
     """NDJSON lines -> typed chunks. Every way a stream can end badly becomes a GenerationError,
     except the run's own deadline (RunDeadlineError), which ends the whole run, not a sample."""
@@ -179,19 +185,18 @@ def _parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Don
         raise GenerationError(exc.message, kind="timeout", hint=exc.hint) from None
     except ResponseTooLarge as exc:
         raise GenerationError(exc.message, kind="malformed", hint=exc.hint) from None
-    except ServerResponseError as exc:
-        raise GenerationError(f"the stream from {base_url} was cut before the end: "
-                              f"{exc.message}", kind="cut",
+    except ServerResponseError as exc:  # "Ollama at URL cut the answer to POST /api/generate: ..."
+        raise GenerationError(exc.message, kind="cut",
                               hint="check the server log; the request was not completed") from None
     finally:
         close = getattr(lines, "close", None)
         if close is not None:
             close()
     if last is None:
-        raise GenerationError(f"the stream from {base_url} ended before the first chunk",
-                              kind="cut")
+        raise GenerationError(f"{server} ended the stream of POST /api/generate before its "
+                              "first chunk", kind="cut")
     # Ollama 0.5.4 aborts a generation that repeats one token 30+ times this way.
-    raise GenerationError(f"the generation at {base_url} ended without \"done\": true and "
+    raise GenerationError(f"{server} ended the generation without \"done\": true and "
                           "without statistics (Ollama aborts a generation that repeats one token "
                           "30+ times)", kind="incomplete",
                           hint="use another prompt or a repeat penalty")
