@@ -54,6 +54,12 @@ COMMANDS = {
                          lambda url: ["benchmark", "--host", url, "--suite", "short_completion",
                                       "--iterations", "1", "--timeout", TIMEOUT,
                                       "--deadline", DEADLINE]),
+    # the concurrent scenario: a fault in one of three clients at once
+    "benchmark-concurrent": Command(
+        "benchmark", ("/api/generate",), False,
+        lambda url: ["benchmark", "--host", url, "--model", "tiny", "--suite", "concurrent",
+                     "--concurrency", "3", "--iterations", "1", "--timeout", TIMEOUT,
+                     "--deadline", DEADLINE]),
     "verify": Command("verify", ("/api/version", "/api/show", "/api/generate", "/api/ps"),
                       False, lambda url: ["verify", "--host", url, "--baseline", "base.json",
                                           "--timeout", TIMEOUT, "--deadline", DEADLINE]),
@@ -179,27 +185,26 @@ def _shape_name(value: object) -> str:
 
 def _cases() -> list[Case]:
     cases: list[Case] = []
-    for command in COMMANDS.values():
+    for key, command in COMMANDS.items():
         for endpoint in command.endpoints:
             for name, make in hostile.RAW.items():
                 if name in ("endless_stream", "slow_stream") and endpoint != "/api/generate" \
-                        and command.name != "benchmark":
+                        and key != "benchmark":
                     continue  # the same as endless_line / trickle there
-                cases.append(Case(command.name, endpoint, name, make))
+                cases.append(Case(key, endpoint, name, make))
             for value in SHAPES.get(endpoint, []):
-                cases.append(Case(command.name, endpoint, f"shape_{_shape_name(value)}",
+                cases.append(Case(key, endpoint, f"shape_{_shape_name(value)}",
                                   _json_talk(value)))
-        if command.name == "plan":
+        if key == "plan":
             for name, info in MODEL_INFO.items():
-                cases.append(Case(command.name, "/api/show", f"model_info_{name}",
+                cases.append(Case(key, "/api/show", f"model_info_{name}",
                                   _json_talk({**hostile.SHOW, "model_info": info})))
         if "/api/generate" in command.endpoints:
             for name, done in FIGURES.items():
-                cases.append(Case(command.name, "/api/generate", f"figures_{name}",
+                cases.append(Case(key, "/api/generate", f"figures_{name}",
                                   _body_talk(hostile.generate_lines(done))))
             for name, body in STREAMS.items():
-                cases.append(Case(command.name, "/api/generate", f"stream_{name}",
-                                  _body_talk(body)))
+                cases.append(Case(key, "/api/generate", f"stream_{name}", _body_talk(body)))
     return cases
 
 
@@ -255,9 +260,6 @@ def _baseline(capsys: pytest.CaptureFixture[str]) -> str:
     return _BASELINE[0]
 
 
-OUTCOMES: dict[str, int] = {}  # "exit N" -> cases, reported at the end of the run
-
-
 def run_case(case: Case, project: Path, capsys: pytest.CaptureFixture[str],
              monkeypatch: pytest.MonkeyPatch, elsewhere: hostile.FakeOllama) -> None:
     """Run one case; `elsewhere` is another host, which must never see a request."""
@@ -271,7 +273,6 @@ def run_case(case: Case, project: Path, capsys: pytest.CaptureFixture[str],
         started = time.monotonic()
         code, out, err = cli(capsys, *command.argv(url))
         took = time.monotonic() - started
-    OUTCOMES[f"{case.command} exit {code}"] = OUTCOMES.get(f"{case.command} exit {code}", 0) + 1
     both = out + err
     assert "Traceback" not in both and "unexpected error" not in both, both
     assert not crash_log_dir().exists() or not any(crash_log_dir().iterdir())
@@ -295,7 +296,7 @@ def test_misbehaving_server(case: Case, project: Path, capsys: pytest.CaptureFix
     run_case(case, project, capsys, monkeypatch, hostile.FakeOllama())
 
 
-REDIRECTS = [(c.name, e) for c in COMMANDS.values() for e in c.endpoints]
+REDIRECTS = [(key, e) for key, c in COMMANDS.items() for e in c.endpoints]
 
 
 @pytest.mark.parametrize(("command", "endpoint"), REDIRECTS,
