@@ -18,7 +18,8 @@ from tests.cli.cliutil import cli
 from velollm.resources import load_schema
 
 SERVER_COMMANDS = ("benchmark", "verify", "plan", "status")
-DEFAULTS = {"benchmark": ("300", "3600"), "verify": ("300", "3600"), "plan": ("10", "60"),
+LONG = "300 for a generation, 30 for any other answer"
+DEFAULTS = {"benchmark": (LONG, "3600"), "verify": (LONG, "3600"), "plan": ("10", "60"),
             "status": ("10", "30")}
 
 

@@ -21,19 +21,32 @@ def seconds(text: str) -> float:
     return value
 
 
-def add_deadline_options(p: argparse.ArgumentParser, request_s: float, run_s: float) -> None:
+# A streamed generation may load the model first, which Ollama itself allows 5 minutes
+# (OLLAMA_LOAD_TIMEOUT); any other answer (a version, a model list) takes milliseconds.
+GENERATION_S = 300.0
+ANSWER_S = 30.0
+
+
+def add_deadline_options(p: argparse.ArgumentParser, run_s: float, *,
+                         answer_s: float = ANSWER_S, generation_s: float | None = None) -> None:
     """--timeout and --deadline of the commands that talk to a server (benchmark, verify, plan,
-    status), which velollm/io/deadlines.py enforces on every request."""
-    p.add_argument("--timeout", type=seconds, default=request_s, metavar="SECONDS",
+    status), which velollm/io/deadlines.py enforces on every request. `generation_s`: the
+    command streams generations, which get longer by default (--timeout sets both)."""
+    default = f"{answer_s:g}" if generation_s is None else (
+        f"{generation_s:g} for a generation, {answer_s:g} for any other answer")
+    p.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
                    help="the most one request to the server may take, every byte of its answer "
-                        f"included (default: {request_s:g})")
+                        f"included (default: {default})")
     p.add_argument("--deadline", type=seconds, default=run_s, metavar="SECONDS",
                    help="the most the whole command may take talking to the server: it stops "
                         f"then, with what it has (default: {run_s:g})")
+    p.set_defaults(answer_s=answer_s, generation_s=generation_s or answer_s)
 
 
 def bounded(args: argparse.Namespace) -> AbstractContextManager[object]:
     """The command's run, held to the --timeout and --deadline it was given."""
     from velollm.io.deadlines import deadlines
 
-    return deadlines(args.timeout, args.deadline, run_option="--deadline")
+    given = args.timeout
+    return deadlines(given or args.answer_s, args.deadline, run_option="--deadline",
+                     stream_s=given or args.generation_s)

@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                         "the running server has not restarted with the settings yet "
                         "(pending restart)")
     # plan reads a version, a model list and each model's metadata: seconds, not minutes
-    add_deadline_options(p, 10.0, 60.0)
+    add_deadline_options(p, 60.0, answer_s=10.0)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--host", metavar="URL",
                    help="the server to check (default: from OLLAMA_HOST, else "
                         "http://127.0.0.1:11434)")
-    add_deadline_options(p, 10.0, 30.0)  # a version, the loaded models: quick answers
+    add_deadline_options(p, 30.0, answer_s=10.0)  # a version, the loaded models
 
 
 def run(args: argparse.Namespace) -> int:

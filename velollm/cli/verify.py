@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.cli._deadlines import add_deadline_options, bounded
+from velollm.cli._deadlines import GENERATION_S, add_deadline_options, bounded
 from velollm.output import OUT
 
 if TYPE_CHECKING:
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from velollm.config import VerifySpec
 
 HELP = "check that every applied setting took effect, and benchmark against the baseline"
-REQUEST_TIMEOUT_S = 300.0  # as benchmark's: a request may load the model
-RUN_DEADLINE_S = 3600.0
+RUN_DEADLINE_S = 3600.0  # as benchmark's
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -45,7 +44,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "are evidence too")
     p.add_argument("--skip-benchmark", action="store_true",
                    help="only check that the settings took effect")
-    add_deadline_options(p, REQUEST_TIMEOUT_S, RUN_DEADLINE_S)
+    add_deadline_options(p, RUN_DEADLINE_S, generation_s=GENERATION_S)
 
 
 def _desired(given: str | None) -> tuple[VerifySpec, str | None]:

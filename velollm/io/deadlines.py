@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from velollm.errors import ServerTimeoutError
 
@@ -23,15 +24,23 @@ class Deadlines:
     """The deadlines of the command being run, which every request obeys: its own (unless its
     client set one) and the run's, the moment by which the whole command must end."""
 
-    request_s: float = DEFAULT_REQUEST_S
+    request_s: float = DEFAULT_REQUEST_S  # an answer read whole (JSON)
     run_s: float | None = None
     run_at: float | None = None  # time.monotonic() at which the run's deadline passes
     request_option: str = "--timeout"  # what the user sets them with, for the messages
     run_option: str = "--timeout"
     chosen: bool = False  # set by the command (else the defaults above)
+    stream_s: float = DEFAULT_REQUEST_S  # a streamed generation, which may load a model first
 
 
 _now = Deadlines()
+
+
+class Deadline(NamedTuple):
+    """One request's: when it must be over, and its own length for the message."""
+
+    at: float  # time.monotonic(): its own deadline, or the run's when that comes sooner
+    seconds: float
 
 
 class RunDeadlineError(ServerTimeoutError):
@@ -39,16 +48,18 @@ class RunDeadlineError(ServerTimeoutError):
 
 
 @contextlib.contextmanager
-def deadlines(request_s: float, run_s: float | None = None, *,
+def deadlines(request_s: float, run_s: float | None = None, *, stream_s: float | None = None,
               request_option: str = "--timeout", run_option: str = "--timeout",
               ) -> Iterator[Deadlines]:
-    """Every request made inside ends within `request_s`, and all of them by `run_s` from now.
+    """Every request made inside ends within `request_s` (a stream within `stream_s`, by default
+    the same), and all of them by `run_s` from now.
     Process-wide rather than a context variable: the benchmark's concurrent clients run in
     threads, which a context variable would not reach."""
     global _now
     before = _now
     run_at = None if run_s is None else time.monotonic() + run_s
-    _now = Deadlines(request_s, run_s, run_at, request_option, run_option, chosen=True)
+    _now = Deadlines(request_s, run_s, run_at, request_option, run_option, chosen=True,
+                     stream_s=request_s if stream_s is None else stream_s)
     try:
         yield _now
     finally:

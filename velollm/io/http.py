@@ -7,8 +7,8 @@ A local server has no reason to redirect, compress, trickle or send gigabytes, s
 - caps the size of a whole response and of any one streamed line, before reading past the cap;
 - asks for an uncompressed body and decodes a compressed one only up to the same cap (no gzip bomb);
 - ignores proxy variables (a loopback server must not be reached through a proxy).
-Every failure is a VelollmError naming the server, the request and what it did.
-`requests` is imported lazily so commands that never talk to a server stay fast.
+Every failure is a VelollmError naming the server, the request and what it did. `requests` is
+imported lazily; the deadlines are the command's (velollm/io/deadlines.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from velollm.errors import (
 )
 from velollm.io import deadlines
 from velollm.io.answers import answered_wrongly, error_text, preview, reason
+from velollm.io.deadlines import Deadline
 
 if TYPE_CHECKING:
     import requests
@@ -80,7 +81,7 @@ class Http:
     def lines(self, method: str, path: str, body: Any = None,
               deadline_s: float | None = None) -> Iterator[bytes]:
         """The non-empty lines of a streamed answer, each at most max_line bytes."""
-        deadline = self._deadline(deadline_s)
+        deadline = self._deadline(deadline_s or self.request_s(streamed=True))
         response = self._send(method, path, body, stream=True, deadline=deadline)
         return self._split(response, method, path, deadline)
 
@@ -119,17 +120,19 @@ class Http:
         return ServerUnreachableError(f"{self.title} is not reachable at {self.base_url}",
                                       hint="start it, or point velollm at it with --host URL")
 
-    def request_s(self) -> float:
-        """This client's deadline per request: its own, else the command's."""
-        own = self.limits.deadline_s
-        return deadlines.current().request_s if own is None else own
+    def request_s(self, *, streamed: bool = False) -> float:
+        """This client's deadline per request: its own, else the command's (for a streamed
+        generation, which may first load a model, the command's stream deadline)."""
+        own, now = self.limits.deadline_s, deadlines.current()
+        return own if own is not None else now.stream_s if streamed else now.request_s
 
     # -- transport -----------------------------------------------------------------------------
-    def _deadline(self, own_s: float | None = None) -> float:
+    def _deadline(self, own_s: float | None = None) -> Deadline:
         """When a request starting now must be over: its deadline, or the run's if sooner."""
-        at = time.monotonic() + (own_s or self.request_s())
+        seconds = own_s or self.request_s()
+        at = time.monotonic() + seconds
         run_at = deadlines.current().run_at
-        return at if run_at is None else min(at, run_at)
+        return Deadline(at if run_at is None else min(at, run_at), seconds)
 
     def _http(self) -> requests.Session:
         if self._session is None:
@@ -139,15 +142,15 @@ class Http:
             self._session.trust_env = False  # no proxy, no .netrc for a local server
         return self._session
 
-    def _send(self, method: str, path: str, body: Any, *, stream: bool, deadline: float,
+    def _send(self, method: str, path: str, body: Any, *, stream: bool, deadline: Deadline,
               ok: Callable[[int], bool] = lambda status: status < 400) -> requests.Response:
         import requests
 
         url = f"{self.base_url}{path}"
         for attempt in range(self.retries + 1):
-            left = deadline - time.monotonic()
+            left = deadline.at - time.monotonic()
             if left <= 0:
-                raise self._late(method, path)
+                raise self._late(method, path, deadline)
             try:
                 response = self._http().request(
                     method, url, json=body, stream=stream, allow_redirects=False,
@@ -155,7 +158,7 @@ class Http:
                     timeout=(min(self.limits.connect_s, left), left))
                 break
             except requests.ConnectionError as exc:
-                answered = self._answered(exc, method, path)
+                answered = self._answered(exc, method, path, deadline)
                 if answered is not None:
                     raise answered from None
                 # Refused or a connect timeout: the request never reached the server, so a
@@ -164,7 +167,7 @@ class Http:
                     raise self.unreachable() from None
                 self.sleep(min(self.backoff * 2 ** attempt, max(0.0, left)))
             except requests.Timeout:
-                raise self._late(method, path) from None
+                raise self._late(method, path, deadline) from None
             except requests.RequestException as exc:
                 raise ServerResponseError(f"{self.title} at {self.base_url} broke the HTTP "
                                           f"exchange of {method} {path}: {reason(exc)}",
@@ -178,7 +181,7 @@ class Http:
                 status=response.status_code,
                 hint="point --host at the server itself, not at a proxy or another host")
         if not ok(response.status_code):
-            deadline = min(deadline, time.monotonic() + 5.0)
+            deadline = deadline._replace(at=min(deadline.at, time.monotonic() + 5.0))
             try:
                 raw = b"".join(self._chunks(response, method, path, deadline, cap=64 * 1024))
             except (ServerResponseError, ServerTimeoutError):
@@ -195,19 +198,17 @@ class Http:
             raise self._too_big(method, path, f"a Content-Length of {int(declared)} bytes")
         return response
 
-    def _answered(self, exc: BaseException, method: str, path: str) -> VelollmError | None:
-        """The error for a server that took the request and then failed it (None: the request
-        never reached a server, which may be retried)."""
+    def _answered(self, exc: BaseException, method: str, path: str,
+                  deadline: Deadline) -> VelollmError | None:
+        """The error for a server that took the request, then failed it (None: never got it)."""
         if _is_read_timeout(exc):
-            return self._late(method, path)
-        answered = answered_wrongly(exc)
-        if answered:  # it listens and took the request: not a server that is absent
-            return ServerResponseError(f"{self.title} at {self.base_url} {answered} to "
-                                       f"{method} {path}", status=0,
-                                       hint="is --host pointing at the inference server?")
-        return None
+            return self._late(method, path, deadline)
+        did = answered_wrongly(exc)  # it listens and took the request: not a server that is absent
+        return ServerResponseError(f"{self.title} at {self.base_url} {did} to {method} {path}",
+                                   status=0, hint="is --host pointing at the inference server?"
+                                   ) if did else None
 
-    def _chunks(self, response: requests.Response, method: str, path: str, deadline: float,
+    def _chunks(self, response: requests.Response, method: str, path: str, deadline: Deadline,
                 cap: int | None = None) -> Iterator[bytes]:
         """The body in pieces, decoded (a compressed body never grows past the cap), in time."""
         import requests
@@ -217,9 +218,9 @@ class Http:
         raw = response.raw
         try:
             while True:
-                left = deadline - time.monotonic()
+                left = deadline.at - time.monotonic()
                 if left <= 0:
-                    raise self._late(method, path)
+                    raise self._late(method, path, deadline)
                 _set_read_timeout(raw, left)
                 # read1: what has arrived (a stream's line must not wait for 64 KiB more);
                 # urllib3 >= 2.3 returns at most `amt` decoded bytes, so a gzip bomb stops at the cap
@@ -234,17 +235,17 @@ class Http:
             raise  # ours: late, too big
         except (requests.RequestException, OSError, ValueError) as exc:
             if _is_read_timeout(exc) or "timed out" in str(exc).lower():
-                raise self._late(method, path) from None
+                raise self._late(method, path, deadline) from None
             raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
                                       f"{method} {path}: {reason(exc)}", status=0) from None
         except Exception as exc:  # noqa: BLE001 - urllib3's own (ProtocolError, DecodeError, ...)
             if "timed out" in str(exc).lower():
-                raise self._late(method, path) from None
+                raise self._late(method, path, deadline) from None
             raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
                                       f"{method} {path}: {reason(exc)}", status=0) from None
 
     def _split(self, response: requests.Response, method: str, path: str,
-               deadline: float) -> Iterator[bytes]:
+               deadline: Deadline) -> Iterator[bytes]:
         pending = b""
         try:
             for piece in self._chunks(response, method, path, deadline):
@@ -263,9 +264,9 @@ class Http:
         finally:
             response.close()
 
-    def _late(self, method: str, path: str) -> ServerTimeoutError:
+    def _late(self, method: str, path: str, deadline: Deadline) -> ServerTimeoutError:
         return deadlines.late(f"{self.title} at {self.base_url}", f"{method} {path}",
-                              self.request_s())
+                              deadline.seconds)
 
     def _too_big(self, method: str, path: str, what: str) -> ResponseTooLarge:
         return ResponseTooLarge(
