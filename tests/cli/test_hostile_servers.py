@@ -2,9 +2,9 @@
 a fake Ollama (tests/cli/hostile.py) that misbehaves on one endpoint at a time.
 
 The corpus is a table: (command, endpoint, misbehaviour). For every case the command ends within
-its deadline with no traceback and no crash log; benchmark and verify exit 1 with one `error:`
-line that names the server; plan, status and detect keep their contract (they report what they
-found, exit 0) and name the server and what it did in their report.
+its deadline with no traceback and no crash log, and no other host sees a request; benchmark,
+verify and plan exit 1 with one `error:` line that names the server and what it did; status and
+detect keep their contract (they report what they found, exit 0) and say it in their report.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ COMMANDS = {
     "verify": Command("verify", ("/api/version", "/api/show", "/api/generate", "/api/ps"),
                       False, lambda url: ["verify", "--host", url, "--baseline", "base.json",
                                           "--timeout", TIMEOUT, "--deadline", DEADLINE]),
-    "plan": Command("plan", ("/api/version", "/api/tags", "/api/show"), True,
+    "plan": Command("plan", ("/api/version", "/api/tags", "/api/show"), False,
                     lambda url: ["plan", "--host", url, "--timeout", TIMEOUT,
                                  "--deadline", DEADLINE]),
     "status": Command("status", ("/api/version", "/api/ps"), True,

@@ -9,7 +9,7 @@ from typing import Any
 
 from velollm.core import models as model_meta
 from velollm.core.models import ModelInfo
-from velollm.errors import VelollmError
+from velollm.errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
 
 
 @dataclass
@@ -57,13 +57,20 @@ def _from_server(wanted: list[str], base_url: str, facts: ModelFacts) -> dict[st
             show = client.show(tag.name)
             wrong = metadata_problem(show.model_info, show.details or tag.details)
             if wrong is not None:
-                facts.notes.append(f"Ollama at {base_url} sent metadata for {name} that cannot "
-                                   f"be right ({wrong}): it is not sized from it")
-                continue
+                raise ServerResponseError(
+                    f"Ollama at {base_url} sent metadata for {name} that cannot be right "
+                    f"({wrong})", status=200, hint="check the server and its model; or plan "
+                    "from velollm's own table: `velollm detect --json > hw.json`, then "
+                    "`velollm plan --hardware hw.json`")
             found[name] = model_meta.from_show(
                 {"model_info": show.model_info, "details": show.details},
                 {"name": name, "size": tag.size, "details": tag.details})
-    except VelollmError as exc:
+    except ServerUnreachableError as exc:
+        # Nothing listens there: plan offline. A server that is there but answers late or
+        # wrongly is an error (ServerTimeoutError, ServerResponseError): its facts cannot be
+        # trusted, and planning as if it were absent would hide that.
+        if isinstance(exc, ServerTimeoutError):
+            raise
         facts.notes.append(f"{exc.message}: model sizes come from velollm's built-in table")
     finally:
         client.close()
