@@ -153,3 +153,36 @@ def test_verify_stops_at_its_deadline(applied: Path, capsys: pytest.CaptureFixtu
     assert code == 1 and took < 3.5
     assert f"error: verify could not benchmark the server: Ollama at {url} was still answering " \
            "POST /api/generate when the run's deadline of 1 s passed" in err
+
+
+def test_json_of_a_stopped_benchmark_is_one_document_and_the_error_on_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake = hostile.FakeOllama()
+    fake.talk["/api/generate"] = lambda conn, r: hostile.whole(b"not json\n")(conn, r)
+    with hostile.serving(fake) as url:
+        code, out, err = cli(capsys, "benchmark", "--host", url, "--model", "tiny", "--json")
+    doc = json.loads(out)
+    jsonschema.Draft202012Validator(load_schema("benchmark.schema.json")).validate(doc)
+    assert code == 1 and doc["partial"] is True
+    assert doc["stopped"] == f"Ollama at {url} sent a stream line that is not JSON: b'not json'"
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        f"error: benchmark stopped: {doc['stopped']}"]
+
+
+def test_apply_baseline_against_a_faulty_server_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "velollm.yaml").write_text("version: 1\nbackend: ollama\nprofile: balanced\n",
+                                           encoding="utf-8")
+    hwdocs.write(tmp_path / "hw.json", hwdocs.hardware(ollama_version="0.5.4"))
+    fake = hostile.FakeOllama()
+    fake.talk["/api/generate"] = hostile.whole(hostile.generate_lines(
+        {**hostile.DONE, "eval_count": -1}))
+    target = tmp_path / "ollama.env.sh"
+    with hostile.serving(fake) as url:
+        code, _, err = cli(capsys, "apply", "--hardware", "hw.json", "--target", "shell",
+                           "--path", str(target), "--host", url, "--baseline", "--auto-approve")
+    assert code == 1, err
+    assert f"Ollama at {url} sent final statistics of the wrong shape: eval_count is -1" in err
+    assert "Traceback" not in err and not target.exists()
