@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps: requests and urllib3 put the cause in their arguments
+    (ConnectionError(ProtocolError('...', RemoteDisconnected(...))) as well as in __cause__."""
+    node: BaseException | None = exc
+    seen: set[int] = set()
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        yield node
+        wrapped = [a for a in node.args[:2] if isinstance(a, BaseException)]
+        node = (wrapped[0] if wrapped else None) or node.__cause__ or node.__context__
 
 
 def answered_wrongly(exc: BaseException) -> str:
     """What a server that accepted the connection did instead of answering in HTTP ("" when the
     connection itself failed: refused, reset before the request, no route)."""
-    node: BaseException | None = exc
-    seen: set[int] = set()
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
+    for node in causes(exc):
         if isinstance(node, http.client.RemoteDisconnected):
             return "closed the connection without an answer"
-        if isinstance(node, (http.client.BadStatusLine, http.client.LineTooLong,
-                             http.client.HTTPException)):
+        if isinstance(node, http.client.HTTPException):  # BadStatusLine, LineTooLong, ...
             return f"answered with something that is not HTTP ({reason(node)})"
-        nxt = node.args[0] if node.args and isinstance(node.args[0], BaseException) else None
-        if nxt is None and len(node.args) > 1 and isinstance(node.args[1], BaseException):
-            nxt = node.args[1]
-        node = nxt or node.__cause__ or node.__context__
     return ""
 
 

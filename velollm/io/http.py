@@ -6,7 +6,9 @@ A local server has no reason to redirect, compress, trickle or send gigabytes, s
   defeated by a server that sends one byte a second;
 - caps the size of a whole response and of any one streamed line, before reading past the cap;
 - asks for an uncompressed body and decodes a compressed one only up to the same cap (no gzip bomb);
-- ignores proxy variables (a loopback server must not be reached through a proxy).
+- ignores proxy variables (a loopback server must not be reached through a proxy);
+- opens one connection per request (loopback connects cost ~0.1 ms; a reused socket that the
+  server closed while idle would fail the next request as if the server were down).
 Every failure is a VelollmError naming the server, the request and what it did. `requests` is
 imported lazily; the deadlines are the command's (velollm/io/deadlines.py).
 """
@@ -27,7 +29,7 @@ from velollm.errors import (
     VelollmError,
 )
 from velollm.io import deadlines
-from velollm.io.answers import answered_wrongly, error_text, preview, reason
+from velollm.io.answers import answered_wrongly, causes, error_text, preview, reason
 from velollm.io.deadlines import Deadline
 
 if TYPE_CHECKING:
@@ -154,7 +156,9 @@ class Http:
             try:
                 response = self._http().request(
                     method, url, json=body, stream=stream, allow_redirects=False,
-                    headers={"Accept-Encoding": "identity"},
+                    # one connection per request: a kept-alive socket that the server closed
+                    # while idle fails the next request as if the server were gone
+                    headers={"Accept-Encoding": "identity", "Connection": "close"},
                     timeout=(min(self.limits.connect_s, left), left))
                 break
             except requests.ConnectionError as exc:
@@ -289,12 +293,4 @@ def _set_read_timeout(raw: Any, seconds: float) -> None:
 def _is_read_timeout(exc: BaseException) -> bool:
     from urllib3.exceptions import ReadTimeoutError
 
-    seen: set[int] = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
-        if isinstance(node, (ReadTimeoutError, TimeoutError)):
-            return True
-        nxt = node.args[0] if node.args and isinstance(node.args[0], BaseException) else None
-        node = nxt or node.__cause__ or node.__context__
-    return False
+    return any(isinstance(node, (ReadTimeoutError, TimeoutError)) for node in causes(exc))
