@@ -175,6 +175,22 @@ def trickle(stop: threading.Event) -> Talk:
     return talk
 
 
+def trickle_headers(stop: threading.Event) -> Talk:
+    """The status line, then a header a byte at a time: http.client's reads each end in time."""
+    def talk(conn: socket.socket, _r: Request) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        holding(conn, stop, lambda: b"a", 0.2)
+    return talk
+
+
+def trickle_chunk(stop: threading.Event) -> Talk:
+    """A chunked body announcing a chunk of 100000 bytes, sent a byte at a time."""
+    def talk(conn: socket.socket, _r: Request) -> None:
+        conn.sendall(head(extra="Transfer-Encoding: chunked\r\n") + b"186a0\r\n{")
+        holding(conn, stop, lambda: b" ", 0.2)
+    return talk
+
+
 def stall_after_headers(stop: threading.Event) -> Talk:
     def talk(conn: socket.socket, _r: Request) -> None:
         conn.sendall(head(extra="Content-Length: 100\r\n"))
@@ -280,6 +296,8 @@ def redirect_to(where: str) -> Talk:
 
 RAW: dict[str, Callable[[threading.Event], Talk]] = {
     "trickle": trickle,
+    "trickle_headers": trickle_headers,
+    "trickle_chunk": trickle_chunk,
     "stall_after_headers": stall_after_headers,
     "stall_before_headers": stall_before_headers,
     "endless_line": endless_line,
@@ -297,4 +315,5 @@ RAW: dict[str, Callable[[threading.Event], Talk]] = {
     "http_500": server_error,
 }
 # Misbehaviours that end only at a deadline (the others end on their own, quickly).
-TIMED = {"trickle", "stall_after_headers", "stall_before_headers", "slow_stream"}
+TIMED = {"trickle", "trickle_headers", "trickle_chunk", "stall_after_headers",
+         "stall_before_headers", "slow_stream"}

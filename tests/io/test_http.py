@@ -184,3 +184,18 @@ def test_stream_lines_arrive_before_the_body_ends() -> None:
         assert next(lines) == b'{"a":1}'
         seen.set()
         assert list(lines) == []
+
+
+def test_headers_that_trickle_end_at_the_overall_deadline() -> None:
+    """A read timeout alone never fires on a server that sends its headers a byte at a time."""
+    def talk(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(100):
+            conn.sendall(b"a")
+            time.sleep(0.1)
+
+    with serving(talk) as url:
+        started = time.monotonic()
+        with pytest.raises(ServerTimeoutError, match=r"did not finish GET /x within 0\.5 s"):
+            client(url, deadline_s=0.5).json("GET", "/x")
+        assert time.monotonic() - started < 3.0  # the trickle lasts 10 s

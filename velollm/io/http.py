@@ -15,7 +15,6 @@ imported lazily; the deadlines are the command's (velollm/io/deadlines.py).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -28,8 +27,8 @@ from velollm.errors import (
     ServerUnreachableError,
     VelollmError,
 )
-from velollm.io import deadlines
-from velollm.io.answers import answered_wrongly, causes, error_text, preview, reason
+from velollm.io import deadlines, httpconn
+from velollm.io.answers import answered_wrongly, error_text, preview, reason
 from velollm.io.deadlines import Deadline
 
 if TYPE_CHECKING:
@@ -67,6 +66,7 @@ class Http:
         self.sleep = sleep
         self._unreachable = unreachable
         self._session: requests.Session | None = None
+        self._watchdog = httpconn.Watchdog()
 
     # -- the shapes of exchange ----------------------------------------------------------------
     def json(self, method: str, path: str, body: Any = None,
@@ -110,6 +110,7 @@ class Http:
                                                                  deadline))
         finally:
             response.close()
+            self._watchdog.disarm()
 
     def close(self) -> None:
         if self._session is not None:
@@ -142,10 +143,23 @@ class Http:
 
             self._session = requests.Session()
             self._session.trust_env = False  # no proxy, no .netrc for a local server
+            for prefix in ("http://", "https://"):  # their sockets, for the watchdog to cut
+                pools = self._session.get_adapter(prefix).poolmanager  # type: ignore[attr-defined]
+                pools.pool_classes_by_scheme = httpconn.pool_classes(self._watchdog)
         return self._session
 
     def _send(self, method: str, path: str, body: Any, *, stream: bool, deadline: Deadline,
               ok: Callable[[int], bool] = lambda status: status < 400) -> requests.Response:
+        self._watchdog.arm(deadline.at)  # disarmed once the answer is read, or here on a failure
+        try:
+            response = self._request(method, path, body, stream, deadline)
+            return self._checked(response, method, path, deadline, ok)
+        except BaseException:
+            self._watchdog.disarm()
+            raise
+
+    def _request(self, method: str, path: str, body: Any, stream: bool,
+                 deadline: Deadline) -> requests.Response:
         import requests
 
         url = f"{self.base_url}{path}"
@@ -154,13 +168,12 @@ class Http:
             if left <= 0:
                 raise self._late(method, path, deadline)
             try:
-                response = self._http().request(
+                return self._http().request(
                     method, url, json=body, stream=stream, allow_redirects=False,
                     # one connection per request: a kept-alive socket that the server closed
                     # while idle fails the next request as if the server were gone
                     headers={"Accept-Encoding": "identity", "Connection": "close"},
                     timeout=(min(self.limits.connect_s, left), left))
-                break
             except requests.ConnectionError as exc:
                 answered = self._answered(exc, method, path, deadline)
                 if answered is not None:
@@ -176,6 +189,11 @@ class Http:
                 raise ServerResponseError(f"{self.title} at {self.base_url} broke the HTTP "
                                           f"exchange of {method} {path}: {reason(exc)}",
                                           status=0) from None
+        raise self.unreachable()  # not reached: the last attempt returns or raises
+
+    def _checked(self, response: requests.Response, method: str, path: str, deadline: Deadline,
+                 ok: Callable[[int], bool]) -> requests.Response:
+        """The response, unless it redirects, is an error status or announces too much."""
         if 300 <= response.status_code < 400:
             where = response.headers.get("Location", "?")
             response.close()
@@ -205,7 +223,7 @@ class Http:
     def _answered(self, exc: BaseException, method: str, path: str,
                   deadline: Deadline) -> VelollmError | None:
         """The error for a server that took the request, then failed it (None: never got it)."""
-        if _is_read_timeout(exc):
+        if httpconn.past(deadline) or httpconn.is_read_timeout(exc):
             return self._late(method, path, deadline)
         did = answered_wrongly(exc)  # it listens and took the request: not a server that is absent
         return ServerResponseError(f"{self.title} at {self.base_url} {did} to {method} {path}",
@@ -215,8 +233,6 @@ class Http:
     def _chunks(self, response: requests.Response, method: str, path: str, deadline: Deadline,
                 cap: int | None = None) -> Iterator[bytes]:
         """The body in pieces, decoded (a compressed body never grows past the cap), in time."""
-        import requests
-
         cap = self.limits.max_body if cap is None else cap
         total = 0
         raw = response.raw
@@ -225,11 +241,13 @@ class Http:
                 left = deadline.at - time.monotonic()
                 if left <= 0:
                     raise self._late(method, path, deadline)
-                _set_read_timeout(raw, left)
+                httpconn.set_read_timeout(raw, left)
                 # read1: what has arrived (a stream's line must not wait for 64 KiB more);
                 # urllib3 >= 2.3 returns at most `amt` decoded bytes, so a gzip bomb stops at the cap
                 piece = raw.read1(64 * 1024, decode_content=True)
                 if not piece:
+                    if httpconn.past(deadline):  # the watchdog cut it: not the end of the answer
+                        raise self._late(method, path, deadline)
                     return
                 total += len(piece)
                 if total > cap:
@@ -237,13 +255,9 @@ class Http:
                 yield piece
         except VelollmError:
             raise  # ours: late, too big
-        except (requests.RequestException, OSError, ValueError) as exc:
-            if _is_read_timeout(exc) or "timed out" in str(exc).lower():
-                raise self._late(method, path, deadline) from None
-            raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
-                                      f"{method} {path}: {reason(exc)}", status=0) from None
-        except Exception as exc:  # noqa: BLE001 - urllib3's own (ProtocolError, DecodeError, ...)
-            if "timed out" in str(exc).lower():
+        except Exception as exc:  # noqa: BLE001 - requests', urllib3's (ProtocolError, ...), OSError
+            if httpconn.past(deadline) or httpconn.is_read_timeout(exc) \
+                    or "timed out" in str(exc).lower():
                 raise self._late(method, path, deadline) from None
             raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
                                       f"{method} {path}: {reason(exc)}", status=0) from None
@@ -267,6 +281,7 @@ class Http:
                 yield pending
         finally:
             response.close()
+            self._watchdog.disarm()
 
     def _late(self, method: str, path: str, deadline: Deadline) -> ServerTimeoutError:
         return deadlines.late(f"{self.title} at {self.base_url}", f"{method} {path}",
@@ -278,19 +293,3 @@ class Http:
             f"most {self.limits.max_body // 1024} KiB per answer and "
             f"{self.limits.max_line // 1024} KiB per line",
             status=0, hint="is --host pointing at the inference server?")
-
-
-def _set_read_timeout(raw: Any, seconds: float) -> None:
-    """Shorten the socket timeout of a response being read, so no read outlives the deadline."""
-    fp = getattr(raw, "_fp", None)
-    sock = getattr(getattr(fp, "fp", None), "raw", None)
-    sock = getattr(sock, "_sock", sock)
-    if sock is not None and hasattr(sock, "settimeout"):
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(0.01, seconds))
-
-
-def _is_read_timeout(exc: BaseException) -> bool:
-    from urllib3.exceptions import ReadTimeoutError
-
-    return any(isinstance(node, (ReadTimeoutError, TimeoutError)) for node in causes(exc))
