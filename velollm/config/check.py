@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from velollm.backends import BACKENDS, DEFAULT, Backend
 from velollm.config.yamlload import Loaded, Problem, problem
-from velollm.io.render import CONTROL_PROBLEM, control_character
+from velollm.io.render import CONTROL_PROBLEM, control_character, writing_problem
 from velollm.resources import data_dir, load_schema
 
 if TYPE_CHECKING:
@@ -164,8 +164,9 @@ def _control_characters(value: Any, path: str, loaded: Loaded) -> list[Problem]:
                 stack.append((v, f"{where}.{k}"))
         elif isinstance(item, list):
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-        elif isinstance(item, str) and control_character(item, tab_ok=True):
-            found.append(problem(where, loaded.line(where), CONTROL_PROBLEM))
+        elif isinstance(item, str) and (bad := writing_problem(item, tab_ok=True)):
+            text = CONTROL_PROBLEM if control_character(item, tab_ok=True) else f"the value {bad}"
+            found.append(problem(where, loaded.line(where), text))
     return found
 
 

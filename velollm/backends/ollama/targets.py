@@ -22,6 +22,7 @@ from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 from velollm.io import systemd
 from velollm.io.render import (
+    check_command,
     check_env,
     check_model,
     check_name,
@@ -30,7 +31,7 @@ from velollm.io.render import (
     fish_quote,
     render,
     sh_quote,
-    systemd_quote,
+    systemd_executable,
 )
 
 if TYPE_CHECKING:
@@ -130,13 +131,14 @@ def _fish_word(text: str) -> str:
 
 def launchd_script(pairs: list[tuple[str, str]]) -> str:
     """One /bin/sh command line: launchctl setenv for every variable (POSIX-quoted)."""
-    return "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
+    script = "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
+    return check_command(script, "LaunchAgent's command line")
 
 
 def _user_unit(path: Path, lines: list[str], pairs: list[tuple[str, str]],
                ollama: str | None) -> RenderedFile:
     """A complete `systemctl --user` unit that runs `ollama serve` with the settings."""
-    binary = systemd_quote(ollama) if ollama else "/usr/bin/env ollama"
+    binary = systemd_executable(ollama) if ollama else "/usr/bin/env ollama"
     content = render("systemd-user.service.j2", header_lines=lines, env=pairs,
                      exec_start=f"{binary} serve")
     return _file(path, content, "systemd-user",
