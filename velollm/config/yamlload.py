@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.errors import ConfigError, SchemaValidationError
+from velollm.errors import SchemaValidationError
 
 if TYPE_CHECKING:
     import yaml
@@ -58,16 +58,12 @@ def _fail(name: str, problems: list[Problem]) -> SchemaValidationError:
 
 
 def read_bytes(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a directory, not a velollm.yaml file", path=str(path))
-        with path.open("rb") as fh:
-            return fh.read(MAX_BYTES + 1)  # never read more than the cap
-    except FileNotFoundError:
-        raise ConfigError(f"no such file: {path}", hint="create one with `velollm init`",
-                          path=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
+    """At most MAX_BYTES + 1 bytes (decode() says when there are more), within a deadline: a FIFO
+    or a terminal given as the config never hangs (velollm/io/inputfile.py)."""
+    from velollm.io.inputfile import read_prefix
+
+    return read_prefix(path, limit=MAX_BYTES + 1, what="a velollm.yaml file",
+                       hint="create one with `velollm init`")
 
 
 def decode(raw: bytes, name: str) -> str:

@@ -30,4 +30,12 @@ def document_problems(schema: Mapping[str, Any], data: Any) -> list[dict[str, st
     """Every problem of `data`, as {path: "$.a[0].b", message}, in path order."""
     errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
     return [{"path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path),
-             "message": e.message} for e in errors]
+             "message": _shortened(e.message)} for e in errors]
+
+
+def _shortened(message: str, keep: int = 100) -> str:
+    """jsonschema quotes the whole offending value (a 400-digit number, a 100 KiB string) before
+    what is wrong with it: keep both ends."""
+    if len(message) <= 3 * keep:
+        return message
+    return f"{message[:keep]} ...({len(message) - 2 * keep} characters)... {message[-keep:]}"
