@@ -13,9 +13,15 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 def validator(schema: Mapping[str, Any]) -> Validator:
-    from jsonschema import Draft202012Validator
+    """Draft 2020-12, except that "integer" means an int: the draft lets 4096.0 through, which
+    a server reading an integer (Go's strconv.Atoi, Ollama's Modelfile parser) refuses."""
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(schema)
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    cls = validators.extend(Draft202012Validator, type_checker=strict)  # type: ignore[no-untyped-call]
+    made: Validator = cls(schema)
+    return made
 
 
 def best_match(errors: Iterable[ValidationError]) -> ValidationError:
