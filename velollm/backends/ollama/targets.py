@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.core.files import RenderedFile
+from velollm.core.secrets import has_secret
 from velollm.errors import ConfigError
 from velollm.io import systemd
 from velollm.io.render import (
@@ -120,8 +121,9 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
 
 def _file(path: Path, content: str, target: str, pickup: str,
           follow_up: tuple[str, ...] = (), by_hand: str = "") -> RenderedFile:
+    # A credential (a proxy's user:password) makes the file readable by its owner only.
     return RenderedFile(path=path, content=content, kind=target, follow_up=follow_up,
-                        pickup=pickup, by_hand=by_hand)
+                        pickup=pickup, by_hand=by_hand, mode=0o600 if has_secret(content) else 0o644)
 
 
 def _fish_word(text: str) -> str:
