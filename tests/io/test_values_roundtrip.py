@@ -38,7 +38,7 @@ VALUE = st.one_of(
 )
 BATCH = st.lists(VALUE, min_size=1, max_size=30)
 # Real shells are subprocesses: a few batches each, many values per batch.
-SETTINGS = settings(max_examples=12, deadline=None, database=None,
+SETTINGS = settings(max_examples=8, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 KNOWN = ["\u2028", "a\u0085b", "\ufffe", "\ufdd0", "\U0010ffff", ";", "x;y", "'", "%%", "\\",
          "end\\", " lead and trail ", "$HOME ${HOME} $(id) `id`", "-e", "\u00a0"]
@@ -101,7 +101,7 @@ def test_launchd_plist_and_its_sh_read_back_every_accepted_value(values: list[st
     _roundtrip("launchd", values, realparsers.launchd)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=60, deadline=None, database=None)
 @given(values=BATCH)
 def test_every_render_is_repeatable_and_reads_back(values: list[str]) -> None:
     """Pure, so many more examples: render -> read back -> render again is the same file."""
@@ -143,3 +143,17 @@ def test_systemd_user_unit_refuses_a_program_path_systemd_cannot_start(program: 
     with pytest.raises(ConfigError, match="systemd cannot start the program"):
         render_target("systemd-user", {"OLLAMA_HOST": "h"}, path=Path("/nonexistent/f"),
                       ollama=program)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(stops=st.lists(VALUE, min_size=1, max_size=5))
+def test_modelfile_stop_sequences_read_back_or_are_refused(stops: list[str]) -> None:
+    """Ollama's Modelfile parser has no escapes (readback.parse_modelfile is its rules; the real
+    one is checked in tests/backends/ollama/test_modelfile_realserver.py)."""
+    try:
+        [rendered] = render_target("modelfile", {}, path=Path("/nonexistent"),
+                                   models={"m:1": {"stop": tuple(stops)}})
+    except ConfigError as exc:
+        assert "m:1.stop" in exc.message or "Modelfile" in exc.message
+        return
+    assert readback.parse_modelfile(rendered.content) == ("m:1", {"stop": tuple(stops)})
