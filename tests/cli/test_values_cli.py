@@ -93,3 +93,16 @@ def test_values_no_target_can_hold_are_refused_before_writing(
                    "--auto-approve")
     assert says in said and "origins" in said.replace("OLLAMA_ORIGINS", "origins")
     assert not (workdir / "out").exists()
+
+
+@pytest.mark.parametrize("option", ["--path", "--hardware", "-f"])
+@pytest.mark.parametrize("bad", ["out/a\nb", "out/\x1b[2Jx", "out/\ufffe"])
+def test_path_options_with_control_characters_are_usage_errors(
+        option: str, bad: str, workdir: Path, isolated_home: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _config(workdir, "shell", workdir / "out" / "env.sh", {"models": "/srv"})
+    code, _out, err = cli(capsys, "apply", "--auto-approve", option, bad,
+                         *(["--hardware", "hw.json"] if option != "--hardware" else []))
+    assert code == 2 and "Traceback" not in err
+    assert f"invalid {option.replace('-f', '--file')}" in err and "\x1b" not in err
+    assert not (workdir / "out").exists()
