@@ -98,3 +98,20 @@ def test_a_huge_profile_file_is_refused(workdir: Path, isolated_home: Path,
     (workdir / "velollm.yaml").write_text("version: 1\nprofile: ./mine.yaml\n")
     said = refused(capsys, (isolated_home, workdir), "plan", "--hardware", "hw.json")
     assert f"larger than {MAX_BYTES} bytes" in said and "mine.yaml" in said
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/null", "directory"])
+def test_a_target_path_that_is_not_a_file_is_refused_unread(
+        special: str, workdir: Path, isolated_home: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A FIFO there would block plan forever when it reads what the target holds now."""
+    path = {"fifo": workdir / "fifo", "directory": workdir / "dir"}.get(special, Path(special))
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "directory":
+        path.mkdir()
+    (workdir / "velollm.yaml").write_text(f"version: 1\ntarget: {{kind: shell, path: {path}}}\n")
+    for command in ("plan", "apply"):
+        said = refused(capsys, (isolated_home, workdir), command, "--hardware", "hw.json",
+                       *(["--auto-approve"] if command == "apply" else []))
+        assert f"{path} is not a regular file" in said

@@ -14,6 +14,7 @@ import re
 import select
 import stat
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,11 @@ def read_capped(path: Path, *, max_bytes: int, what: str, hint: str | None = Non
 
 def read_prefix(path: Path, *, limit: int, what: str, hint: str | None = None) -> bytes:
     """The first `limit` bytes of `path` (all of it when shorter), read within READ_DEADLINE_S."""
+    return _read_fd(path, limit=limit, what=what, hint=hint)[0]
+
+
+def _read_fd(path: Path, *, limit: int, what: str, hint: str | None,
+             keep: int | None = None) -> tuple[bytes, int]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -51,7 +57,7 @@ def read_prefix(path: Path, *, limit: int, what: str, hint: str | None = None) -
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise ConfigError(f"{path} is a directory, not {what}", hint=hint, path=str(path))
-        return _read_until_end(fd, limit, READ_DEADLINE_S, path, what)
+        return _read_until_end(fd, limit, READ_DEADLINE_S, path, what, keep)
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror}", hint=hint,
                           path=str(path)) from None
@@ -59,10 +65,60 @@ def read_prefix(path: Path, *, limit: int, what: str, hint: str | None = None) -
         os.close(fd)
 
 
-def _read_until_end(fd: int, limit: int, seconds: float, path: Path, what: str) -> bytes:
+def read_regular(path: Path, *, max_bytes: int, what: str) -> bytes | None:
+    """A file velollm manages (a target it is about to replace): None when there is none. A FIFO,
+    a device or a directory there is refused, never read or replaced; so is a file larger than
+    `max_bytes`, which velollm never wrote."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}", path=str(path)) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path} is not a regular file ({_kind(info.st_mode)}): velollm writes "
+                          f"{what} only as a regular file", path=str(path),
+                          hint="choose another path, or remove what is there")
+    return read_capped(path, max_bytes=max_bytes, what=what)
+
+
+def read_tail(path: Path, *, max_bytes: int, what: str, hint: str | None = None) -> bytes:
+    """The last `max_bytes` of `path` (a log that may be huge): seeks in a regular file; a pipe
+    (`--log <(journalctl -u ollama)`) is read to its end within READ_DEADLINE_S, keeping its
+    tail; a device that never ends (/dev/zero) is refused once more than 16 times that came."""
+    try:
+        if stat.S_ISREG(path.stat().st_mode):
+            with path.open("rb") as fh:
+                fh.seek(max(0, fh.seek(0, os.SEEK_END) - max_bytes))
+                return fh.read(max_bytes)
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}", hint=hint, path=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}", hint=hint,
+                          path=str(path)) from None
+    endless = 16 * max_bytes
+    data, size = _read_fd(path, limit=endless + 1, what=what, hint=hint, keep=max_bytes)
+    if size > endless:
+        raise ConfigError(f"{path} gives more than {endless} bytes and no end: is it {what}?",
+                          hint=hint, path=str(path))
+    return data
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def _read_until_end(fd: int, limit: int, seconds: float, path: Path, what: str,
+                    keep: int | None = None) -> tuple[bytes, int]:
+    """(what was read, or its last `keep` bytes; how many bytes were read), up to `limit`."""
     deadline = time.monotonic() + seconds
-    chunks: list[bytes] = []
-    size = 0
+    chunks: deque[bytes] = deque()
+    size = kept = 0
     while size < limit:
         try:
             chunk = os.read(fd, min(_CHUNK, limit - size))
@@ -77,10 +133,14 @@ def _read_until_end(fd: int, limit: int, seconds: float, path: Path, what: str) 
             break
         chunks.append(chunk)
         size += len(chunk)
+        kept += len(chunk)
+        while keep is not None and kept - len(chunks[0]) >= keep:
+            kept -= len(chunks.popleft())
         if time.monotonic() > deadline:
             raise ConfigError(f"{path} could not be read within {seconds:g} s",
                               path=str(path))
-    return b"".join(chunks)
+    data = b"".join(chunks)
+    return (data if keep is None else data[-keep:]), size
 
 
 def load_json(raw: bytes, path: Path, *, what: str, max_depth: int,

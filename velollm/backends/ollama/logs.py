@@ -13,7 +13,6 @@ from pathlib import Path
 
 from velollm.backends.ollama import knobs
 from velollm.core import gotypes
-from velollm.errors import VelollmError
 
 _SERVER_CONFIG = re.compile(r'server config"? env="map\[(?P<body>.*)\]"')
 _KEY = re.compile(r"(?:^|\s)(OLLAMA_[A-Z0-9_]+|HTTPS?_PROXY|NO_PROXY|CUDA_VISIBLE_DEVICES|"
@@ -53,12 +52,16 @@ def runner_parallel(log_text: str) -> int | None:
     return int(matches[-1]) if matches else None
 
 
+# Only the last server start matters; a log of weeks can be gigabytes (or --log /dev/zero).
+MAX_LOG_BYTES = 16 * 1024 * 1024
+
+
 def read_log(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise VelollmError(f"cannot read the Ollama log {path}: {exc.strerror}", path=str(path),
-                           hint="pass the file `ollama serve` writes its output to") from None
+    from velollm.io.inputfile import read_tail
+
+    raw = read_tail(path, max_bytes=MAX_LOG_BYTES, what="an Ollama log",
+                    hint="pass the file `ollama serve` writes its output to")
+    return raw.decode("utf-8", errors="replace")
 
 
 def parse_server_config(log_text: str) -> dict[str, str] | None:
