@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from velollm.core.facts import Capabilities
     from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
+    from velollm.core.models import ModelInfo
+    from velollm.core.optimizer import DesiredInput, Settings
     from velollm.core.planner import ParamValue
     from velollm.io.state import State
 
@@ -129,6 +131,15 @@ class OllamaBackend:
         names = [k.env for k in knobs.SERVER_KNOBS.values()]
         return read_current(known_names=names, base_url=base_url).effective()
 
+    def for_config(self, server: Mapping[str, object]) -> OllamaBackend:  # noqa: ARG002
+        return self  # Ollama's server section holds knobs only
+
+    def recommend(self, hardware: Hardware, desired: DesiredInput, infos: Sequence[ModelInfo],
+                  caps: Capabilities) -> Settings:
+        from velollm.core.optimizer import recommend
+
+        return recommend(hardware, desired, infos, caps)
+
     # -- targets ---------------------------------------------------------------------------------
     def auto_target(self, hardware: Hardware | None) -> str:
         """systemd where ollama.service exists, launchd on macOS, a shell file otherwise; for
@@ -213,7 +224,8 @@ class OllamaBackend:
             "managed_by": g.evidence.server_managed_by,
             "restarted_since_apply": g.evidence.restarted_since_apply,
             "log": None if g.log_path is None else str(g.log_path),
-            "runner_parallel": g.runner_parallel}
+            "runner_parallel": g.runner_parallel,
+            "runner": None if g.runner is None else g.runner.as_dict()}
         loaded = tuple({"name": m.name, "expires_at": m.expires_at,
                         "context_length": m.context_length} for m in g.loaded)
         return Verification(tuple(effects), server, loaded, g.notes, tuple(model_effects))
