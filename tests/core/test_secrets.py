@@ -51,3 +51,11 @@ def test_mask_document_masks_every_string() -> None:
            "http://k:v@h": True}
     assert mask_document(doc) == {"env": {"HTTPS_PROXY": "http://u:***@h"},
                                   "list": ["x", "http://***@h", 3, None], "http://k:***@h": True}
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("NO_SCHEME=u:p@[::1]:3128", "NO_SCHEME=u:***@[::1]:3128"),
+    ("llama3:8b@sha256:abcd", "llama3:8b@sha256:abcd"),  # a model digest, not a credential
+    ("hf.co/user/model:Q4@x", "hf.co/user/model:Q4@x")])
+def test_bare_credentials_only_before_a_host(text: str, masked: str) -> None:
+    assert mask_secrets(text) == masked

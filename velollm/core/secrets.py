@@ -17,8 +17,11 @@ MASK = "***"
 # masked whole, not up to the quote; one with a raw / ? or # is not a valid URL but still masked.
 # The price is rare over-masking (http://host/path@x), never a password shown.
 _USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)(\S*)@")
-# Go's proxy reader also takes a URL without its scheme (user:pass@proxy:3128).
-_BARE_USERINFO = re.compile(r"(?<![\w.%/:-])([\w.%-]+):([^\s/]+)@(?=[\w\[])")
+# Go's proxy reader also takes a URL without its scheme (user:pass@proxy:3128): then what follows
+# the @ must look like a host and port, so that name:tag@sha256:... is left alone.
+_BARE_USERINFO = re.compile(
+    r"(?<![\w.%/:-])([\w.%-]+):([^\s/]+)@"
+    r"(?=(?:[\w.-]+|\[[0-9A-Fa-f:.]+\])(?::\d+)?(?:[\s'\"/,)\]]|\Z))")
 
 
 def _masked(match: re.Match[str]) -> str:
