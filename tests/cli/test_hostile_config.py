@@ -57,6 +57,8 @@ CASES: dict[str, tuple[str | bytes, str]] = {
     "complex_key": ("version: 1\n? [a]\n: x\n", "a key must be a plain name"),
     "version_2": ("version: 2\n", "unsupported version"),
     "profile_is_dev_zero": ("version: 1\nprofile: /dev/zero\n", "not found"),
+    "tab_in_target_path": ('version: 1\ntarget: {kind: fish, path: "a\\tb.fish"}\n',
+                           "$.target.path: contains a line break or control character"),
 }
 
 
