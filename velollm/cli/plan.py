@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     doc = plan.to_dict()
     if args.out:
         saved = (json.dumps(saved_plan_document(doc), indent=2) + "\n").encode("utf-8")
-        atomic_write(Path(args.out), saved, 0o600)
+        # a plan may hold settings: never readable by others
+        atomic_write(Path(args.out), saved, 0o600, keep_mode=False)
     if OUT.json_mode:
         OUT.json({"status": "ok", "changed": plan.has_changes, **doc})
     else:
