@@ -158,21 +158,19 @@ def record_baseline(client: ServerClient, model: str, *, suite: str = "quick",
     return path
 
 
+MAX_BASELINE_BYTES = 16 * 1024 * 1024  # a document of many long runs is a few hundred KiB
+
+
 def load_baseline(path: Path | None = None) -> dict[str, Any] | None:
     """The baseline document; None when there is none. A damaged file is a ConfigError."""
+    from velollm.io.inputfile import load_json, read_capped
+
     path = path or baseline_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the baseline {path}: {exc.strerror}", path=str(path),
-                          hint="check its permissions") from None
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"the baseline {path} is not JSON ({exc})", path=str(path),
-                          hint="record a new one with `velollm apply --baseline`") from None
+    hint = "record a new one with `velollm apply --baseline`"
+    raw = read_capped(path, max_bytes=MAX_BASELINE_BYTES, what="a benchmark document", hint=hint)
+    doc = load_json(raw, path, what="a benchmark document", max_depth=16, hint=hint)
     if not (isinstance(doc, dict) and isinstance(doc.get("model"), str)
             and isinstance(doc.get("benchmarks"), list) and isinstance(doc.get("suite"), dict)):
         raise ConfigError(f"{path} is not a velollm benchmark document (no model, suite or "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from velollm.cli._deadlines import add_deadline_options, bounded
 from velollm.cli._planning import add_plan_options, request_from
@@ -46,8 +47,9 @@ def _run(args: argparse.Namespace) -> int:
     plan = make_plan(request_from(args))
     doc = plan.to_dict()
     if args.out:
-        atomic_write(Path(args.out), (json.dumps(doc, indent=2) + "\n").encode("utf-8"), 0o600,
-                     keep_mode=False)  # a plan may hold settings: never readable by others
+        saved = (json.dumps(saved_plan_document(doc), indent=2) + "\n").encode("utf-8")
+        # a plan may hold settings: never readable by others
+        atomic_write(Path(args.out), saved, 0o600, keep_mode=False)
     if OUT.json_mode:
         OUT.json({"status": "ok", "changed": plan.has_changes, **doc})
     else:
@@ -57,3 +59,15 @@ def _run(args: argparse.Namespace) -> int:
                      f"velollm apply {args.out}")
     drift = plan.has_changes or (args.include_pending and bool(plan.pending))
     return 2 if args.detailed_exitcode and drift else 0
+
+
+# The parts of a saved plan that only explain it: credentials in them (a proxy password the running
+# server has now) are masked. What apply writes (env, files, settings) keeps the values it needs,
+# in a file only its owner can read.
+_EXPLAINING = ("changes", "observed", "warnings", "notes")
+
+
+def saved_plan_document(doc: dict[str, Any]) -> dict[str, Any]:
+    from velollm.core.secrets import mask_document
+
+    return {k: mask_document(v) if k in _EXPLAINING else v for k, v in doc.items()}
