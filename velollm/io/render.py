@@ -151,7 +151,7 @@ def systemd_executable(path: str) -> str:
     if not path.startswith("/") or any(c in path for c in "'\"\\"):
         raise ConfigError(f"systemd cannot start the program {path!r}: the path must be absolute "
                           "and free of quotes and backslashes", path=path,
-                          hint="install ollama under a plain path or put it on PATH there")
+                          hint="install the server under a plain path, or put it on PATH")
     return systemd_quote(path)
 
 

@@ -23,6 +23,7 @@ from velollm.core.files import RenderedFile
 from velollm.errors import ConfigError
 from velollm.io import readback, systemd
 from velollm.io.render import (
+    check_command,
     check_env,
     check_name,
     check_value,
@@ -30,7 +31,7 @@ from velollm.io.render import (
     fish_quote,
     render,
     sh_quote,
-    systemd_quote,
+    systemd_executable,
 )
 
 KINDS = ("shell", "fish", "systemd", "systemd-user", "launchd", "preset")
@@ -110,7 +111,7 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None, home:
                       "starts llama-server with them",
                       ("systemctl daemon-reload", f"systemctl restart {SYSTEMD_UNIT}")), *extra]
     if kind == "systemd-user":
-        exec_start = systemd_quote(binary) if binary else "/usr/bin/env llama-server"
+        exec_start = systemd_executable(binary) if binary else "/usr/bin/env llama-server"
         text = render("llamacpp-server.service.j2", header_lines=lines, env=pairs,
                       exec_start=exec_start)
         return [_file(where, text, kind, "the user unit runs llama-server with them: "
@@ -142,7 +143,8 @@ def _preset(path: Path, pairs: list[tuple[str, str]],
 
 
 def _launchd(path: Path, pairs: list[tuple[str, str]], gone: list[str]) -> RenderedFile:
-    script = "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
+    script = check_command("; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}"
+                                     for k, v in pairs) or ":", "LaunchAgent's command line")
     plist = {"Label": LAUNCHD_LABEL, "ProgramArguments": ["/bin/sh", "-c", script],
              "RunAtLoad": True}
     content = plistlib.dumps(plist, sort_keys=True).decode("utf-8")
