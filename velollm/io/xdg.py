@@ -15,3 +15,9 @@ def state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
                                                             "state")
     return Path(base) / "velollm"
+
+
+def cache_dir() -> Path:
+    """What velollm can compute again: $XDG_CACHE_HOME/velollm (default ~/.cache/velollm)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "velollm"

@@ -4,15 +4,17 @@ with a deadline."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from velollm.backends.llamacpp import install
+from velollm.backends.llamacpp import install, modelinfo
 from velollm.backends.llamacpp.modelinfo import from_gguf, gather, model_paths
 from velollm.errors import ConfigError
 
@@ -98,3 +100,27 @@ def test_real_binary_when_installed() -> None:
     if path is None:
         pytest.skip("llama-server is not on PATH")
     assert (install.read_build(path)[0] or "").startswith("b")
+
+
+def test_a_header_is_read_once_per_file_version(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """gguf-py takes seconds on a real vocabulary: the result is kept in the user's cache,
+    keyed by the file's path, size and modification time, and read again when they change."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tiny(tmp_path)
+    reads: list[Path] = []
+    real = modelinfo._read_metadata
+
+    def counted(p: Path) -> Any:
+        reads.append(p)
+        return real(p)
+
+    monkeypatch.setattr(modelinfo, "_read_metadata", counted)
+    first = modelinfo.from_gguf(path, "tiny")
+    assert modelinfo.from_gguf(path, "tiny") == first and len(reads) == 1
+    entry = next((tmp_path / "cache" / "velollm" / "gguf").iterdir())
+    assert oct(entry.stat().st_mode & 0o777) == "0o600"
+    os.utime(path, ns=(1, 1))  # the file changed: its header is read again
+    assert modelinfo.from_gguf(path, "tiny") == first and len(reads) == 2
+    entry.write_text("{not json")  # a damaged entry is read past, never trusted
+    assert modelinfo.from_gguf(path, "tiny") == first and len(reads) == 3

@@ -5,6 +5,7 @@ running server. The one importer of gguf.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterable, Mapping
@@ -59,7 +60,73 @@ def _tensor_bytes(tensors: Any, layers: int) -> dict[str, Any]:
 
 def read_metadata(path: Path) -> tuple[dict[str, Any], int | None, str | None]:
     """(metadata key -> value, parameter count, file type name) of a GGUF file; the key
-    "velollm.tensors" holds the tensor table's byte counts."""
+    "velollm.tensors" holds the tensor table's byte counts.
+
+    gguf-py builds a Python object per element of the header's arrays (a 49k-token vocabulary:
+    ~1 M numpy views, seconds), so what it finds is kept in the user's cache, keyed by the file's
+    path, size and modification time: a plan reads each model file's header once."""
+    cached = _cached(path)
+    if cached is not None:
+        return cached
+    found = _read_metadata(path)
+    _keep(path, found)
+    return found
+
+
+_CACHE_FORMAT = 1
+
+
+def _cache_file(path: Path) -> Path:
+    import hashlib
+
+    from velollm.io.xdg import cache_dir
+
+    key = hashlib.sha256(os.path.realpath(path).encode("utf-8", "surrogateescape")).hexdigest()
+    return cache_dir() / "gguf" / f"{key[:32]}.json"
+
+
+def _stamp(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, _CACHE_FORMAT]
+
+
+def _cached(path: Path) -> tuple[dict[str, Any], int | None, str | None] | None:
+    import json
+
+    stamp = _stamp(path)
+    try:
+        data = json.loads(_cache_file(path).read_bytes()[:16 * 1024 * 1024])
+        if stamp is None or data.get("stamp") != stamp:
+            return None
+        info = dict(data["info"])
+        tensors = info.get("velollm.tensors")
+        if isinstance(tensors, dict):  # JSON has no tuples: give back what the reader made
+            info["velollm.tensors"] = {k: tuple(v) if isinstance(v, list) else v
+                                       for k, v in tensors.items()}
+        return info, data["params"], data["quant"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # no entry, or a damaged one: read the file again
+
+
+def _keep(path: Path, found: tuple[dict[str, Any], int | None, str | None]) -> None:
+    import json
+
+    from velollm.errors import VelollmError
+    from velollm.io.atomic import atomic_write
+
+    stamp = _stamp(path)
+    if stamp is None:
+        return
+    doc = {"stamp": stamp, "path": os.path.realpath(path), "info": found[0],
+           "params": found[1], "quant": found[2]}
+    with contextlib.suppress(OSError, VelollmError, TypeError, ValueError):  # only a cache
+        atomic_write(_cache_file(path), json.dumps(doc).encode("utf-8"), 0o600)
+
+
+def _read_metadata(path: Path) -> tuple[dict[str, Any], int | None, str | None]:
     from gguf import GGUFReader, LlamaFileType
 
     if not path.is_file():
