@@ -8,13 +8,14 @@ the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no bac
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 # What render returns lives in the pure core, because the Plan carries it to apply.
 from velollm.core.files import RenderedFile
+from velollm.errors import VelollmError
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from velollm.core.hardware import Hardware
     from velollm.core.models import ModelInfo
     from velollm.core.planner import ParamValue
+    from velollm.core.speculation import Advice, Row
     from velollm.io.state import State
 
 
@@ -61,6 +63,37 @@ class Verification:
     loaded_models: tuple[Mapping[str, object], ...]
     notes: tuple[str, ...]
     model_effects: tuple[ModelEffect, ...] = ()  # per-model parameters (Modelfiles)
+
+
+@dataclass(frozen=True)
+class SpeculativeRequest:
+    """`velollm benchmark --speculative`: what to sweep, on servers the backend starts itself."""
+
+    model: Path | None  # the target model file (None: the backend's configured one)
+    binary: Path | None  # the server binary (None: the configured one, else PATH)
+    drafts: tuple[Path, ...] = ()  # draft models (none: look beside the target)
+    types: tuple[str, ...] = ()  # speculation types (none: every default the build supports)
+    draft_max: tuple[int, ...] = (3, 8)
+    draft_threads: tuple[int, ...] = ()
+    draft_gpu_layers: tuple[str, ...] = ()
+    reps: int = 3
+    n_predict: int = 128
+    threads: int | None = None  # None: the server's default
+    side_by_side: bool | None = None  # None: when every candidate's server fits in memory
+    workdir: Path = Path(".")  # server logs
+
+
+@dataclass(frozen=True)
+class SpeculativeSweep:
+    rows: tuple[Row, ...]  # the baseline (no speculation) first
+    advice: Advice
+    refused: tuple[tuple[str, str], ...]  # (draft, why it cannot draft for the target)
+    server: Mapping[str, str]  # binary, build, model, how the candidates ran
+    pins: Mapping[str, object]  # velollm.yaml server keys that apply the advice ({}: none)
+
+
+class SpeculationUnsupported(VelollmError):
+    """The backend has nothing to sweep; `velollm benchmark --speculative` says why, exit 0."""
 
 
 class Backend(Protocol):
@@ -115,3 +148,7 @@ class Backend(Protocol):
                version: str | None, *, log_path: Path | None,
                models: Mapping[str, Mapping[str, ParamValue]],
                retired: Collection[str] = ()) -> Verification: ...
+
+    # -- speculative decoding: candidates measured on fresh servers, or SpeculationUnsupported --
+    def speculative(self, request: SpeculativeRequest,
+                    progress: Callable[[str], None]) -> SpeculativeSweep: ...

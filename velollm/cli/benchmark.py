@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from velollm.cli import _speculative
 from velollm.output import OUT
 
 EXIT_INTERRUPTED = 130  # as main's ^C: the partial results are still reported
@@ -31,9 +32,12 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "http://127.0.0.1:11434)")
     p.add_argument("--backend", metavar="NAME", default=None,
                    help="the kind of server (default: ollama)")
+    _speculative.add_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.speculative:
+        return _speculative.run(args, args.backend)
     from velollm.backends import get_backend
     from velollm.bench import baseline, suites
     from velollm.report import bench as report

@@ -26,6 +26,8 @@ from velollm.errors import VelollmError
 from velollm.io.http import Http, Limits
 from velollm.io.launch import LaunchError, launched
 
+# Far above any single stream on any hardware today; a figure beyond it is a broken timer.
+MAX_DECODE_TPS = 50_000.0
 NGRAM_DEFAULTS = ("ngram-simple", "ngram-mod")  # the n-gram drafters worth a default sweep
 
 
@@ -219,7 +221,8 @@ def _sample(prompt: SpecPrompt, text: str, timings: dict[str, object] | None,
         return Sample(prompt.name, prompt.kind, text, None, ttft,
                       problem="the stream ended without the server's timings")
     n, ms = _num(timings.get("predicted_n")), _num(timings.get("predicted_ms"))
-    if n is None or ms is None or n <= 0 or ms <= 0 or ms / 1000 > wall_s * 1.05 + 0.05:
+    if (n is None or ms is None or n <= 0 or ms <= 0 or ms / 1000 > wall_s * 1.05 + 0.05
+            or n / (ms / 1000) > MAX_DECODE_TPS):
         return Sample(prompt.name, prompt.kind, text, None, ttft,
                       problem=f"implausible timings (predicted_n={n}, predicted_ms={ms}, "
                               f"wall {wall_s:.2f} s)")
