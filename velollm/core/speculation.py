@@ -55,6 +55,7 @@ class Row:
     same_output: bool | None = None  # greedy output identical to the baseline's
     metrics_agree: bool | None = None  # timings' draft counts == /metrics counters
     problems: tuple[str, ...] = ()
+    samples: tuple[Sample, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {"label": self.label, "settings": dict(self.settings),
@@ -64,7 +65,11 @@ class Row:
                 "acceptance_by_kind": dict(self.acceptance_by_kind),
                 "speedup": None if self.speedup is None else self.speedup.as_dict(),
                 "same_output": self.same_output, "metrics_agree": self.metrics_agree,
-                "problems": list(self.problems)}
+                "problems": list(self.problems),
+                "samples": [{"prompt": x.prompt, "kind": x.kind, "decode_tps": x.decode_tps,
+                             "ttft_ms": x.ttft_ms, "draft_n": x.draft_n,
+                             "draft_accepted": x.draft_accepted, "chars": len(x.text),
+                             "problem": x.problem} for x in self.samples]}
 
 
 @dataclass(frozen=True)
@@ -179,4 +184,4 @@ def _row(run: CandidateRun, verdict: Verdict | None, same: bool | None) -> Row:
         problems = (run.error, *problems)
     return Row(run.label, run.settings, summarize(_figures(run, "decode_tps")),
                summarize(_figures(run, "ttft_ms")), accepted / drafted if drafted else None,
-               by_kind, verdict, same, agree, problems)
+               by_kind, verdict, same, agree, problems, run.samples)
