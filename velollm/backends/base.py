@@ -89,7 +89,7 @@ class SpeculativeSweep:
     advice: Advice
     refused: tuple[tuple[str, str], ...]  # (draft, why it cannot draft for the target)
     server: Mapping[str, str]  # binary, build, model, how the candidates ran
-    pins: Mapping[str, object]  # velollm.yaml server keys that apply the advice ({}: none)
+    pins: Mapping[str, object]  # velollm.yaml server keys that apply the advice
 
 
 class SpeculationUnsupported(VelollmError):

@@ -38,6 +38,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="tokens generated per request (default: 128)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="llama-server threads (default: 1 — stable figures on a shared machine)")
+    g.add_argument("--write", nargs="?", const=Path("velollm.yaml"), type=Path,
+                   metavar="VELOLLM.yaml", help="write the winner into velollm.yaml as pins "
+                   "(default file: ./velollm.yaml; the original is kept as a backup)")
     order = g.add_mutually_exclusive_group()
     order.add_argument("--side-by-side", dest="side_by_side", action="store_const", const=True,
                        default=None, help="all candidate servers up at once, requests taking "
@@ -80,9 +83,17 @@ def run(args: argparse.Namespace, backend_name: str | None) -> int:
     doc = report.document(sweep)
     if args.out is not None:
         write_json_atomic(args.out, doc)
+    if args.write is not None:
+        from velollm.config.pins import write_pins
+
+        backup = write_pins(args.write, sweep.pins)
+        doc["written"] = {"file": str(args.write), "backup": str(backup)}
     if OUT.json_mode:
         OUT.json(doc)
     else:
         for line in report.render(sweep):
             OUT.line(line)
+        if args.write is not None:
+            OUT.line(f"Pinned in {args.write} (the original is {doc['written']['backup']}); "
+                     "`velollm plan` shows the change.")
     return 0

@@ -41,7 +41,8 @@ def render(sweep: SpeculativeSweep) -> list[str]:
     verdict = sweep.advice.label or "no speculation"
     lines += wrap_text(f"Recommendation: {verdict} — {sweep.advice.why}.")
     if sweep.pins:
-        lines.append("To apply it, add to velollm.yaml under `server:` and run velollm plan:")
+        lines.append("To apply it, set in velollm.yaml under `server:` (or run again with "
+                     "--write) and run velollm plan:")
         lines += [f"  {key}: {value}" for key, value in sweep.pins.items()]
     return lines
 

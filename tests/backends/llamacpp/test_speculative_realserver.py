@@ -65,7 +65,7 @@ def test_the_sweep_measures_drafts_honestly_and_refuses_another_tokenizer(
         assert chosen["speedup"]["ci_low"] > 1 and chosen["same_output"]
         assert doc["pins"]["spec_type"] == chosen["settings"]["spec_type"]
     else:
-        assert doc["pins"] == {} and "keep speculation off" in advice["why"]
+        assert doc["pins"] == {"spec_type": "none"} and "keep speculation off" in advice["why"]
 
 
 def test_the_text_report_has_the_table_and_a_recommendation(

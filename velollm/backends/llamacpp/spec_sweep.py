@@ -55,7 +55,8 @@ def run_sweep(request: SpeculativeRequest, progress: Callable[[str], None]) -> S
               "schedule": "side by side" if together else "one at a time",
               "threads": str(bench.threads), "n_predict": str(bench.n_predict),
               "reps": str(bench.reps)}
-    pins: dict[str, object] = dict(advice.settings) if advice.label else {}
+    # the winner as velollm.yaml pins; no speculation is a winner too (it undoes an old pin)
+    pins: dict[str, object] = dict(advice.settings) if advice.label else {"spec_type": "none"}
     return SpeculativeSweep(rows, advice, tuple(refused), server, pins)
 
 
