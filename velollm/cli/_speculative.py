@@ -83,6 +83,7 @@ def run(args: argparse.Namespace, backend_name: str | None) -> int:
     doc = report.document(sweep)
     if args.out is not None:
         write_json_atomic(args.out, doc)
+    backup = None
     if args.write is not None:
         from velollm.config.pins import write_pins
 
@@ -94,6 +95,6 @@ def run(args: argparse.Namespace, backend_name: str | None) -> int:
         for line in report.render(sweep):
             OUT.line(line)
         if args.write is not None:
-            OUT.line(f"Pinned in {args.write} (the original is {doc['written']['backup']}); "
+            OUT.line(f"Pinned in {args.write} (the original is {backup}); "
                      "`velollm plan` shows the change.")
     return 0
