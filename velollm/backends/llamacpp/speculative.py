@@ -132,7 +132,7 @@ def _sweep_together(bench: Bench, cands: Sequence[Candidate],
             try:
                 server = stack.enter_context(launched(
                     _argv(bench, cand), log_path=bench.workdir / f"server-{_slug(cand)}.log",
-                    ready=_healthy, deadline_s=bench.start_timeout_s, title="llama-server"))
+                    ready=healthy, deadline_s=bench.start_timeout_s, title="llama-server"))
             except LaunchError as exc:
                 errors[cand.label] = exc.message
                 continue
@@ -173,7 +173,7 @@ def _slug(cand: Candidate) -> str:
     return re.sub(r"[^a-z0-9]+", "-", cand.label.lower()).strip("-")
 
 
-def _healthy(base_url: str) -> bool:
+def healthy(base_url: str) -> bool:
     http = Http(base_url, "llama-server", Limits(connect_s=0.5, deadline_s=2.0), retries=0)
     try:
         status, data = http.status("GET", "/health")
