@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from velollm.output import OUT
+
+if TYPE_CHECKING:
+    from velollm.backends.base import Backend
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -38,9 +42,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="tokens generated per request (default: 128)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="llama-server threads (default: 1 — stable figures on a shared machine)")
-    g.add_argument("--write", nargs="?", const=Path("velollm.yaml"), type=Path,
-                   metavar="VELOLLM.yaml", help="write the winner into velollm.yaml as pins "
-                   "(default file: ./velollm.yaml; the original is kept as a backup)")
+    g.add_argument("--config", type=Path, metavar="VELOLLM.yaml",
+                   help="the velollm.yaml whose server: section names the binary and the model "
+                        "(default: ./velollm.yaml when it exists)")
+    g.add_argument("--write", action="store_true",
+                   help="write the winner into that velollm.yaml as pins (the original is kept "
+                        "as a backup beside it)")
     order = g.add_mutually_exclusive_group()
     order.add_argument("--side-by-side", dest="side_by_side", action="store_const", const=True,
                        default=None, help="all candidate servers up at once, requests taking "
@@ -49,8 +56,27 @@ def add_options(p: argparse.ArgumentParser) -> None:
                        const=False, help="one candidate server at a time (large models)")
 
 
-def run(args: argparse.Namespace, backend_name: str | None) -> int:
+def _backend(args: argparse.Namespace, backend_name: str | None) -> tuple[Path | None, Backend]:
+    """The velollm.yaml in use (if any) and the backend, bound to its server: section."""
     from velollm.backends import get_backend
+    from velollm.errors import UsageError
+
+    config_path = args.config or (Path("velollm.yaml") if Path("velollm.yaml").is_file() else None)
+    if args.write and config_path is None:
+        raise UsageError("--write needs a velollm.yaml", hint="give it with --config FILE")
+    config = None
+    if config_path is not None:
+        from velollm.config import load_config
+
+        config = load_config(config_path)
+    backend = get_backend(backend_name or (config.backend if config else None)
+                          or ("llamacpp" if args.model else None))
+    if config is not None and config.backend == backend.name:
+        backend = backend.for_config(config.server)
+    return config_path, backend
+
+
+def run(args: argparse.Namespace, backend_name: str | None) -> int:
     from velollm.backends.base import SpeculationUnsupported, SpeculativeRequest
     from velollm.errors import UsageError
     from velollm.report import speculative as report
@@ -61,7 +87,7 @@ def run(args: argparse.Namespace, backend_name: str | None) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if any(n < 1 for n in args.draft_max):
         raise UsageError("--draft-max must be at least 1")
-    backend = get_backend(backend_name or ("llamacpp" if args.model else None))
+    config_path, backend = _backend(args, backend_name)
     with tempfile.TemporaryDirectory(prefix="velollm-spec-") as work:
         request = SpeculativeRequest(
             model=Path(args.model) if args.model else None, binary=args.binary,
@@ -84,17 +110,17 @@ def run(args: argparse.Namespace, backend_name: str | None) -> int:
     if args.out is not None:
         write_json_atomic(args.out, doc)
     backup = None
-    if args.write is not None:
+    if args.write and config_path is not None:
         from velollm.config.pins import write_pins
 
-        backup = write_pins(args.write, sweep.pins)
-        doc["written"] = {"file": str(args.write), "backup": str(backup)}
+        backup = write_pins(config_path, sweep.pins)
+        doc["written"] = {"file": str(config_path), "backup": str(backup)}
     if OUT.json_mode:
         OUT.json(doc)
     else:
         for line in report.render(sweep):
             OUT.line(line)
-        if args.write is not None:
-            OUT.line(f"Pinned in {args.write} (the original is {backup}); "
+        if backup is not None:
+            OUT.line(f"Pinned in {config_path} (the original is {backup}); "
                      "`velollm plan` shows the change.")
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from velollm.backends.base import SpeculativeRequest, SpeculativeSweep
 from velollm.backends.llamacpp import speculative, vocab
+from velollm.backends.llamacpp.knobdata import KNOBS
 from velollm.core.speculation import advise, evaluate
 from velollm.errors import UsageError, VelollmError
 from velollm.io.hardware.memory import parse_meminfo
@@ -56,8 +57,15 @@ def run_sweep(request: SpeculativeRequest, progress: Callable[[str], None]) -> S
               "threads": str(bench.threads), "n_predict": str(bench.n_predict),
               "reps": str(bench.reps)}
     # the winner as velollm.yaml pins; no speculation is a winner too (it undoes an old pin)
-    pins: dict[str, object] = dict(advice.settings) if advice.label else {"spec_type": "none"}
+    pins = _pins(dict(advice.settings) if advice.label else {"spec_type": "none"})
     return SpeculativeSweep(rows, advice, tuple(refused), server, pins)
+
+
+def _pins(settings: dict[str, str]) -> dict[str, object]:
+    """velollm.yaml values of the winner's settings; one without a velollm.yaml key (the draft's
+    threads: -td has no LLAMA_ARG_ variable) is left out and stays a flag of the report."""
+    return {key: int(value) if value.isdigit() else value
+            for key, value in settings.items() if key in KNOBS}
 
 
 def _binary(given: Path | None) -> Path:

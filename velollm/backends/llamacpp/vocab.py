@@ -7,11 +7,10 @@ same BOS/EOS ids. llama.cpp itself only warns on a mismatch and then drafts garb
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from velollm.errors import VelollmError
+from velollm.backends.llamacpp import modelinfo
 
 
 @dataclass(frozen=True)
@@ -25,31 +24,7 @@ class Vocabulary:
 
 def vocabulary(path: Path) -> Vocabulary:
     """The tokenizer facts of a GGUF file (headers only; the weights are not read)."""
-    from gguf import GGUFReader  # the header parser llama.cpp maintains (gguf-py)
-
-    try:
-        reader = GGUFReader(path)
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        raise VelollmError(f"{path} is not a readable GGUF file: {exc}",
-                           hint="give the path of a .gguf model file") from None
-    fields = reader.fields
-    tokens = fields.get("tokenizer.ggml.tokens")
-    if tokens is None:
-        raise VelollmError(f"{path} has no tokenizer in its GGUF metadata",
-                           hint="a draft model needs the target's tokenizer")
-    digest = hashlib.sha256()
-    for index in tokens.data:
-        digest.update(tokens.parts[index].tobytes())
-        digest.update(b"\0")
-
-    def scalar(key: str) -> int | None:
-        field = fields.get(key)
-        return None if field is None else int(field.parts[field.data[0]][0])
-
-    model = fields.get("tokenizer.ggml.model")
-    name = bytes(model.parts[model.data[0]]).decode("utf-8", "replace") if model else "?"
-    return Vocabulary(name, len(tokens.data), digest.hexdigest(),
-                      scalar("tokenizer.ggml.bos_token_id"), scalar("tokenizer.ggml.eos_token_id"))
+    return Vocabulary(*modelinfo.tokenizer_facts(path))
 
 
 def mismatch(target: Vocabulary, draft: Vocabulary) -> str | None:
