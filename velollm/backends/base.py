@@ -9,6 +9,7 @@ the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no bac
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from velollm.core.optimizer import DesiredInput, Settings
     from velollm.core.planner import ParamValue
     from velollm.core.speculation import Advice, Row
+    from velollm.core.tune_space import Candidate, Space
+    from velollm.core.workload import Workload
     from velollm.io.state import State
 
 
@@ -97,6 +100,37 @@ class SpeculationUnsupported(VelollmError):
     """The backend has nothing to sweep; `velollm benchmark --speculative` says why, exit 0."""
 
 
+@dataclass(frozen=True)
+class TuneRequest:
+    """`velollm tune`: the workload, and the server and model to tune (None: the configured)."""
+
+    workload: Workload
+    hardware: Hardware
+    workdir: Path  # server logs
+    model: Path | None = None
+    binary: Path | None = None
+
+
+class Tuning(Protocol):
+    """What `velollm tune` needs of a backend: its search space, what never runs, a fresh server
+    per candidate, and the candidates it is compared with."""
+
+    @property
+    def space(self) -> Space: ...
+    @property
+    def described(self) -> Mapping[str, str]: ...  # binary, model, build: for the report
+    def prune(self, candidate: Candidate) -> str | None: ...
+    # a fresh server with the candidate; the callable runs one round and returns its score
+    def launch(self, candidate: Candidate
+               ) -> AbstractContextManager[Callable[[], float | None]]: ...
+    def rule_based(self) -> Candidate: ...  # velollm's rule-based choice ({}: the defaults)
+    def pins(self, candidate: Candidate) -> dict[str, object]: ...  # as velollm.yaml server:
+
+
+class TuningUnsupported(VelollmError):
+    """The backend cannot be tuned (yet); `velollm tune` says why."""
+
+
 class Backend(Protocol):
     """Everything server-specific. Names are the backend's own (environment variables, flags)."""
 
@@ -159,3 +193,5 @@ class Backend(Protocol):
     # -- speculative decoding: candidates measured on fresh servers, or SpeculationUnsupported --
     def speculative(self, request: SpeculativeRequest,
                     progress: Callable[[str], None]) -> SpeculativeSweep: ...
+    # -- tuning: candidates measured on fresh servers, or TuningUnsupported ---------------------
+    def tuning(self, request: TuneRequest) -> Tuning: ...

@@ -19,6 +19,8 @@ from velollm.backends.base import (
     Observed,
     SpeculativeRequest,
     SpeculativeSweep,
+    TuneRequest,
+    Tuning,
     Verification,
 )
 from velollm.backends.llamacpp import knobs, schema
@@ -228,6 +230,25 @@ class LlamaCppBackend:
         request = replace(request, model=request.model or (models[0][0] if models else None),
                           binary=binary)
         return spec_sweep.run_sweep(request, progress)
+
+
+    def tuning(self, request: TuneRequest) -> Tuning:
+        from velollm.backends.llamacpp import install, tuning
+        from velollm.backends.llamacpp.modelinfo import model_paths
+        from velollm.core.optimizer import DesiredInput
+
+        models = model_paths(self._server.get("models"))
+        binary = request.binary or _path(install.find_tool("llama-server", self._binary))
+
+        def rules(info: ModelInfo | None) -> dict[str, object]:
+            desired = DesiredInput(server={k: v for k, v in self._server.items()
+                                           if k not in ("binary", "host", "models")})
+            settings = self.recommend(request.hardware, desired, [info] if info else [],
+                                      self.capabilities(None))
+            return settings.server_env()
+
+        return tuning.tuning(request, binary,
+                             request.model or (models[0][0] if models else None), rules)
 
 
 def _path(text: str | None) -> Path | None:

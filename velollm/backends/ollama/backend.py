@@ -18,6 +18,9 @@ from velollm.backends.base import (
     SpeculationUnsupported,
     SpeculativeRequest,
     SpeculativeSweep,
+    TuneRequest,
+    Tuning,
+    TuningUnsupported,
     Verification,
 )
 from velollm.backends.ollama import knobs
@@ -244,6 +247,13 @@ class OllamaBackend:
             "(the model parameter draft_num_predict)",
             hint="to measure speculative decoding, run llama-server: "
                  "`velollm benchmark --speculative --backend llamacpp --model FILE.gguf`")
+
+
+    def tuning(self, request: TuneRequest) -> Tuning:  # noqa: ARG002 - nothing to run yet
+        raise TuningUnsupported(
+            "velollm tune measures llama-server candidates so far; for Ollama it is not built "
+            "yet", hint="velollm plan's rule-based choice applies; `velollm benchmark` measures "
+            "the result")
 
 
 def _server_pid(base_url: str) -> int | None:
