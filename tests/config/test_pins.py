@@ -61,3 +61,11 @@ def test_write_keeps_a_backup_and_refuses_an_invalid_result(tmp_path: Path) -> N
     with pytest.raises(ConfigError):
         write_pins(path, {"no_such_knob": 1})  # the schema refuses it: the file stays
     assert path.read_text() == before
+
+
+def test_a_section_ending_in_a_list_gets_the_new_key_inside_it() -> None:
+    text = "version: 1\nserver:\n  models:\n    - path: /m.gguf\nworkload:\n  concurrency: 2\n"
+    out = pinned_text(text, {"parallel": 2})
+    data = load_text(out, "t").data
+    assert data["server"] == {"models": [{"path": "/m.gguf"}], "parallel": 2}
+    assert data["workload"] == {"concurrency": 2}

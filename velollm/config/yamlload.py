@@ -279,6 +279,8 @@ def section_spans(text: str, name: str) -> Section:
                                if isinstance(k, yaml.ScalarNode)
                                and not isinstance(v, yaml.ScalarNode))
             last = value.value[-1][1].end_mark.index
+            while last > 0 and text[last - 1] in " \n":  # a block list ends at the next key
+                last -= 1
             end = text.find("\n", last)
             return Section(True, not value.flow_style, value.value[0][0].start_mark.column,
                            spans, nested, len(text) if end < 0 else end + 1)
