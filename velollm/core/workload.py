@@ -44,14 +44,19 @@ class Workload:
 
     @classmethod
     def from_config(cls, data: Mapping[str, object]) -> Workload:
-        budget = data.get("budget", "10m")
-        return cls(concurrency=int(data.get("concurrency", 1)),  # type: ignore[call-overload]
-                   prompt_tokens=int(data.get("prompt_tokens", 256)),  # type: ignore[call-overload]
-                   output_tokens=int(data.get("output_tokens", 128)),  # type: ignore[call-overload]
-                   objective=str(data.get("objective", "throughput")),  # type: ignore[arg-type]
-                   ttft_limit_ms=None if data.get("ttft_limit_ms") is None
-                   else float(data["ttft_limit_ms"]),  # type: ignore[arg-type]
-                   budget_s=parse_duration(str(budget)))
+        """From velollm.yaml's workload: (already schema-checked: the types are right)."""
+        def number(name: str, default: int) -> int:
+            value = data.get(name, default)
+            return value if isinstance(value, int) else default
+
+        objective = data.get("objective", "throughput")
+        limit = data.get("ttft_limit_ms")
+        return cls(concurrency=number("concurrency", 1),
+                   prompt_tokens=number("prompt_tokens", 256),
+                   output_tokens=number("output_tokens", 128),
+                   objective=objective if objective in OBJECTIVES else "throughput",  # type: ignore[arg-type]
+                   ttft_limit_ms=float(limit) if isinstance(limit, (int, float)) else None,
+                   budget_s=parse_duration(str(data.get("budget", "10m"))))
 
 
 def parse_duration(text: str) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,14 +82,13 @@ def _binary(given: Path | None) -> Path:
 
 
 def _help(binary: Path) -> str:
-    try:
-        done = subprocess.run([str(binary), "--help"], capture_output=True, text=True,
-                              errors="replace", timeout=HELP_TIMEOUT_S, check=False,
-                              stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise VelollmError(f"cannot run {binary} --help: {exc}",
-                           hint="check that it is llama-server and that it runs") from None
-    return done.stdout + done.stderr
+    from velollm.io.hardware.runner import run_tool
+
+    result = run_tool([str(binary), "--help"], timeout=HELP_TIMEOUT_S, which=lambda p: p)
+    if result.status in ("absent", "timeout") or not (result.stdout or result.stderr):
+        raise VelollmError(f"cannot run {binary} --help: {result.detail}",
+                           hint="check that it is llama-server and that it runs")
+    return result.stdout + result.stderr
 
 
 def _drafts(model: Path, given: tuple[Path, ...], wanted: bool
