@@ -8,13 +8,15 @@ the values it returns (`Capabilities`, `ModelInfo`, settings) and imports no bac
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 # What render returns lives in the pure core, because the Plan carries it to apply.
 from velollm.core.files import RenderedFile
+from velollm.errors import VelollmError
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from velollm.core.models import ModelInfo
     from velollm.core.optimizer import DesiredInput, Settings
     from velollm.core.planner import ParamValue
+    from velollm.core.speculation import Advice, Row
+    from velollm.core.tune_space import Candidate, Space
+    from velollm.core.workload import Workload
     from velollm.io.state import State
 
 
@@ -62,6 +67,68 @@ class Verification:
     loaded_models: tuple[Mapping[str, object], ...]
     notes: tuple[str, ...]
     model_effects: tuple[ModelEffect, ...] = ()  # per-model parameters (Modelfiles)
+
+
+@dataclass(frozen=True)
+class SpeculativeRequest:
+    """`velollm benchmark --speculative`: what to sweep, on servers the backend starts itself."""
+
+    model: Path | None  # the target model file (None: the backend's configured one)
+    binary: Path | None  # the server binary (None: the configured one, else PATH)
+    drafts: tuple[Path, ...] = ()  # draft models (none: look beside the target)
+    types: tuple[str, ...] = ()  # speculation types (none: every default the build supports)
+    draft_max: tuple[int, ...] = (3, 8)
+    draft_threads: tuple[int, ...] = ()
+    draft_gpu_layers: tuple[str, ...] = ()
+    reps: int = 3
+    n_predict: int = 128
+    threads: int | None = None  # None: the server's default
+    side_by_side: bool | None = None  # None: when every candidate's server fits in memory
+    workdir: Path = Path(".")  # server logs
+
+
+@dataclass(frozen=True)
+class SpeculativeSweep:
+    rows: tuple[Row, ...]  # the baseline (no speculation) first
+    advice: Advice
+    refused: tuple[tuple[str, str], ...]  # (draft, why it cannot draft for the target)
+    server: Mapping[str, str]  # binary, build, model, how the candidates ran
+    pins: Mapping[str, object]  # velollm.yaml server keys that apply the advice
+
+
+class SpeculationUnsupported(VelollmError):
+    """The backend has nothing to sweep; `velollm benchmark --speculative` says why, exit 0."""
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """`velollm tune`: the workload, and the server and model to tune (None: the configured)."""
+
+    workload: Workload
+    hardware: Hardware
+    workdir: Path  # server logs
+    model: Path | None = None
+    binary: Path | None = None
+
+
+class Tuning(Protocol):
+    """What `velollm tune` needs of a backend: its search space, what never runs, a fresh server
+    per candidate, and the candidates it is compared with."""
+
+    @property
+    def space(self) -> Space: ...
+    @property
+    def described(self) -> Mapping[str, str]: ...  # binary, model, build: for the report
+    def prune(self, candidate: Candidate) -> str | None: ...
+    # a fresh server with the candidate; the callable runs one round and returns its score
+    def launch(self, candidate: Candidate
+               ) -> AbstractContextManager[Callable[[], float | None]]: ...
+    def rule_based(self) -> Candidate: ...  # velollm's rule-based choice ({}: the defaults)
+    def pins(self, candidate: Candidate) -> dict[str, object]: ...  # as velollm.yaml server:
+
+
+class TuningUnsupported(VelollmError):
+    """The backend cannot be tuned (yet); `velollm tune` says why."""
 
 
 class Backend(Protocol):
@@ -122,3 +189,9 @@ class Backend(Protocol):
                version: str | None, *, log_path: Path | None,
                models: Mapping[str, Mapping[str, ParamValue]],
                retired: Collection[str] = ()) -> Verification: ...
+
+    # -- speculative decoding: candidates measured on fresh servers, or SpeculationUnsupported --
+    def speculative(self, request: SpeculativeRequest,
+                    progress: Callable[[str], None]) -> SpeculativeSweep: ...
+    # -- tuning: candidates measured on fresh servers, or TuningUnsupported ---------------------
+    def tuning(self, request: TuneRequest) -> Tuning: ...

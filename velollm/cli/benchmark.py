@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from velollm.cli import _speculative
 from velollm.cli._deadlines import GENERATION_S, add_deadline_options, bounded
 from velollm.output import OUT
 
@@ -35,9 +36,12 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", metavar="NAME", default=None,
                    help="the kind of server (default: ollama)")
     add_deadline_options(p, RUN_DEADLINE_S, generation_s=GENERATION_S)
+    _speculative.add_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.speculative:  # servers of its own, each request with its own deadline
+        return _speculative.run(args, args.backend)
     with bounded(args):
         return _run(args)
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.backends.base import ModelFacts, Observed, Verification
+from velollm.backends.base import (
+    ModelFacts,
+    Observed,
+    SpeculativeRequest,
+    SpeculativeSweep,
+    TuneRequest,
+    Tuning,
+    Verification,
+)
 from velollm.backends.llamacpp import knobs, schema
 from velollm.backends.llamacpp.knobdata import KNOBS, NOT_KNOBS
 
@@ -209,6 +218,41 @@ class LlamaCppBackend:
                                              log_path=log_path, flag_env=knobs.FLAG_ENV,
                                              retired=retired)
         return result
+
+
+    def speculative(self, request: SpeculativeRequest,
+                    progress: Callable[[str], None]) -> SpeculativeSweep:
+        from velollm.backends.llamacpp import install, spec_sweep
+        from velollm.backends.llamacpp.modelinfo import model_paths
+
+        models = model_paths(self._server.get("models"))
+        binary = request.binary or _path(install.find_tool("llama-server", self._binary))
+        request = replace(request, model=request.model or (models[0][0] if models else None),
+                          binary=binary)
+        return spec_sweep.run_sweep(request, progress)
+
+
+    def tuning(self, request: TuneRequest) -> Tuning:
+        from velollm.backends.llamacpp import install, tuning
+        from velollm.backends.llamacpp.modelinfo import model_paths
+        from velollm.core.optimizer import DesiredInput
+
+        models = model_paths(self._server.get("models"))
+        binary = request.binary or _path(install.find_tool("llama-server", self._binary))
+
+        def rules(info: ModelInfo | None) -> dict[str, object]:
+            desired = DesiredInput(server={k: v for k, v in self._server.items()
+                                           if k not in ("binary", "host", "models")})
+            settings = self.recommend(request.hardware, desired, [info] if info else [],
+                                      self.capabilities(None))
+            return settings.server_env()
+
+        return tuning.tuning(request, binary,
+                             request.model or (models[0][0] if models else None), rules)
+
+
+def _path(text: str | None) -> Path | None:
+    return None if text is None else Path(text)
 
 
 def _server_version(base_url: str) -> str | None:

@@ -207,3 +207,35 @@ def gather(entries: Iterable[tuple[Path, str]]) -> tuple[list[ModelInfo], list[s
         except ConfigError as exc:
             notes.append(f"{name}: {exc.message}; planned without its size")
     return infos, notes
+
+
+def tokenizer_facts(path: Path) -> tuple[str, int, str, int | None, int | None]:
+    """(tokenizer model, vocabulary size, sha256 of the token list's raw bytes, BOS id, EOS id)
+    of a GGUF file, for the draft/target check (backends/llamacpp/vocab.py)."""
+    import hashlib
+
+    from gguf import GGUFReader
+
+    try:
+        reader = GGUFReader(path)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise ConfigError(f"{path} is not a readable GGUF file: {exc}",
+                          hint="give the path of a .gguf model file") from None
+    fields = reader.fields
+    tokens = fields.get("tokenizer.ggml.tokens")
+    if tokens is None:
+        raise ConfigError(f"{path} has no tokenizer in its GGUF metadata",
+                          hint="a draft model needs the target's tokenizer")
+    digest = hashlib.sha256()
+    for index in tokens.data:
+        digest.update(tokens.parts[index].tobytes())
+        digest.update(b"\0")
+
+    def scalar(key: str) -> int | None:
+        field = fields.get(key)
+        return None if field is None else int(field.parts[field.data[0]][0])
+
+    model = fields.get("tokenizer.ggml.model")
+    name = bytes(model.parts[model.data[0]]).decode("utf-8", "replace") if model else "?"
+    return (name, len(tokens.data), digest.hexdigest(), scalar("tokenizer.ggml.bos_token_id"),
+            scalar("tokenizer.ggml.eos_token_id"))

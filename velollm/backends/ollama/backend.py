@@ -8,11 +8,21 @@ settings go), logs.py and evidence.py (did they take effect), client.py (the HTT
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.backends.base import ModelFacts, Observed, Verification
+from velollm.backends.base import (
+    ModelFacts,
+    Observed,
+    SpeculationUnsupported,
+    SpeculativeRequest,
+    SpeculativeSweep,
+    TuneRequest,
+    Tuning,
+    TuningUnsupported,
+    Verification,
+)
 from velollm.backends.ollama import knobs
 from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.io import systemd
@@ -229,6 +239,22 @@ class OllamaBackend:
         loaded = tuple({"name": m.name, "expires_at": m.expires_at,
                         "context_length": m.context_length} for m in g.loaded)
         return Verification(tuple(effects), server, loaded, g.notes, tuple(model_effects))
+
+    def speculative(self, request: SpeculativeRequest,  # noqa: ARG002 - nothing to sweep
+                    progress: Callable[[str], None]) -> SpeculativeSweep:  # noqa: ARG002
+        raise SpeculationUnsupported(
+            "Ollama has no server setting for speculative decoding to sweep: Ollama 0.5.4 has "
+            "none, and Ollama >= 0.30 drafts only with a draft head built into the model "
+            "(the model parameter draft_num_predict)",
+            hint="to measure speculative decoding, run llama-server: "
+                 "`velollm benchmark --speculative --backend llamacpp --model FILE.gguf`")
+
+
+    def tuning(self, request: TuneRequest) -> Tuning:  # noqa: ARG002 - nothing to run yet
+        raise TuningUnsupported(
+            "velollm tune measures llama-server candidates so far; for Ollama it is not built "
+            "yet", hint="velollm plan's rule-based choice applies; `velollm benchmark` measures "
+            "the result")
 
 
 def _server_pid(base_url: str) -> int | None:

@@ -1,0 +1,121 @@
+"""`velollm tune` end to end: the workload and the backend from velollm.yaml and the flags, the
+search, the side-by-side confirmation, and the pins."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from velollm.bench.tuner import Search, Trial, confirm, search
+from velollm.core.tune_space import Candidate, key
+from velollm.core.workload import Roofline, Workload, parse_duration, roofline
+from velollm.errors import UsageError
+
+
+@dataclass
+class TuneResult:
+    workload: Workload
+    described: dict[str, str]
+    space: dict[str, tuple[object, ...]]
+    search: Search
+    winner: Trial | None
+    comparison: dict[str, tuple[Candidate, list[float]]] = field(default_factory=dict)
+    pins: dict[str, object] = field(default_factory=dict)
+    roofline: Roofline | None = None
+    written: tuple[str, str] | None = None  # (velollm.yaml, its backup)
+
+
+def tune(args: argparse.Namespace, workdir: Path, progress: Callable[[str], None]) -> TuneResult:
+    from velollm.app.facts import load_hardware
+    from velollm.backends import get_backend
+    from velollm.backends.base import TuneRequest, TuningUnsupported
+    from velollm.config import load_config
+
+    for name in ("trials", "rounds"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be at least 1")
+    path = args.config or (Path("velollm.yaml") if Path("velollm.yaml").is_file() else None)
+    if args.write and path is None:
+        raise UsageError("--write needs a velollm.yaml", hint="give it with --config FILE")
+    config = load_config(path) if path is not None else None
+    backend = get_backend(args.backend or (config.backend if config else None)
+                          or ("llamacpp" if args.model else None))
+    if config is not None and config.backend == backend.name:
+        backend = backend.for_config(config.server)
+    workload = _workload(args, dict(config.raw.get("workload") or {}) if config else {})
+    progress("detecting the hardware")
+    request = TuneRequest(workload, load_hardware(None), workdir, args.model, args.binary)
+    try:
+        tuning = backend.tuning(request)
+    except TuningUnsupported as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+    found = search(tuning.space, tuning.prune, tuning.launch, rounds=args.rounds,
+                   budget_s=workload.budget_s, max_trials=args.trials, progress=progress)
+    measured = [t for t in found.trials if len(t.scores) == args.rounds and not t.stopped_early]
+    winner = max(measured, key=lambda t: sum(t.scores) / len(t.scores), default=None)
+    result = TuneResult(workload, dict(tuning.described), dict(tuning.space.dimensions), found,
+                        winner)
+    if winner is None or found.interrupted:
+        return result
+    others: dict[str, Candidate] = {"winner": winner.candidate, "defaults": {},
+                                    "rule-based": tuning.rule_based()}
+    unique: dict[str, tuple[str, Candidate]] = {}
+    for label, cand in others.items():
+        unique.setdefault(key(cand), (label, cand))
+    try:
+        scores = confirm(list(unique.values()), tuning.launch, args.rounds, progress)
+    except KeyboardInterrupt:
+        found.interrupted = True
+        return result
+    for label, cand in others.items():
+        first = unique[key(cand)][0]
+        result.comparison[label] = (cand, scores.get(first, []))
+    result.pins = tuning.pins(winner.candidate)
+    result.roofline = _roofline(workload, request, tuning.described, winner.candidate,
+                                result.comparison["winner"][1])
+    if args.write and path is not None:
+        from velollm.config.pins import write_pins
+
+        result.written = (str(path), str(write_pins(path, result.pins)))
+    return result
+
+
+def _roofline(workload: Workload, request: Any, described: Mapping[str, str],
+              winner: Candidate, scores: list[float]) -> Roofline | None:
+    """The winner against the memory-bandwidth ceiling: a GPU's bandwidth from detect, else the
+    CPU's measured (a copy loop: a lower bound of what all cores reach)."""
+    model = Path(described.get("model", ""))
+    if not scores or not model.is_file():
+        return None
+    gpus = [g for g in request.hardware.gpus if g.memory_bandwidth_gbps]
+    if gpus:
+        bandwidth, source = gpus[0].memory_bandwidth_gbps * 1e9, f"GPU 0 {gpus[0].name} (detect)"
+    else:
+        from velollm.io.membw import copy_bandwidth
+
+        bandwidth, source = copy_bandwidth(), "CPU, measured by a one-thread copy"
+    streams = int(winner.get("parallel", 1))  # type: ignore[call-overload]
+    return roofline(workload.objective, sum(scores) / len(scores), streams, bandwidth, source,
+                    model.stat().st_size)
+
+
+def _workload(args: argparse.Namespace, declared: dict[str, Any]) -> Workload:
+    base = Workload.from_config(declared)
+    flags = {"concurrency": args.concurrency, "prompt_tokens": args.prompt_tokens,
+             "output_tokens": args.output_tokens, "objective": args.objective,
+             "ttft_limit_ms": args.ttft_limit_ms}
+    for name in ("concurrency", "prompt_tokens", "output_tokens"):
+        if flags[name] is not None and flags[name] < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        budget = parse_duration(args.budget) if args.budget else base.budget_s
+    except ValueError as exc:
+        raise UsageError(f"--budget: {exc}") from None
+    workload = replace(base, budget_s=budget, **{k: v for k, v in flags.items() if v is not None})
+    if workload.objective == "throughput_under_ttft" and workload.ttft_limit_ms is None:
+        raise UsageError("the objective throughput_under_ttft needs a TTFT limit",
+                         hint="give --ttft-limit-ms MS or workload.ttft_limit_ms")
+    return workload
