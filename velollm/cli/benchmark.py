@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from velollm.cli import _load
 from velollm.output import OUT
 
 EXIT_INTERRUPTED = 130  # as main's ^C: the partial results are still reported
@@ -31,6 +32,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "http://127.0.0.1:11434)")
     p.add_argument("--backend", metavar="NAME", default=None,
                    help="the kind of server (default: ollama)")
+    _load.add_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     client = backend.client(backend.base_url(args.host))
     version = client.version()
     model = args.model or _default_model(client, backend.title)
+    if args.load:
+        return _load.run(args, backend, client, model)
     progress = progress_bar()
 
     def hardware() -> dict[str, Any] | None:
