@@ -18,6 +18,7 @@ MAX_LINES = 300
 # External system -> the one module allowed to import it.
 HOMES = {
     "requests": {"velollm/io/http.py"},
+    "aiohttp": {"velollm/io/ahttp.py"},
     "pynvml": {"velollm/io/hardware/nvml.py"},
     "psutil": {"velollm/io/hardware/memory.py"},
     "jinja2": {"velollm/io/render.py"},

@@ -19,7 +19,7 @@ from velollm.core.files import RenderedFile
 from velollm.errors import VelollmError
 
 if TYPE_CHECKING:
-    from velollm.backends.wire import ServerClient
+    from velollm.backends.wire import ServerClient, StreamFormat
     from velollm.core.effect import Effect, ModelEffect
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
@@ -184,6 +184,8 @@ class Backend(Protocol):
 
     # -- verify ---------------------------------------------------------------------------------
     def client(self, base_url: str) -> ServerClient: ...
+    # the streaming request of the asynchronous load generator (benchmark --load)
+    def stream_format(self) -> StreamFormat: ...
     # retired: settings velollm set before and no longer wants (reported when still in force)
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
                version: str | None, *, log_path: Path | None,

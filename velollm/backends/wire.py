@@ -183,3 +183,21 @@ class ServerClient(Protocol):
     def another(self) -> ServerClient: ...  # a new client of the same server, for another stream
     # the server's process on this machine, for the benchmark's contention figures; None: not seen
     def server_pid(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One line of a streamed generation, as the load generator needs it (bench/load.py)."""
+
+    text: str = ""  # generated text in this line ("" for none)
+    done: bool = False
+    tokens: int | None = None  # generated tokens, as the server counts them (on the last line)
+    decode_ms: float | None = None  # the server's own decode time (on the last line)
+    error: str | None = None  # the server reported an error mid-stream
+
+
+class StreamFormat(Protocol):
+    """A backend's streaming generation request and how to read each line of its answer."""
+
+    def request(self, model: str, prompt: str, n_predict: int) -> tuple[str, dict[str, Any]]: ...
+    def parse(self, line: bytes) -> StreamEvent | None: ...  # None: a line without content

@@ -39,7 +39,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reps", type=int, default=3, metavar="N",
                    help="repetitions of each prompt per candidate (default: 3)")
     g.add_argument("--num-predict", type=int, default=128, metavar="N",
-                   help="tokens generated per request (default: 128)")
+                   help="tokens generated per request, here and with --load (default: 128)")
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="llama-server threads (default: 1 — stable figures on a shared machine)")
     g.add_argument("--config", type=Path, metavar="VELOLLM.yaml",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from velollm.cli import _speculative
+from velollm.cli import _load, _speculative
 from velollm.cli._deadlines import GENERATION_S, add_deadline_options, bounded
 from velollm.output import OUT
 
@@ -37,6 +37,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="the kind of server (default: ollama)")
     add_deadline_options(p, RUN_DEADLINE_S, generation_s=GENERATION_S)
     _speculative.add_options(p)
+    _load.add_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +59,8 @@ def _run(args: argparse.Namespace) -> int:
     client = backend.client(backend.base_url(args.host))
     version = client.version()
     model = args.model or _default_model(client, backend.title)
+    if args.load:
+        return _load.run(args, backend, client, model)
     progress = progress_bar()
 
     def hardware() -> dict[str, Any] | None:

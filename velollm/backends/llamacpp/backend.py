@@ -27,7 +27,7 @@ from velollm.backends.llamacpp import knobs, schema
 from velollm.backends.llamacpp.knobdata import KNOBS, NOT_KNOBS
 
 if TYPE_CHECKING:
-    from velollm.backends.wire import ServerClient
+    from velollm.backends.wire import ServerClient, StreamFormat
     from velollm.core.facts import Capabilities
     from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
@@ -200,6 +200,11 @@ class LlamaCppBackend:
         return out
 
     # -- verify ----------------------------------------------------------------------------------
+    def stream_format(self) -> StreamFormat:
+        from velollm.backends.llamacpp.streamfmt import LlamaStream
+
+        return LlamaStream()
+
     def client(self, base_url: str) -> ServerClient:
         module = _h11server("client")
         if module is None:

@@ -29,7 +29,7 @@ from velollm.io import systemd
 
 if TYPE_CHECKING:
     from velollm.backends.ollama.client import OllamaClient
-    from velollm.backends.wire import ServerClient
+    from velollm.backends.wire import ServerClient, StreamFormat
     from velollm.core.facts import Capabilities
     from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
@@ -212,6 +212,11 @@ class OllamaBackend:
         return out
 
     # -- verify ----------------------------------------------------------------------------------
+    def stream_format(self) -> StreamFormat:
+        from velollm.backends.ollama.streamfmt import OllamaStream
+
+        return OllamaStream()
+
     def client(self, base_url: str) -> OllamaClient:
         from velollm.backends.ollama.client import OllamaClient
 
