@@ -98,5 +98,5 @@ def test_another_tokenizer_is_refused_with_the_reason(tmp_path: Path) -> None:
 def test_a_file_that_is_not_gguf_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"not a gguf file at all" * 10)
-    with pytest.raises(VelollmError, match="is not a readable GGUF file"):
+    with pytest.raises(VelollmError, match="is not a GGUF file"):
         vocab.vocabulary(bad)

@@ -73,7 +73,7 @@ def read_metadata(path: Path) -> tuple[dict[str, Any], int | None, str | None]:
     return found
 
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: with velollm.tokenizer
 
 
 def _cache_file(path: Path) -> Path:
@@ -141,6 +141,7 @@ def _read_metadata(path: Path) -> tuple[dict[str, Any], int | None, str | None]:
                 if not k.startswith("GGUF.")}
         params = sum(int(t.n_elements) for t in reader.tensors) or None
         arch = info.get("general.architecture")
+        info["velollm.tokenizer"] = _tokenizer(reader.fields)
         info["velollm.tensors"] = _tensor_bytes(reader.tensors,
                                                 int(info.get(f"{arch}.block_count") or 0))
     except (ValueError, IndexError, KeyError, OSError, struct.error, UnicodeDecodeError) as exc:
@@ -211,25 +212,26 @@ def gather(entries: Iterable[tuple[Path, str]]) -> tuple[list[ModelInfo], list[s
 
 def tokenizer_facts(path: Path) -> tuple[str, int, str, int | None, int | None]:
     """(tokenizer model, vocabulary size, sha256 of the token list's raw bytes, BOS id, EOS id)
-    of a GGUF file, for the draft/target check (backends/llamacpp/vocab.py)."""
-    import hashlib
-
-    from gguf import GGUFReader
-
-    try:
-        reader = GGUFReader(path)
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        raise ConfigError(f"{path} is not a readable GGUF file: {exc}",
-                          hint="give the path of a .gguf model file") from None
-    fields = reader.fields
-    tokens = fields.get("tokenizer.ggml.tokens")
-    if tokens is None:
+    of a GGUF file, for the draft/target check (backends/llamacpp/vocab.py); read with the rest
+    of the header, so it is cached with it."""
+    found = read_metadata(path)[0].get("velollm.tokenizer")
+    if not isinstance(found, (list, tuple)) or len(found) != 5 or not found[2]:
         raise ConfigError(f"{path} has no tokenizer in its GGUF metadata",
                           hint="a draft model needs the target's tokenizer")
+    name, size, digest, bos, eos = found
+    return str(name), int(size), str(digest), bos, eos
+
+
+def _tokenizer(fields: Mapping[str, Any]) -> list[object]:
+    """[model, size, digest of the token list's raw bytes, BOS id, EOS id] ("" digest: none)."""
+    import hashlib
+
+    tokens = fields.get("tokenizer.ggml.tokens")
     digest = hashlib.sha256()
-    for index in tokens.data:
-        digest.update(tokens.parts[index].tobytes())
-        digest.update(b"\0")
+    if tokens is not None:
+        for index in tokens.data:
+            digest.update(tokens.parts[index].tobytes())
+            digest.update(b"\0")
 
     def scalar(key: str) -> int | None:
         field = fields.get(key)
@@ -237,5 +239,6 @@ def tokenizer_facts(path: Path) -> tuple[str, int, str, int | None, int | None]:
 
     model = fields.get("tokenizer.ggml.model")
     name = bytes(model.parts[model.data[0]]).decode("utf-8", "replace") if model else "?"
-    return (name, len(tokens.data), digest.hexdigest(), scalar("tokenizer.ggml.bos_token_id"),
-            scalar("tokenizer.ggml.eos_token_id"))
+    return [name, len(tokens.data) if tokens is not None else 0,
+            digest.hexdigest() if tokens is not None else "",
+            scalar("tokenizer.ggml.bos_token_id"), scalar("tokenizer.ggml.eos_token_id")]
