@@ -17,7 +17,7 @@ MAX_LINES = 300
 
 # External system -> the one module allowed to import it.
 HOMES = {
-    "requests": {"velollm/backends/ollama/client.py"},
+    "requests": {"velollm/io/http.py"},
     "pynvml": {"velollm/io/hardware/nvml.py"},
     "psutil": {"velollm/io/hardware/memory.py"},
     "jinja2": {"velollm/io/render.py"},
