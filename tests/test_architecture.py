@@ -26,6 +26,7 @@ HOMES = {
     "jsonschema": {"velollm/io/schemas.py"},
     "shtab": {"velollm/cli/completion.py"},
     "gguf": set(),
+    "prometheus_client": {"velollm/backends/llamacpp/metrics.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl
     # getenv), and hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler).
