@@ -37,6 +37,12 @@ _PROJECTED = re.compile(r"projected to use (\d+) MiB of (\w+) memory vs\. (\d+) 
 _REDUCED = re.compile(r"context size reduced from (\d+) to (\d+)")
 _FIT_RESULT = re.compile(r"(successfully fit params|failed to fit params[^\n]*)")
 _PARALLEL_AUTO = re.compile(r"n_parallel is set to auto, using n_parallel = (\d+)")
+_THREADS = re.compile(r"system_info: n_threads = (\d+) \(n_threads_batch = (\d+)\)")
+_THREADPOOL = re.compile(r"threadpool init, n_threads = (\d+)")
+_N_BATCH = re.compile(r"llama_context: n_batch\s*=\s*(\d+)")
+_N_UBATCH = re.compile(r"llama_context: n_ubatch\s*=\s*(\d+)")
+_FIT_RAN = re.compile(r"fitting params to (?:device|free) memory")
+_LISTENING = re.compile(r"listening on (https?://\S+)")
 _ERROR = re.compile(r"^\S+ E (?!.*failed to fit)(.*)$", re.MULTILINE)
 
 
@@ -65,6 +71,12 @@ class LogFacts:
     fit_context_to: int | None = None
     fit_result: str | None = None
     parallel_auto: int | None = None
+    n_threads: int | None = None
+    n_threads_batch: int | None = None
+    n_batch: int | None = None
+    n_ubatch: int | None = None
+    fit_ran: bool | None = None  # None: a default-verbosity log cannot tell
+    listening: str | None = None  # the URL it says it listens on
     errors: tuple[str, ...] = field(default_factory=tuple)
     verbose: bool = False  # the log has the -lv 4 lines
 
@@ -77,7 +89,9 @@ class LogFacts:
                             for b in self.buffers],
                 "projected_mib": self.projected_mib, "fit_context_from": self.fit_context_from,
                 "fit_context_to": self.fit_context_to, "fit_result": self.fit_result,
-                "parallel_auto": self.parallel_auto, "errors": list(self.errors),
+                "parallel_auto": self.parallel_auto, "n_threads": self.n_threads,
+                "n_threads_batch": self.n_threads_batch, "n_batch": self.n_batch,
+                "n_ubatch": self.n_ubatch, "fit_ran": self.fit_ran, "listening": self.listening, "errors": list(self.errors),
                 "verbose": self.verbose}
 
 
@@ -127,6 +141,8 @@ def parse(text: str) -> LogFacts:
     reduced = _last(_REDUCED, run)
     fit = _last(_FIT_RESULT, run)
     unified = None if slots is None or slots.group(3) is None else slots.group(3) == "true"
+    threads = _last(_THREADS, run)
+    verbose = _FA_SET.search(run) is not None or threads is not None
     return LogFacts(
         n_slots=_int(slots), n_ctx_slot=_int(slots, 2), kv_unified=unified,
         n_ctx=_int(_last(_N_CTX, run)), flash_attn=_flash_attn(run),
@@ -137,5 +153,10 @@ def parse(text: str) -> LogFacts:
         projected_mib=_int(projected), fit_context_from=_int(reduced),
         fit_context_to=_int(reduced, 2), fit_result=None if fit is None else fit.group(1),
         parallel_auto=_int(_last(_PARALLEL_AUTO, run)),
+        n_threads=_int(threads) if threads else _int(_last(_THREADPOOL, run)),
+        n_threads_batch=_int(threads, 2), n_batch=_int(_last(_N_BATCH, run)),
+        n_ubatch=_int(_last(_N_UBATCH, run)),
+        fit_ran=(_FIT_RAN.search(run) is not None) if verbose else None,
+        listening=None if (lm := _last(_LISTENING, run)) is None else lm.group(1),
         errors=tuple(dict.fromkeys(m.group(1).strip() for m in _ERROR.finditer(run))),
-        verbose=_FA_SET.search(run) is not None)
+        verbose=verbose)
