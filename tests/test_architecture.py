@@ -29,9 +29,10 @@ HOMES = {
     "prometheus_client": {"velollm/backends/llamacpp/metrics.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl
-    # getenv), and hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler).
+    # getenv), hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler), and
+    # llama.cpp's llama-bench (benchmark --engine llama-bench).
     "subprocess": {"velollm/app/applying.py", "velollm/backends/ollama/current.py",
-                   "velollm/io/hardware/runner.py"},
+                   "velollm/backends/llamacpp/llamabench.py", "velollm/io/hardware/runner.py"},
 }
 # External tool -> the modules that run it (an argv list literal starting with its name).
 TOOLS = {

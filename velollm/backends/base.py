@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 # What render returns lives in the pure core, because the Plan carries it to apply.
 from velollm.core.files import RenderedFile
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient
+    from velollm.bench.runner import ScenarioResult
+    from velollm.bench.suites import Suite
     from velollm.core.effect import Effect, ModelEffect
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
@@ -115,3 +117,16 @@ class Backend(Protocol):
                version: str | None, *, log_path: Path | None,
                models: Mapping[str, Mapping[str, ParamValue]],
                retired: Collection[str] = ()) -> Verification: ...
+
+
+@runtime_checkable
+class BenchEngines(Protocol):
+    """A backend that can also measure with its runtime's own tool, without the server
+    (llama.cpp: llama-bench): `velollm benchmark --engine NAME`."""
+
+    def bench_engines(self) -> tuple[str, ...]: ...
+    # settings: the LLAMA_ARG_*-style values to measure with (what velollm last applied);
+    # returns (results, the benchmark document), as a server benchmark does
+    def bench_engine(self, engine: str, *, model: str | None, suite: Suite,
+                     settings: Mapping[str, str]
+                     ) -> tuple[list[ScenarioResult], dict[str, Any]]: ...

@@ -24,7 +24,14 @@ from typing import Any
 
 from velollm.backends.llamacpp.metrics import Counters
 from velollm.backends.llamacpp.stream import TITLE, error_message, parse_stream
-from velollm.backends.wire import Done, ModelDetails, ModelTag, RunningModel, Token
+from velollm.backends.wire import (
+    Done,
+    ModelDetails,
+    ModelTag,
+    RunningModel,
+    Token,
+    TokenCounters,
+)
 from velollm.errors import ServerResponseError, ServerUnreachableError
 from velollm.io.http import Http, Limits
 
@@ -95,6 +102,17 @@ class LlamaServerClient:
                 return None
             raise
         return parse(text, f"{TITLE} at {self.base_url} /metrics")
+
+    def token_counters(self) -> TokenCounters | None:
+        """wire.CountsTokens: /metrics' totals; None without --metrics."""
+        c = self.metrics()
+        if c is None:
+            return None
+        values = [c.get(k) for k in ("prompt_tokens_total", "prompt_seconds_total",
+                                     "tokens_predicted_total", "tokens_predicted_seconds_total")]
+        if any(v is None for v in values):
+            return None
+        return TokenCounters(*(float(v or 0.0) for v in values))
 
     # -- wire.ServerClient -------------------------------------------------------------------
     def version(self) -> str:
