@@ -64,6 +64,14 @@ def test_endpoints_and_stream(llama_server: LlamaServerFactory) -> None:
         assert grew["tokens_predicted_seconds_total"] == pytest.approx(
             m.eval_duration_ns / 1e9, abs=0.002)
         assert m.done_reason in ("length", "stop")
+
+        # /completion takes the prompt as it is (no chat template): the same timings and counters
+        raw = LlamaServerClient(server.base_url, api="completion")
+        before = after
+        _text, raw_done = _generate(raw, 8)
+        grew = (client.metrics() or before).since(before)
+        assert grew["tokens_predicted_total"] == raw_done.metrics.eval_count
+        raw.close()
     finally:
         client.close()
 

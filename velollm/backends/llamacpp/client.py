@@ -7,8 +7,7 @@ Endpoints of build 11669 (shared/realrt/README.md; samples in tests/backends/lla
   default_generation_settings.n_ctx (the context of ONE slot), chat_template;
 - /v1/models: data[].id and .meta {n_ctx_train, n_params, size, n_vocab, n_embd, ftype};
 - /slots (unless --no-slots), /metrics (only with --metrics, else 501);
-- /completion, streamed: `data: {...}` lines, the last with "stop": true, `stop_type`
-  (limit | eos | word) and `timings{prompt_n, prompt_ms, predicted_n, predicted_ms}`; no [DONE].
+- /v1/chat/completions and /completion, streamed (stream.py), with the server's own timings.
 A llama-server serves one model (router mode aside): the model name of a request is not needed,
 and the benchmark's name for it is the /v1/models id (the path, or the --alias).
 """
@@ -20,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from velollm.backends.llamacpp.metrics import Counters
 from velollm.backends.llamacpp.stream import TITLE, error_message, parse_stream
@@ -50,8 +49,9 @@ class LlamaServerClient:
     retries: int = 2  # extra attempts after a failed connect, never after an answer
     backoff: float = 0.25
     sleep: Callable[[float], None] = time.sleep
-    # base_url -> the server's pid (current.find_server; kept out of the HTTP client)
+    # base_url -> the server's pid (current.server_pid; kept out of the HTTP client)
     find_pid: Callable[[str], int | None] | None = None
+    api: Literal["chat", "completion"] = "chat"
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -148,20 +148,31 @@ class LlamaServerClient:
     def generate(self, model: str, prompt: str, options: dict[str, Any] | None = None,
                  keep_alive: str | int | None = None,  # noqa: ARG002 - its model stays loaded
                  ) -> Iterator[Token | Done]:
-        """Stream /completion: Token chunks, then one Done with the server's own timings."""
+        """Stream the prompt: Token chunks, then one Done with the server's own timings.
+        `api` "chat" sends it as a user message (the model's chat template applied, as Ollama's
+        /api/generate does: an instruct model answers a raw prompt with an end-of-turn token
+        at once), "completion" as it is."""
         opts = dict(options or {})
-        body: dict[str, Any] = {"prompt": prompt, "stream": True}
-        if "num_predict" in opts:
-            body["n_predict"] = opts.pop("num_predict")
-        body.update(opts)  # temperature, seed: the same names in llama-server
+        n_predict = opts.pop("num_predict", None)
+        if self.api == "chat":
+            path = "/v1/chat/completions"
+            body: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}],
+                                    "stream": True}
+            if n_predict is not None:
+                body["max_tokens"] = n_predict
+        else:
+            path, body = "/completion", {"prompt": prompt, "stream": True}
+            if n_predict is not None:
+                body["n_predict"] = n_predict
+        body.update(opts)  # temperature, seed, ignore_eos: the same names in llama-server
         if model:
             body["model"] = model  # ignored by a one-model server, chooses in router mode
-        lines = self._call(lambda: self._http.lines("POST", "/completion", body), "/completion")
+        lines = self._call(lambda: self._http.lines("POST", path, body), path)
         return parse_stream(lines, self.base_url)
 
     def another(self) -> LlamaServerClient:
         return LlamaServerClient(self.base_url, self.connect_timeout, self.read_timeout,
-                                 find_pid=self.find_pid)
+                                 find_pid=self.find_pid, api=self.api)
 
     def server_pid(self) -> int | None:
         """The llama-server process serving base_url here (current.server_pid, handed in)."""

@@ -1,9 +1,15 @@
-"""llama-server's streamed /completion: `data: {...}` lines -> wire.Token / wire.Done.
+"""llama-server's streamed answers: `data: {...}` lines -> wire.Token / wire.Done.
 
-The last chunk has "stop": true, `stop_type` (limit | eos | word) and the server's own
-`timings{prompt_n, prompt_ms, predicted_n, predicted_ms}`, which become wire.Metrics: the server
-timed both phases itself, so the benchmark's decode and prefill rates are the server's.
-No `[DONE]` line ends it (the OpenAI endpoints send one: skipped if seen).
+- /completion (the prompt as it is): `content` pieces; the last chunk has "stop": true,
+  `stop_type` (limit | eos | word) and the timings; no `[DONE]`.
+- /v1/chat/completions (the model's chat template applied, as Ollama's /api/generate does):
+  `choices[0].delta.content` pieces; the chunk with `finish_reason` (length | stop) carries the
+  timings; `data: [DONE]` ends the stream.
+The timings `{prompt_n, prompt_ms, predicted_n, predicted_ms}` become wire.Metrics: the server
+timed both phases itself. predicted_ms runs from the first generated token (sampled with the
+prompt) to the last, so it spans predicted_n - 1 decode steps; llama-server's own
+predicted_per_second divides by that, /metrics' counters (and so the benchmark, which sums
+them alike) by predicted_n. One token has no decode step: its duration is left unknown.
 """
 
 from __future__ import annotations
@@ -48,10 +54,36 @@ def final_metrics(last: dict[str, Any]) -> Metrics:
     timings: dict[str, Any] = t if isinstance(t, dict) else {}
     prompt_ns, predicted_ns = _ns(timings.get("prompt_ms")), _ns(timings.get("predicted_ms"))
     total = None if prompt_ns is None or predicted_ns is None else prompt_ns + predicted_ns
-    stop_type = _text(last.get("stop_type"))
-    return Metrics(total, None, _count(timings.get("prompt_n")), prompt_ns,
-                   _count(timings.get("predicted_n")), predicted_ns,
-                   _DONE_REASON.get(stop_type, stop_type))
+    stop_type = _text(last.get("stop_type")) or _finish_reason(last) or ""
+    predicted = _count(timings.get("predicted_n"))
+    if predicted is not None and predicted <= 1:
+        predicted_ns = None  # no decode step was timed: a rate from it would be noise
+    return Metrics(total, None, _count(timings.get("prompt_n")), prompt_ns, predicted,
+                   predicted_ns, _DONE_REASON.get(stop_type, stop_type))
+
+
+def _choice(chunk: dict[str, Any]) -> dict[str, Any]:
+    choices = chunk.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    return first if isinstance(first, dict) else {}
+
+
+def _finish_reason(chunk: dict[str, Any]) -> str | None:
+    reason = _choice(chunk).get("finish_reason")
+    return reason if isinstance(reason, str) else None
+
+
+def _piece(chunk: dict[str, Any]) -> str:
+    """The text of a chunk of either endpoint."""
+    if "choices" in chunk:
+        delta = _choice(chunk).get("delta")
+        return _text(delta.get("content")) if isinstance(delta, dict) else ""
+    return _text(chunk.get("content"))
+
+
+def _last_chunk(chunk: dict[str, Any]) -> bool:
+    return chunk.get("stop") is True or (_finish_reason(chunk) is not None
+                                         and "timings" in chunk)
 
 
 def parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done]:
@@ -66,10 +98,10 @@ def parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done
             if "error" in chunk:
                 raise GenerationError(f"{TITLE} reported an error mid-stream: "
                                       f"{error_message(chunk)}", kind="server_error")
-            piece = chunk.get("content")
-            if isinstance(piece, str) and piece:
+            piece = _piece(chunk)
+            if piece:
                 yield Token(piece)
-            if chunk.get("stop") is True:
+            if _last_chunk(chunk):
                 yield Done(final_metrics(chunk))
                 return
     except ServerTimeoutError as exc:
@@ -86,7 +118,8 @@ def parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done
     if not seen:
         raise GenerationError(f"the stream from {base_url} ended before the first chunk",
                               kind="cut", hint="did llama-server stop? check its log")
-    raise GenerationError(f"the stream from {base_url} ended without a \"stop\": true chunk",
+    raise GenerationError(f"the stream from {base_url} ended without its final chunk (the "
+                          "one with the timings)",
                           kind="incomplete", hint="did llama-server stop? check its log")
 
 
