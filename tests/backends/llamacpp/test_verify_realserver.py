@@ -10,6 +10,7 @@ import pytest
 
 from tests.backends.llamacpp.test_current import FLAG_ENV
 from tests.realllama import LlamaServerFactory
+from velollm.backends.base import ServerProcess
 from velollm.backends.llamacpp import verify
 from velollm.backends.llamacpp.client import LlamaServerClient
 from velollm.io.state import FileRecord, State
@@ -97,3 +98,31 @@ def test_another_servers_log_is_not_used(llama_server: LlamaServerFactory,
     client.close()
     assert any("not of" in n for n in found.notes)
     assert found.server["log"] is None and found.server["pid"] == a.pid
+
+
+def test_the_servers_own_log_file_is_found(llama_server: LlamaServerFactory,
+                                           tmp_path: Path) -> None:
+    """Started with LLAMA_ARG_LOG_FILE: verify reads that log without --log, and -fitt beyond
+    the machine's memory makes fit halve the context, which verify notes."""
+    log = tmp_path / "own.log"
+    server = llama_server({"LLAMA_ARG_LOG_FILE": str(log), "LLAMA_ARG_LOG_VERBOSITY": "4",
+                           "LLAMA_ARG_FLASH_ATTN": "on", "LLAMA_ARG_FIT_TARGET": "99999999"})
+    client = LlamaServerClient(server.base_url)
+    found = verify.verify(State(), {"LLAMA_ARG_FLASH_ATTN": "on"}, "shell", client, None,
+                          log_path=None, flag_env=FLAG_ENV)
+    client.close()
+    (effect,) = found.effects
+    assert effect.status == "effective" and "its log" in effect.why, effect
+    assert found.server["log"] == str(log)
+    assert any("fit reduced the context" in n for n in found.notes), found.notes
+
+
+def test_a_relative_log_file_is_the_servers_working_directory(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "5").mkdir(parents=True)
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "x.log").write_text("llama_server: initializing\n")
+    (proc / "5" / "cwd").symlink_to(tmp_path / "srv")
+    p = ServerProcess(5, ("/usr/bin/llama-server", "--log-file", "x.log"), {})
+    assert verify.own_log_file(p, proc) == tmp_path / "srv" / "x.log"
+    assert verify.own_log_file(ServerProcess(5, ("llama-server",), {}), proc) is None

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from velollm.backends.base import Verification
+from velollm.backends.base import ServerProcess, Verification
 from velollm.backends.llamacpp import current, effects, logs
 from velollm.backends.llamacpp.client import LlamaServerClient
 from velollm.errors import VelollmError
@@ -69,6 +69,37 @@ def _read_log(log_path: Path | None, base_url: str, age: float | None,
     return facts
 
 
+def own_log_file(process: ServerProcess, proc: Path = Path("/proc")) -> Path | None:
+    """The file the server logs to by itself (--log-file / LLAMA_ARG_LOG_FILE), resolved
+    against its working directory; None when it logs to its standard output only."""
+    flag = {"--log-file": "LLAMA_ARG_LOG_FILE"}
+    args = current.parse_args(current.program_args(process.cmdline) or (), flag)
+    name = args.get("LLAMA_ARG_LOG_FILE") or (process.environ or {}).get("LLAMA_ARG_LOG_FILE")
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        try:
+            path = Path(os.readlink(proc / str(process.pid) / "cwd")) / path
+        except OSError:
+            return None
+    return path if path.is_file() else None
+
+
+def _log_notes(log: logs.LogFacts | None) -> list[str]:
+    """What the log says the server decided by itself (fit), or failed at."""
+    if log is None:
+        return []
+    notes = []
+    if log.fit_context_from is not None:
+        notes.append(f"fit reduced the context from {log.fit_context_from} to "
+                     f"{log.fit_context_to} tokens to fit the memory (its log)")
+    if log.fit_result and log.fit_result.startswith("failed"):
+        notes.append(f"the server's log says: {log.fit_result}")
+    notes += [f"the server's log has an error: {e}" for e in log.errors[:3]]
+    return notes
+
+
 def _ask(client: LlamaServerClient, notes: list[str]
          ) -> tuple[dict[str, object] | None, bool | None, list[dict[str, object]]]:
     """(/props, whether /metrics is served, /slots) — what the server answers; a server that
@@ -106,7 +137,12 @@ def verify(state: State, wanted: Mapping[str, str], target: str, client: ServerC
         notes.append(f"the environment of llama-server (pid {process.pid}) is not readable: run "
                      "verify as its user or as root")
     props, metrics_enabled, slots = _ask(llama, notes)
+    if log_path is None and process is not None:
+        log_path = own_log_file(process, proc)
+        if log_path is not None:
+            notes.append(f"read the log llama-server writes itself ({log_path}, --log-file)")
     log = _read_log(log_path, llama.base_url, age, notes)
+    notes += _log_notes(log)
     if log is None and any(env in effects.LOG_ONLY for env in wanted):
         notes.append("flash attention, KV cache types, batch sizes and fit show only in the "
                      "server's log: pass it with --log FILE (llama-server -lv 4 writes them)")
