@@ -25,7 +25,7 @@ HOMES = {
     "yaml": {"velollm/config/yamlload.py"},
     "jsonschema": {"velollm/io/schemas.py"},
     "shtab": {"velollm/cli/completion.py"},
-    "gguf": set(),
+    "gguf": {"velollm/backends/llamacpp/modelinfo.py"},
     "prometheus_client": {"velollm/backends/llamacpp/metrics.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl

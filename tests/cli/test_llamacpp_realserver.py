@@ -17,16 +17,9 @@ import pytest
 
 from tests.cli.cliutil import cli
 from tests.realllama import LlamaServer, LlamaServerFactory, free_port, get
-from velollm.backends import BACKENDS
 from velollm.backends.llamacpp.effects import same
 
-pytestmark = [
-    pytest.mark.realserver,
-    # The backend object is the other half of issue 11 (branch h11core); these tests run once
-    # both halves are merged. TODO(lead): drop this mark at the merge.
-    pytest.mark.skipif("llamacpp" not in BACKENDS,
-                       reason="the llamacpp BACKEND (h11core) is not merged yet"),
-]
+pytestmark = pytest.mark.realserver
 
 WANTED = {"LLAMA_ARG_CTX_SIZE": "2048", "LLAMA_ARG_N_PARALLEL": "2",
           "LLAMA_ARG_FLASH_ATTN": "on", "LLAMA_ARG_CACHE_TYPE_K": "q8_0",
@@ -62,7 +55,8 @@ def test_plan_apply_restart_verify_benchmark(llama_server: LlamaServerFactory, t
                                              capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    before = llama_server()  # running before velollm wrote anything
+    # running before velollm wrote anything, with its own slots and a context flag
+    before = llama_server({"LLAMA_ARG_N_PARALLEL": "3"}, args=["-c", "3072"])
     runtime = llama_server.runtime
     (tmp_path / "velollm.yaml").write_text(_config(before, runtime.server))
 
@@ -71,9 +65,11 @@ def test_plan_apply_restart_verify_benchmark(llama_server: LlamaServerFactory, t
     plan = json.loads(out)
     for env, value in WANTED.items():  # CTX_SIZE: 1024 per slot x 2 slots
         assert same(env, value, plan["env"][env]), (env, plan["env"])
-    observed = {o["env"]: o for o in plan["observed"]}
-    assert observed["LLAMA_ARG_THREADS"]["source"] == \
-        f"running server (pid {before.pid}) environment"
+    observed = {o["env"]: (o["value"], o["source"]) for o in plan["observed"]}
+    running = f"running server (pid {before.pid})"
+    assert observed["LLAMA_ARG_N_PARALLEL"] == ("3", f"{running} environment")
+    assert observed["LLAMA_ARG_CTX_SIZE"] == ("3072", f"{running} command line")
+    assert any("LLAMA_ARG_CTX_SIZE=3072" in w and "wins" in w for w in plan["warnings"])
 
     code, out, err = cli(capsys, "apply", "--host", before.base_url, "--auto-approve", "--json")
     assert code == 0, err
@@ -87,6 +83,8 @@ def test_plan_apply_restart_verify_benchmark(llama_server: LlamaServerFactory, t
     assert code == 4
     assert stale["LLAMA_ARG_N_PARALLEL"]["status"] == "not effective"
     assert "restart" in stale["LLAMA_ARG_N_PARALLEL"]["why"]
+    assert "drop the flag" in stale["LLAMA_ARG_CTX_SIZE"]["why"]
+    assert stale["LLAMA_ARG_THREADS"]["status"] == "effective"  # -t 1 is every test server's
 
     llama_server.stop(before)  # restarted the way the file says: sourced, then llama-server
     after = llama_server({"LLAMA_ARG_LOG_VERBOSITY": "4"}, source=env_file, port=before.port)

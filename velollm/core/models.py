@@ -35,6 +35,22 @@ class ModelInfo:
     vocab_size: int | None = None
     sliding_window: int | None = None
     source: Source = "server"
+    # Optional facts for the llama.cpp memory model (core/llama_memory.py); None = not known.
+    feed_forward_length: int | None = None  # the largest per-layer value
+    swa_layers: tuple[bool, ...] | None = None  # per layer: sliding-window attention
+    recurrent_layers: tuple[bool, ...] | None = None  # per layer: recurrent state, no KV
+    expert_count: int | None = None
+    expert_used_count: int | None = None
+    expert_feed_forward_length: int | None = None
+    ssm_conv_kernel: int | None = None
+    ssm_inner_size: int | None = None
+    ssm_state_size: int | None = None
+    ssm_group_count: int | None = None
+    shortconv_l_cache: int | None = None  # LFM2's convolution state
+    layer_bytes: tuple[int, ...] | None = None  # tensor bytes per repeating layer (GGUF)
+    expert_bytes: tuple[int, ...] | None = None  # of which in MoE expert tensors
+    input_bytes: int | None = None  # token embeddings: always in host memory
+    output_bytes: int | None = None  # output norm + output head
 
     @property
     def offline(self) -> bool:

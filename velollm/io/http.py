@@ -6,7 +6,9 @@ A local server has no reason to redirect, compress, trickle or send gigabytes, s
   defeated by a server that sends one byte a second;
 - caps the size of a whole response and of any one streamed line, before reading past the cap;
 - asks for an uncompressed body and decodes a compressed one only up to the same cap (no gzip bomb);
-- ignores proxy variables (a loopback server must not be reached through a proxy).
+- ignores proxy variables (a loopback server must not be reached through a proxy);
+- opens one connection per request (loopback connects cost ~0.1 ms; a reused socket that the
+  server closed while idle would fail the next request as if the server were down).
 Every failure is a VelollmError naming the server, the request and what it did.
 `requests` is imported lazily so commands that never talk to a server stay fast.
 """
@@ -132,7 +134,9 @@ class Http:
             try:
                 response = self._http().request(
                     method, url, json=body, stream=stream, allow_redirects=False,
-                    headers={"Accept-Encoding": "identity"},
+                    # one connection per request: a kept-alive socket that the server closed
+                    # while idle fails the next request as if the server were gone
+                    headers={"Accept-Encoding": "identity", "Connection": "close"},
                     timeout=(min(self.limits.connect_s, left), left))
                 break
             except requests.ConnectionError as exc:

@@ -1,0 +1,163 @@
+"""Layer placement as llama.cpp's `--fit` does it (common/fit.cpp), on top of the sizes of llama_kv.
+
+Pure. --fit keeps `fit_target` MiB free on every GPU (default 1024). When the whole model does not fit
+it fills the GPUs back to front with whole layers; for a MoE model it first moves every layer's expert
+tensors to host memory and then brings experts back, last layers first, while they fit. Layers of
+`-ngl N` are the last N (the output head counts as one more); the token embeddings stay on the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from velollm.core import llama_kv
+from velollm.core.models import ModelInfo
+
+CPU = -1
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Every allocation of one context, per layer where llama.cpp allocates it per layer."""
+
+    layer_weights: tuple[int, ...]
+    expert_weights: tuple[int, ...]  # part of layer_weights in expert tensors
+    input_weights: int
+    output_weights: int
+    kv: tuple[int, ...]
+    recurrent: tuple[int, ...]
+    compute: int
+    host_compute: int  # the host's share when every layer runs on a GPU
+    output: int  # logits buffer, host memory
+
+    @property
+    def weights_total(self) -> int:
+        return sum(self.layer_weights) + self.input_weights + self.output_weights
+
+    @classmethod
+    def of(cls, model: ModelInfo, ctx: llama_kv.Context, type_k: str, type_v: str, fa: bool) -> Parts:
+        n = model.block_count
+        layers, inp, out = _weights(model)
+        experts = tuple(model.expert_bytes[:n]) if model.expert_bytes else (0,) * n
+        return cls(layers, experts + (0,) * (n - len(experts)), inp, out,
+                   llama_kv.kv_layer_bytes(model, ctx, type_k, type_v),
+                   llama_kv.recurrent_layer_bytes(model, ctx),
+                   llama_kv.compute_bytes(model, ctx, fa),
+                   4 * ctx.ubatch * model.embedding_length * 2,
+                   llama_kv.output_bytes(model, ctx))
+
+
+def _weights(model: ModelInfo) -> tuple[tuple[int, ...], int, int]:
+    n = max(1, model.block_count)
+    if model.layer_bytes:
+        layers = tuple(model.layer_bytes[:n]) + (0,) * (n - len(model.layer_bytes))
+        return layers, model.input_bytes or 0, model.output_bytes or 0
+    # Without the GGUF tensor list: the file split evenly over the layers plus input and output.
+    share = model.size_bytes // (n + 2)
+    return (share,) * n, share, model.size_bytes - share * (n + 1)
+
+
+@dataclass(frozen=True)
+class Placement:
+    layer_device: tuple[int, ...]  # per layer: GPU index or CPU
+    output_device: int
+    experts_on_cpu: tuple[bool, ...]
+    gpu_layers: int  # as -ngl counts them (output head included)
+    reason: str
+
+
+def place(parts: Parts, gpus_free: list[int], margin: int, gpu_layers: int | None) -> Placement:
+    n = len(parts.layer_weights)
+    if not gpus_free or gpu_layers == 0:
+        return Placement((CPU,) * n, CPU, (False,) * n, 0, "Everything runs in host memory.")
+    if gpu_layers is not None:
+        placed = _fill(parts, gpus_free, margin, min(gpu_layers, n + 1), (False,) * n, strict=False)
+        assert placed is not None
+        return _with_reason(placed, f"-ngl {gpu_layers} set: the last {placed.gpu_layers} layer(s) on the GPU(s).")
+    everything = _fill(parts, gpus_free, margin, n + 1, (False,) * n)
+    if everything is not None:
+        return _with_reason(everything, f"--fit: all {n + 1} layers fit on the GPU(s) with "
+                                        f"{margin // 2**20} MiB left free on each.")
+    if any(parts.expert_weights):
+        experts_cpu = [True] * n
+        best = _fill(parts, gpus_free, margin, n + 1, tuple(experts_cpu))
+        if best is not None:
+            for i in reversed(range(n)):  # bring the last layers' experts back while they fit
+                experts_cpu[i] = False
+                trial = _fill(parts, gpus_free, margin, n + 1, tuple(experts_cpu))
+                if trial is None:
+                    experts_cpu[i] = True
+                    break
+                best = trial
+            moved = sum(best.experts_on_cpu)
+            return _with_reason(best, f"--fit: all layers on the GPU(s), the experts of {moved} layer(s) "
+                                      f"in host memory, {margin // 2**20} MiB left free on each GPU.")
+    for ngl in range(n, -1, -1):
+        placed = _fill(parts, gpus_free, margin, ngl, tuple(bool(e) for e in parts.expert_weights))
+        if placed is not None:
+            return _with_reason(placed, f"--fit: {ngl} of {n + 1} layers fit on the GPU(s) with "
+                                        f"{margin // 2**20} MiB left free on each; the rest run on the CPU.")
+    return Placement((CPU,) * n, CPU, (False,) * n, 0, "--fit: no layer fits on the GPU(s).")
+
+
+def _with_reason(p: Placement, reason: str) -> Placement:
+    return Placement(p.layer_device, p.output_device, p.experts_on_cpu, p.gpu_layers, reason)
+
+
+def _fill(parts: Parts, gpus_free: list[int], margin: int, ngl: int, experts_cpu: tuple[bool, ...],
+          strict: bool = True) -> Placement | None:
+    """The last `ngl` layers on the GPUs, the last GPU taking the last layers; None if one overflows."""
+    n = len(parts.layer_weights)
+    devices = [CPU] * n
+    output_device = CPU
+    budget = [free - margin for free in gpus_free]
+    used = [0] * len(gpus_free)
+    gpu = len(gpus_free) - 1
+    order = ([n] if ngl > n else []) + list(range(n - 1, n - min(ngl, n) - 1, -1))
+    for index in order:
+        size = _layer_size(parts, index, experts_cpu)
+        while gpu > 0 and used[gpu] + size + parts.compute > budget[gpu]:
+            gpu -= 1
+        if strict and used[gpu] + size + parts.compute > budget[gpu]:
+            return None
+        used[gpu] += size
+        if index == n:
+            output_device = gpu
+        else:
+            devices[index] = gpu
+    return Placement(tuple(devices), output_device, experts_cpu if ngl else (False,) * n, ngl, "")
+
+
+def _layer_size(parts: Parts, index: int, experts_cpu: tuple[bool, ...]) -> int:
+    if index == len(parts.layer_weights):
+        return parts.output_weights
+    weights = parts.layer_weights[index] - (parts.expert_weights[index] if experts_cpu[index] else 0)
+    return weights + parts.kv[index] + parts.recurrent[index]
+
+
+def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """(device name, (weights, kv, compute, other)) for the host and each GPU that holds something."""
+    weights = [0] * (n_gpus + 1)  # index n_gpus is the host
+    kv = [0] * (n_gpus + 1)
+    other = [0] * (n_gpus + 1)
+    host = n_gpus
+    weights[host] += parts.input_weights
+    weights[host if placement.output_device == CPU else placement.output_device] += parts.output_weights
+    other[host] += parts.output
+    for i, dev in enumerate(placement.layer_device):
+        slot = host if dev == CPU else dev
+        expert = parts.expert_weights[i] if placement.experts_on_cpu[i] else 0
+        weights[slot] += parts.layer_weights[i] - expert
+        weights[host] += expert
+        kv[slot] += parts.kv[i]
+        other[slot] += parts.recurrent[i]
+    used = {host if d == CPU else d for d in placement.layer_device}
+    rows = []
+    for slot in [host, *range(n_gpus)]:
+        if slot != host and slot not in used and placement.output_device != slot:
+            continue
+        on_host_only = slot == host and host not in used and any(d != CPU for d in placement.layer_device)
+        compute = parts.host_compute if on_host_only else parts.compute
+        name = "cpu" if slot == host else f"gpu{slot}"
+        rows.append((name, (weights[slot], kv[slot], compute, other[slot])))
+    return rows
