@@ -98,7 +98,7 @@ def test_plan_apply_restart_verify_benchmark(llama_server: LlamaServerFactory, t
     assert doc["server"]["pid"] == after.pid
 
     code, out, err = cli(capsys, "benchmark", "--backend", "llamacpp", "--host", after.base_url,
-                         "--suite", "short_completion", "--iterations", "2", "--json")
+                         "--suite", "short_completion", "--iterations", "1", "--json")
     assert code == 0, err
     bench = json.loads(out)
     check = bench["server_counters"]
