@@ -4,7 +4,6 @@ with a deadline."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.realllama import LlamaRuntime
 from velollm.backends.llamacpp import install
 from velollm.backends.llamacpp.modelinfo import from_gguf, gather, model_paths
 from velollm.errors import ConfigError
@@ -93,8 +93,9 @@ def test_missing_binary(tmp_path: Path) -> None:
     assert got.path is None and got.build is None and "not found" in got.detail
 
 
-def test_real_binary_when_installed() -> None:
-    path = shutil.which("llama-server")
-    if path is None:
-        pytest.skip("llama-server is not on PATH")
-    assert (install.read_build(path)[0] or "").startswith("b")
+@pytest.mark.realserver
+def test_real_binary(llama_runtime: LlamaRuntime) -> None:
+    """The real llama-server of tests/realllama.py (Debian's wrapper: ld.so starts it)."""
+    build = install.read_build(str(llama_runtime.server))[0] or ""
+    assert build.startswith("b") and build[1:].isdigit()
+    assert install.probe("llama-server", str(llama_runtime.server)).build == build
