@@ -76,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(results: list[Any], document: dict[str, Any], out: Path | None, title: str) -> int:
+    from velollm.app.runlog import keep_run  # for `velollm dashboard` and `velollm report`
     from velollm.bench.counters import mismatch
     from velollm.report import bench as report
 
+    keep_run("benchmark", document)
     if out is not None:
         report.write_json_atomic(out, document)
     code = EXIT_INTERRUPTED if document["partial"] else 0
