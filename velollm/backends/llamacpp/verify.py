@@ -145,7 +145,8 @@ def verify(state: State, wanted: Mapping[str, str], target: str, client: ServerC
     notes += _log_notes(log)
     if log is None and any(env in effects.LOG_ONLY for env in wanted):
         notes.append("flash attention, KV cache types, batch sizes and fit show only in the "
-                     "server's log: pass it with --log FILE (llama-server -lv 4 writes them)")
+                     "server's log (llama-server -lv 4 writes them): give it to `velollm verify "
+                     "--log FILE`, or start llama-server with --log-file FILE to have it found")
     elif log is not None and not log.verbose and any(env in effects.LOG_ONLY for env in wanted):
         notes.append(f"{log_path} is a default-verbosity log: start llama-server with -lv 4 "
                      "(LLAMA_ARG_LOG_VERBOSITY=4) to see flash attention, KV types and fit")
