@@ -91,7 +91,7 @@ def test_keep_run_records_what_was_applied(tmp_path: Path) -> None:
     from velollm.io.fileops import atomic_write
     from velollm.io.state import FileRecord, state_path
 
-    applied = State(files=(FileRecord("/x/env", "abc"),), plan_id="p1",
+    applied = State(files=(FileRecord("/x/env", "a" * 64),), plan_id="p1",
                     applied_at="20261201T100000000000Z",
                     settings={"env": {"OLLAMA_NUM_PARALLEL": "4"}})
     atomic_write(state_path(tmp_path), applied.to_json().encode())

@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.wire import CountsTokens, ServerClient, TokenCounters
+from velollm.backends.wire import CountsTokens, RunningModel, ServerClient, TokenCounters
 from velollm.bench import runner, suites
 from velollm.bench.counters import cross_check
 from velollm.core.contention import Ticks, contention
 from velollm.core.stats import Verdict, compare, summarize
-from velollm.errors import ConfigError
+from velollm.errors import ConfigError, VelollmError
 from velollm.io import contention as contention_io
 from velollm.io.fileops import atomic_write
 from velollm.io.xdg import state_dir
@@ -64,6 +64,16 @@ class BenchmarkInterrupted(KeyboardInterrupt):
         self.measurement = measurement
 
 
+class BenchmarkStopped(VelollmError):
+    """The run ended early (a server fault, the run's deadline): the error says why, in the
+    server's words; `measurement` holds what was measured, its document marked partial."""
+
+    def __init__(self, measurement: Measurement, error: VelollmError) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.measurement = measurement
+        self.error = error
+
+
 def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
                   version: str | None = None,
                   hardware: Callable[[], dict[str, Any] | None] = lambda: None,
@@ -88,6 +98,12 @@ def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
                               run_settings(client, model, details.parameters, suite))
         raise BenchmarkInterrupted(Measurement(exc.results, {**report.build_document(
             info, suite, exc.results, partial=True), "contention": busy})) from None
+    except runner.Stopped as exc:  # the server is not asked again: it just misbehaved
+        info = report.RunInfo(model, client.base_url, version, started, None,
+                              _settings(details.parameters, suite, None))
+        document = {**report.build_document(info, suite, exc.results, partial=True),
+                    "contention": _contention(before, pid), "stopped": exc.error.message}
+        raise BenchmarkStopped(Measurement(exc.results, document), exc.error) from None
     busy = _contention(before, pid)
     info = report.RunInfo(model, client.base_url, version, started, hardware(),
                           run_settings(client, model, details.parameters, suite))
@@ -113,6 +129,11 @@ def run_settings(client: ServerClient, model: str, parameters: str,
                  suite: suites.Suite) -> dict[str, Any]:
     """The document's `settings`: what was in force while the suite ran."""
     loaded = next((m for m in client.ps() if m.name in (model, f"{model}:latest")), None)
+    return _settings(parameters, suite, loaded)
+
+
+def _settings(parameters: str, suite: suites.Suite,
+              loaded: RunningModel | None) -> dict[str, Any]:
     return {
         # Runner options (num_ctx, num_batch, num_thread, num_gpu) are never sent: what is in force
         # is the server's and the Modelfile's, held constant for every request.

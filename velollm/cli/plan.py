@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from velollm.cli._deadlines import add_deadline_options, bounded
 from velollm.cli._planning import add_plan_options, request_from
 from velollm.output import OUT
 
@@ -28,9 +29,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                    help="with --detailed-exitcode, also exit 2 when nothing is to change but "
                         "the running server has not restarted with the settings yet "
                         "(pending restart)")
+    # plan reads a version, a model list and each model's metadata: seconds, not minutes
+    add_deadline_options(p, 60.0, answer_s=10.0)
 
 
 def run(args: argparse.Namespace) -> int:
+    with bounded(args):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from velollm.app.planning import make_plan
     from velollm.io.fileops import atomic_write
     from velollm.report.plan import render_plan

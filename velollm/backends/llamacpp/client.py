@@ -45,7 +45,7 @@ class ServerLoadingError(ServerResponseError):
 class LlamaServerClient:
     base_url: str
     connect_timeout: float = 2.0
-    read_timeout: float = 120.0
+    read_timeout: float | None = None  # the whole request; None: the command's (--timeout)
     retries: int = 2  # extra attempts after a failed connect, never after an answer
     backoff: float = 0.25
     sleep: Callable[[float], None] = time.sleep
