@@ -163,4 +163,7 @@ def test_down_loading_and_killed_are_one_clear_error(llama_server: LlamaServerFa
     code, _, err = cli(capsys, "benchmark", "--backend", "llamacpp", "--host", server.base_url,
                        "--suite", "medium_completion", "--iterations", "1")
     killer.join()
-    assert code == 1 and "not reachable" in _one_error(err)
+    # the benchmark stops at the fault, with what it measured (killed between two requests,
+    # which 128 tokens at -t 1 make unlikely, the next finds nobody there)
+    line = _one_error(err)
+    assert code == 1 and ("cut before the end" in line or "not reachable" in line), line
