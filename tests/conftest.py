@@ -11,7 +11,7 @@ import pytest
 
 from velollm import output
 
-pytest_plugins = ["tests.realserver", "tests.system_guard"]
+pytest_plugins = ["tests.realserver", "tests.realllama", "tests.system_guard"]
 
 
 @pytest.fixture(autouse=True)

@@ -29,12 +29,15 @@ HOMES = {
     "http.server": {"velollm/io/webserver.py"},  # the dashboard's server (stdlib)
     "gguf": {"velollm/backends/llamacpp/modelinfo.py"},
     "optuna": {"velollm/bench/tuner.py"},
+    "prometheus_client": {"velollm/backends/llamacpp/metrics.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl
-    # getenv), and hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler).
-    # io/launch.py starts the servers velollm measures on (speculative decoding, tune).
+    # getenv), hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler),
+    # llama.cpp's llama-bench (benchmark --engine llama-bench), and the servers velollm
+    # measures on (io/launch.py: speculative decoding, tune).
     "subprocess": {"velollm/app/applying.py", "velollm/backends/ollama/current.py",
-                   "velollm/io/hardware/runner.py", "velollm/io/launch.py"},
+                   "velollm/backends/llamacpp/llamabench.py", "velollm/io/hardware/runner.py",
+                   "velollm/io/launch.py"},
 }
 # External tool -> the modules that run it (an argv list literal starting with its name).
 TOOLS = {

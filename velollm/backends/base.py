@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 # What render returns lives in the pure core, because the Plan carries it to apply.
 from velollm.core.files import RenderedFile
@@ -20,6 +20,8 @@ from velollm.errors import VelollmError
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient, StreamFormat
+    from velollm.bench.runner import ScenarioResult
+    from velollm.bench.suites import Suite
     from velollm.core.effect import Effect, ModelEffect
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
@@ -197,3 +199,15 @@ class Backend(Protocol):
                     progress: Callable[[str], None]) -> SpeculativeSweep: ...
     # -- tuning: candidates measured on fresh servers, or TuningUnsupported ---------------------
     def tuning(self, request: TuneRequest) -> Tuning: ...
+
+@runtime_checkable
+class BenchEngines(Protocol):
+    """A backend that can also measure with its runtime's own tool, without the server
+    (llama.cpp: llama-bench): `velollm benchmark --engine NAME`."""
+
+    def bench_engines(self) -> tuple[str, ...]: ...
+    # settings: the LLAMA_ARG_*-style values to measure with (what velollm last applied);
+    # returns (results, the benchmark document), as a server benchmark does
+    def bench_engine(self, engine: str, *, model: str | None, suite: Suite,
+                     settings: Mapping[str, str]
+                     ) -> tuple[list[ScenarioResult], dict[str, Any]]: ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from velollm.errors import VelollmError
 
@@ -201,3 +201,22 @@ class StreamFormat(Protocol):
 
     def request(self, model: str, prompt: str, n_predict: int) -> tuple[str, dict[str, Any]]: ...
     def parse(self, line: bytes) -> StreamEvent | None: ...  # None: a line without content
+
+
+@dataclass(frozen=True)
+class TokenCounters:
+    """A server's own running totals (llama-server's /metrics), read before and after a
+    benchmark to cross-check the token counts and durations its streams reported."""
+
+    prompt_tokens: float
+    prompt_seconds: float
+    predicted_tokens: float
+    predicted_seconds: float
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """A client whose server keeps token counters (None: it does not serve them now, e.g.
+    llama-server started without --metrics)."""
+
+    def token_counters(self) -> TokenCounters | None: ...

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.wire import RunningModel, ServerClient
+from velollm.backends.wire import CountsTokens, RunningModel, ServerClient, TokenCounters
 from velollm.bench import runner, suites
+from velollm.bench.counters import cross_check
 from velollm.core.contention import Ticks, contention
 from velollm.core.stats import Verdict, compare, summarize
 from velollm.errors import ConfigError, VelollmError
@@ -87,6 +88,7 @@ def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     pid = client.server_pid()
     before = contention_io.ticks(pid)
+    counted = _counters(client)
     try:
         results = runner.run_suite(client, client.another, model, suite,
                                    progress=progress)
@@ -105,8 +107,14 @@ def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
     busy = _contention(before, pid)
     info = report.RunInfo(model, client.base_url, version, started, hardware(),
                           run_settings(client, model, details.parameters, suite))
-    return Measurement(results, {**report.build_document(info, suite, results),
-                                 "contention": busy})
+    extra: dict[str, Any] = {"contention": busy}
+    if isinstance(client, CountsTokens):  # a server with its own counters (llama-server)
+        extra["server_counters"] = cross_check(counted, _counters(client), results)
+    return Measurement(results, {**report.build_document(info, suite, results), **extra})
+
+
+def _counters(client: ServerClient) -> TokenCounters | None:
+    return client.token_counters() if isinstance(client, CountsTokens) else None
 
 
 def _contention(before: Ticks | None, pid: int | None) -> dict[str, Any] | None:

@@ -35,6 +35,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "http://127.0.0.1:11434)")
     p.add_argument("--backend", metavar="NAME", default=None,
                    help="the kind of server (default: ollama)")
+    p.add_argument("--engine", metavar="NAME", default="server",
+                   help="server: through the running server's API (default); llama-bench: "
+                        "llama.cpp's own tool, without the server, with the settings velollm "
+                        "applied (backend llamacpp; --model names the GGUF file)")
     add_deadline_options(p, RUN_DEADLINE_S, generation_s=GENERATION_S)
     _speculative.add_options(p)
     _load.add_options(p)
@@ -50,12 +54,19 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from velollm.backends import get_backend
     from velollm.bench import baseline, suites
-    from velollm.report import bench as report
     from velollm.report.progress import progress_bar
 
     suite = suites.get_suite(args.suite, iterations=args.iterations,
                              concurrency=args.concurrency)
     backend = get_backend(args.backend)
+    if args.engine != "server":
+        from velollm.app.engines import measure_with
+
+        engine_results, engine_doc = measure_with(backend, args.engine, args.model, suite)
+        return _report(engine_results, engine_doc, args.out,
+                       f"Benchmark of {engine_doc['model']} with {args.engine} "
+                       f"{engine_doc['server']['version']} ({suite.iterations} runs each)",
+                       None, args.engine)
     client = backend.client(backend.base_url(args.host))
     version = client.version()
     model = args.model or _default_model(client, backend.title)
@@ -79,29 +90,40 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.clear()
-    results, document = measured.results, measured.document
+    return _report(measured.results, measured.document, args.out,
+                   f"Benchmark of {model} on {backend.title} {version} at {client.base_url} "
+                   f"(suite {suite.name}, {suite.iterations} runs + {suite.warmup} warm-up each)",
+                   stopped, client.base_url)
+
+
+def _report(results: list[Any], document: dict[str, Any], out: Path | None, title: str,
+            stopped: Exception | None, url: str) -> int:
     from velollm.app.runlog import keep_run  # for `velollm dashboard` and `velollm report`
+    from velollm.bench.counters import mismatch
+    from velollm.report import bench as report
 
     keep_run("benchmark", document)
-    if args.out is not None:
-        report.write_json_atomic(args.out, document)
-    failure = _failure(stopped, document, client.base_url)
+    if out is not None:
+        report.write_json_atomic(out, document)
+    failure = _failure(stopped, document, url)
     code = EXIT_ERROR if failure else EXIT_INTERRUPTED if document["partial"] else 0
     _busy(document)
+    disagree = mismatch(document)
+    if disagree:
+        OUT.warn(disagree)
     if OUT.json_mode:
         OUT.json(document)
-        _ended(document, args.out, failure)
+        _ended(document, out, failure)
         return code
-    OUT.line(f"Benchmark of {model} on {backend.title} {version} at {client.base_url} "
-             f"(suite {suite.name}, {suite.iterations} runs + {suite.warmup} warm-up each)")
+    OUT.line(title)
     OUT.line()
     for line in report.render_table(results):
         OUT.line(line)
     OUT.line()
     for line in report.render_summary(report.seed_summary(results)):
         OUT.line(line)
-    if args.out is not None:
-        OUT.info(f"wrote {args.out}" + (" (partial)" if document["partial"] else ""))
+    if out is not None:
+        OUT.info(f"wrote {out}" + (" (partial)" if document["partial"] else ""))
     _ended(document, None, failure)
     return code
 

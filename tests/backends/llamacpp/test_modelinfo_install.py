@@ -5,7 +5,6 @@ with a deadline."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.realllama import LlamaRuntime
 from velollm.backends.llamacpp import install, modelinfo
 from velollm.backends.llamacpp.modelinfo import from_gguf, gather, model_paths
 from velollm.errors import ConfigError
@@ -95,11 +95,12 @@ def test_missing_binary(tmp_path: Path) -> None:
     assert got.path is None and got.build is None and "not found" in got.detail
 
 
-def test_real_binary_when_installed() -> None:
-    path = shutil.which("llama-server")
-    if path is None:
-        pytest.skip("llama-server is not on PATH")
-    assert (install.read_build(path)[0] or "").startswith("b")
+@pytest.mark.realserver
+def test_real_binary(llama_runtime: LlamaRuntime) -> None:
+    """The real llama-server of tests/realllama.py (Debian's wrapper: ld.so starts it)."""
+    build = install.read_build(str(llama_runtime.server))[0] or ""
+    assert build.startswith("b") and build[1:].isdigit()
+    assert install.probe("llama-server", str(llama_runtime.server)).build == build
 
 
 def test_a_header_is_read_once_per_file_version(tmp_path: Path,

@@ -28,6 +28,8 @@ from velollm.backends.llamacpp.knobdata import KNOBS, NOT_KNOBS
 
 if TYPE_CHECKING:
     from velollm.backends.wire import ServerClient, StreamFormat
+    from velollm.bench.runner import ScenarioResult
+    from velollm.bench.suites import Suite
     from velollm.core.facts import Capabilities
     from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
@@ -146,8 +148,9 @@ class LlamaCppBackend:
         return ModelFacts(tuple(infos), version, version is not None or read_all, tuple(notes))
 
     def settings_now(self, base_url: str) -> dict[str, Observed]:
-        current = _h11server("current")
-        return {} if current is None else dict(current.settings_now(base_url, knobs.FLAG_ENV))
+        from velollm.backends.llamacpp import current
+
+        return current.settings_now(base_url, knobs.FLAG_ENV)
 
     def recommend(self, hardware: Hardware, desired: DesiredInput,
                   infos: Sequence[ModelInfo], caps: Capabilities) -> Settings:
@@ -194,7 +197,7 @@ class LlamaCppBackend:
             out.append(f"llama-server runs as the systemd service llama-server.service, which "
                        f"never reads a {kind} file: use `--target systemd` (with sudo)")
         for o in observed:
-            if o["env"] in settings and o["source"].startswith("command line"):
+            if o["env"] in settings and o["source"].endswith("command line"):
                 out.append(f"{o['source']} sets {o['env']}={o['value']}: a flag on "
                            "llama-server's command line wins over the variable velollm writes")
         return out
@@ -206,23 +209,33 @@ class LlamaCppBackend:
         return LlamaStream()
 
     def client(self, base_url: str) -> ServerClient:
-        module = _h11server("client")
-        if module is None:
-            raise NotImplementedError("llamacpp/client.py is not merged yet")
-        client: ServerClient = module.LlamaServerClient(base_url)
-        return client
+        from velollm.backends.llamacpp.client import LlamaServerClient
+        from velollm.backends.llamacpp.current import server_pid
+
+        return LlamaServerClient(base_url, find_pid=server_pid)
 
     def verify(self, state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
                version: str | None, *, log_path: Path | None,
                models: Mapping[str, Mapping[str, ParamValue]],  # noqa: ARG002
                retired: Collection[str] = ()) -> Verification:
-        verify = _h11server("verify")
-        if verify is None:
-            raise NotImplementedError("llamacpp/verify.py is not merged yet")
-        result: Verification = verify.verify(state, wanted, target, client, version,
-                                             log_path=log_path, flag_env=knobs.FLAG_ENV,
-                                             retired=retired)
-        return result
+        from velollm.backends.llamacpp import verify
+
+        return verify.verify(state, wanted, target, client, version, log_path=log_path,
+                             flag_env=knobs.FLAG_ENV, retired=retired)
+
+    # -- benchmark tools besides the server (base.BenchEngines) ----------------------------------
+    def bench_engines(self) -> tuple[str, ...]:
+        return ("llama-bench",)
+
+    def bench_engine(self, engine: str, *, model: str | None, suite: Suite,  # noqa: ARG002
+                     settings: Mapping[str, str]
+                     ) -> tuple[list[ScenarioResult], dict[str, Any]]:
+        """llama-bench beside the configured llama-server (else on PATH), with `settings`."""
+        from velollm.backends.llamacpp import llamabench
+        from velollm.backends.llamacpp.install import find_tool
+
+        return llamabench.measure(model=model, suite=suite, settings=settings,
+                                  binary=find_tool("llama-bench", self._binary))
 
 
     def speculative(self, request: SpeculativeRequest,
@@ -261,25 +274,10 @@ def _path(text: str | None) -> Path | None:
 
 
 def _server_version(base_url: str) -> str | None:
-    """The running server's build ("b11669") from /props, else None (down, or not yet merged:
-    current.py is h11server's; without it the installed binary's build is used)."""
-    current = _h11server("current")
-    version: str | None = None if current is None else current.server_version(base_url)
-    return version
+    """The running server's build ("b11669") from /props, else None (down)."""
+    from velollm.backends.llamacpp.current import server_version
 
-
-def _h11server(module: str) -> Any:
-    """client.py, current.py and verify.py of this folder (the other half of issue 11); None
-    until they are merged. TODO(merge): the one place to drop once they are in."""
-    import importlib
-
-    name = f"velollm.backends.llamacpp.{module}"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:  # the module is there but something it imports is not
-            raise
-        return None
+    return server_version(base_url)
 
 
 BACKEND = LlamaCppBackend()
