@@ -53,9 +53,15 @@ def make_app(rate: float) -> web.Application:
     async def version(_request: web.Request) -> web.Response:
         return web.json_response({"version": "0.0.0-fake"})
 
+    async def props(_request: web.Request) -> web.Response:  # what llama-server's client reads
+        return web.json_response({"build_info": "b0-fake", "total_slots": 256,
+                                  "model_path": "/fake.gguf",
+                                  "default_generation_settings": {"n_ctx": 4096}})
+
     app = web.Application()
     app.add_routes([web.post("/api/generate", ollama), web.post("/completion", llama),
-                    web.get("/health", health), web.get("/api/version", version)])
+                    web.get("/health", health), web.get("/api/version", version),
+                    web.get("/props", props)])
     return app
 
 

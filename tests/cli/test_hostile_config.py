@@ -11,7 +11,8 @@ import pytest
 
 from tests.cli import hwdocs
 from tests.cli.cliutil import refused
-from velollm.config.yamlload import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_NODES
+from velollm.config.yamlload import MAX_ALIASES, MAX_DEPTH, MAX_NODES
+from velollm.config.yamltext import MAX_BYTES
 
 B = "version: 1\ntarget: {kind: shell}\n"
 M = "models:\n  - name: llama3.2:1b\n"

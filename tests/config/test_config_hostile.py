@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from velollm import main
-from velollm.config.yamlload import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
+from velollm.config.yamlload import MAX_ALIASES, MAX_DEPTH
+from velollm.config.yamltext import MAX_BYTES
 
 CASES: dict[str, tuple[bytes, str]] = {
     "nul_bytes": (b"version: 1\nserver:\x00\n", "NUL bytes"),

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from velollm.backends import BACKENDS, DEFAULT, Backend
-from velollm.config.yamlload import Loaded, Problem, problem
+from velollm.config.yamlload import Loaded
+from velollm.config.yamltext import Problem, problem
 from velollm.io.render import CONTROL_PROBLEM, control_character, writing_problem
 from velollm.resources import data_dir, load_schema
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from velollm.config.yamlload import decode, load_text, read_bytes, section_spans
+from velollm.config.yamlload import load_text, section_spans
+from velollm.config.yamltext import decode, read_bytes
 from velollm.errors import ConfigError
 
 

@@ -13,24 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.errors import SchemaValidationError
+from velollm.config.yamltext import (  # re-exported: the callers' one entry point
+    Problem,
+    _fail,
+    decode,
+    problem,
+    read_bytes,
+)
 
 if TYPE_CHECKING:
     import yaml
 
 # A velollm.yaml is a few hundred bytes, a heavily commented one a few KiB. PyYAML is pure
-# Python (~10-40 s per MiB of dense flow collections on a busy machine): these bounds keep the
-# worst file under a few seconds (benchmarks/yaml_worst_case.py measures it).
-MAX_BYTES = 256 * 1024
+# Python (~10-40 s per MiB of dense flow collections on a busy machine): these bounds (and
+# yamltext.MAX_BYTES) keep the worst file under a few seconds (benchmarks/yaml_worst_case.py).
 MAX_DEPTH = 64            # far below Python's recursion limit
 MAX_ALIASES = 100
 MAX_NODES = 10_000        # values in the file, and after alias expansion (billion laughs)
 
-Problem = dict[str, Any]  # {"path": "$.server.x", "line": 7 | None, "message": "..."}
 _Y = "tag:yaml.org,2002:"
 _CONSTRUCTED = {f"{_Y}{t}" for t in ("null", "bool", "int", "float")}
 _PLAIN = {f"{_Y}seq", f"{_Y}map"}
-_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
 # YAML 1.1 numbers nobody writes on purpose in a config: sexagesimal (1:30) and octal (010).
 _SURPRISING_NUMBER = re.compile(r"[-+]?([0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?|0[0-7_]+)\Z")
 
@@ -49,52 +52,10 @@ class Loaded:
         return None
 
 
-def problem(path: str, line: int | None, message: str) -> Problem:
-    return {"path": path, "line": line, "message": message}
-
-
 class _Refused(Exception):
     def __init__(self, message: str, line: int | None) -> None:
         super().__init__(message)
         self.message, self.line = message, line
-
-
-def _fail(name: str, problems: list[Problem]) -> SchemaValidationError:
-    named = [{"file": name, **p} for p in problems]  # so every command prints FILE:LINE
-    return SchemaValidationError(f"{name} cannot be read as YAML", named)
-
-
-def read_bytes(path: Path) -> bytes:
-    """At most MAX_BYTES + 1 bytes (decode() says when there are more), within a deadline: a FIFO
-    or a terminal given as the config never hangs (velollm/io/inputfile.py)."""
-    from velollm.io.inputfile import read_prefix
-
-    return read_prefix(path, limit=MAX_BYTES + 1, what="a velollm.yaml file",
-                       hint="create one with `velollm init`")
-
-
-def decode(raw: bytes, name: str) -> str:
-    def at(offset: int) -> int:
-        return raw[:offset].count(b"\n") + 1
-
-    if len(raw) > MAX_BYTES:
-        raise _fail(name, [problem("$", None, f"the file is larger than {MAX_BYTES} bytes; "
-                                              "a velollm.yaml is a few hundred bytes")])
-    if b"\x00" in raw:
-        raise _fail(name, [problem("$", at(raw.index(b"\x00")),
-                                   "the file contains NUL bytes: is it a binary file?")])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _fail(name, [problem("$", at(exc.start),
-                                   f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}): "
-                                   "save it as UTF-8")]) from None
-    tabs = [m.start() for m in _TAB_INDENT.finditer(text)]
-    if tabs:
-        raise _fail(name, [problem("$", text[:t].count("\n") + 1,
-                                   "a tab is used for indentation; YAML allows spaces only")
-                           for t in tabs[:10]])
-    return text
 
 
 def load_yaml(path: Path, name: str | None = None) -> Loaded:
