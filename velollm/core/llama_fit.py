@@ -29,6 +29,7 @@ class Parts:
     compute: int
     host_compute: int  # the host's share when every layer runs on a GPU
     output: int  # logits buffer, host memory
+    output_copy: int  # a tied output head: token_embd copied to a GPU that runs the output layer
 
     @property
     def weights_total(self) -> int:
@@ -42,9 +43,9 @@ class Parts:
         return cls(layers, experts + (0,) * (n - len(experts)), inp, out,
                    llama_kv.kv_layer_bytes(model, ctx, type_k, type_v),
                    llama_kv.recurrent_layer_bytes(model, ctx),
-                   llama_kv.compute_bytes(model, ctx, fa),
+                   llama_kv.compute_bytes(model, ctx, fa, type_k),
                    4 * ctx.ubatch * model.embedding_length * 2,
-                   llama_kv.output_bytes(model, ctx))
+                   llama_kv.output_bytes(model, ctx), inp if model.tied_output else 0)
 
 
 def _weights(model: ModelInfo) -> tuple[tuple[int, ...], int, int]:
@@ -130,7 +131,7 @@ def _fill(parts: Parts, gpus_free: list[int], margin: int, ngl: int, experts_cpu
 
 def _layer_size(parts: Parts, index: int, experts_cpu: tuple[bool, ...]) -> int:
     if index == len(parts.layer_weights):
-        return parts.output_weights
+        return parts.output_weights + parts.output_copy
     weights = parts.layer_weights[index] - (parts.expert_weights[index] if experts_cpu[index] else 0)
     return weights + parts.kv[index] + parts.recurrent[index]
 
@@ -142,7 +143,10 @@ def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, 
     other = [0] * (n_gpus + 1)
     host = n_gpus
     weights[host] += parts.input_weights
-    weights[host if placement.output_device == CPU else placement.output_device] += parts.output_weights
+    if placement.output_device == CPU:
+        weights[host] += parts.output_weights
+    else:
+        weights[placement.output_device] += parts.output_weights + parts.output_copy
     other[host] += parts.output
     for i, dev in enumerate(placement.layer_device):
         slot = host if dev == CPU else dev

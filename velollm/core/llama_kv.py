@@ -111,24 +111,46 @@ def output_bytes(model: ModelInfo, ctx: Context) -> int:
     return 4 * (model.vocab_size or 0) * max(1, ctx.slots)
 
 
-def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool) -> int:
+def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool, type_k: str = "f16") -> int:
     """Peak of the worst-case prompt graph (ubatch tokens over a full cache), as sched_reserve finds.
 
-    Per token the graph holds the residual stream and the FFN's gate/up/act (3 x ff + 5 x embd
-    floats), or while attending without flash attention, the f32 KQ scores of every head over the
-    whole cache of the largest stream; the KQ mask (f16 with FA, f32 without) lives throughout.
+    Fitted to llama-server's `compute buffer size` (benchmarks/memory_accuracy.py). Per token the
+    graph holds the residual stream and the FFN's gate/up/act (3 x ff + 5 x embd floats); while
+    attending, Q/K/V and their copies, plus without flash attention the f32 KQ scores of every head
+    over the whole cache of one stream; in a Mamba-2 layer the projections, the convolution and
+    the scan with its per-slot states. The KQ mask (f16 with FA, f32 without) lives throughout.
+    The ubatch is split evenly over the streams (one per slot), rounded up.
     """
-    ub, n_kv = ctx.ubatch, ctx.n_ctx_seq
+    n_kv = ctx.n_ctx_seq
+    ub = -(-ctx.ubatch // ctx.n_stream) * ctx.n_stream
     embd = model.embedding_length
     ff = model.feed_forward_length or 4 * embd
     if model.expert_used_count and model.expert_feed_forward_length:
         ff = model.expert_used_count * model.expert_feed_forward_length  # the routed experts' FFN
     swa = any(swa_layers(model))
-    swa_kv = pad(min(n_kv, (model.sliding_window or 0) + ub)) if swa else 0
+    swa_kv = pad(min(n_kv, (model.sliding_window or 0) + ctx.ubatch)) if swa else 0
     mask = (2 if flash_attention else 4) * (n_kv + swa_kv) * ub
-    ffn_phase = 4 * ub * (3 * ff + 5 * embd)
-    kv_dims = model.max_head_count_kv * (model.key_length + model.value_length)
-    attn_phase = 4 * ub * (6 * embd + kv_dims)
-    if not flash_attention:
-        attn_phase += 4 * n_kv * ub * model.head_count
-    return mask + max(ffn_phase, attn_phase)
+    phases = [3 * ff + 5 * embd]  # floats per token
+    if any(h for h in model.head_count_kv):
+        kv_dims = model.max_head_count_kv * (model.key_length + model.value_length)
+        phases.append(embd + 5 * model.head_count * model.key_length + kv_dims
+                      + (0 if flash_attention else n_kv * model.head_count))
+    peak = 4 * ub * max(phases)
+    if any(recurrent_layers(model)) and model.ssm_state_size and model.ssm_inner_size:
+        peak = max(peak, 4 * _mamba2_floats(model, ub, ctx.n_stream))
+    if flash_attention and type_k.lower() not in ("f16", "f32", "bf16"):
+        # Measured, not traced to one tensor: a quantized K cache adds about 2 bytes per
+        # vocabulary entry (Gemma 3 270M: +0.50 MiB at every context and ubatch), at least 64 KiB.
+        peak += max(64 * 1024, 2 * (model.vocab_size or 0))
+    return mask + peak
+
+
+def _mamba2_floats(model: ModelInfo, ub: int, seqs: int) -> int:
+    """A Mamba-2 layer's live tensors: in-projection, convolution input, x/B/C, scan output, gating."""
+    inner, state = model.ssm_inner_size or 0, model.ssm_state_size or 0
+    groups = model.ssm_group_count or 1
+    conv_dim = inner + 2 * groups * state
+    in_proj = 2 * inner + 2 * groups * state
+    per_state = state * inner
+    return (ub * (model.embedding_length + in_proj + conv_dim + 4 * inner)
+            + seqs * (2 * per_state + 4 * conv_dim) + 2 * per_state)
