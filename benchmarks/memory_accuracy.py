@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import tiny_arch_gguf
+
 from tests import llama_memory_rt
 from velollm.core import llama_log, models, tensors
 from velollm.core.llama_memory import LlamaSettings, allocate

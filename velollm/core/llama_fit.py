@@ -107,26 +107,63 @@ def _with_reason(p: Placement, reason: str) -> Placement:
 
 def _fill(parts: Parts, gpus_free: list[int], margin: int, ngl: int, experts_cpu: tuple[bool, ...],
           strict: bool = True) -> Placement | None:
-    """The last `ngl` layers on the GPUs, the last GPU taking the last layers; None if one overflows."""
+    """The last `ngl` layers on the GPUs; None if a GPU would keep less than `margin` free.
+
+    First as llama.cpp splits layers by default (in order, in proportion to each GPU's free
+    memory, llama-model.cpp load_tensors), then, as --fit's tensor split does when that overflows
+    one GPU, the last GPU taking the last layers until it is full.
+    """
     n = len(parts.layer_weights)
-    devices = [CPU] * n
-    output_device = CPU
-    budget = [free - margin for free in gpus_free]
+    ngl = min(ngl, n + 1)
+    first = n + 1 - ngl
+    shares = _cumulative(gpus_free)
+    by_share = [_device(shares, (i - first) / ngl) for i in range(first, n + 1)] if ngl else []
+    placement = _assign(parts, first, by_share, experts_cpu, ngl)
+    if not strict or _within(parts, placement, gpus_free, margin):  # -ngl: no --fit
+        return placement
+    greedy: list[int] = []
     used = [0] * len(gpus_free)
     gpu = len(gpus_free) - 1
-    order = ([n] if ngl > n else []) + list(range(n - 1, n - min(ngl, n) - 1, -1))
-    for index in order:
+    for index in range(n, first - 1, -1):
         size = _layer_size(parts, index, experts_cpu)
-        while gpu > 0 and used[gpu] + size + parts.compute > budget[gpu]:
+        while gpu > 0 and used[gpu] + size + parts.compute > gpus_free[gpu] - margin:
             gpu -= 1
-        if strict and used[gpu] + size + parts.compute > budget[gpu]:
+        if strict and used[gpu] + size + parts.compute > gpus_free[gpu] - margin:
             return None
         used[gpu] += size
-        if index == n:
-            output_device = gpu
-        else:
-            devices[index] = gpu
-    return Placement(tuple(devices), output_device, experts_cpu if ngl else (False,) * n, ngl, "")
+        greedy.insert(0, gpu)
+    return _assign(parts, first, greedy, experts_cpu, ngl)
+
+
+def _cumulative(gpus_free: list[int]) -> list[float]:
+    total = sum(max(f, 0) for f in gpus_free) or 1
+    out, running = [], 0.0
+    for free in gpus_free:
+        running += max(free, 0) / total
+        out.append(running)
+    return out
+
+
+def _device(shares: list[float], position: float) -> int:
+    """llama.cpp's upper_bound over the cumulative split."""
+    return next((i for i, share in enumerate(shares) if share > position), len(shares) - 1)
+
+
+def _assign(parts: Parts, first: int, devices_from_first: list[int], experts_cpu: tuple[bool, ...],
+            ngl: int) -> Placement:
+    n = len(parts.layer_weights)
+    devices = [CPU] * first + devices_from_first
+    return Placement(tuple(devices[:n]), devices[n] if ngl else CPU,
+                     experts_cpu if ngl else (False,) * n, ngl, "")
+
+
+def _within(parts: Parts, placement: Placement, gpus_free: list[int], margin: int) -> bool:
+    need = [0] * len(gpus_free)
+    for index, dev in enumerate([*placement.layer_device, placement.output_device]):
+        if dev != CPU:
+            need[dev] += _layer_size(parts, index, placement.experts_on_cpu)
+    return all(need[g] + parts.compute <= gpus_free[g] - margin
+               for g in range(len(gpus_free)) if need[g])
 
 
 def _layer_size(parts: Parts, index: int, experts_cpu: tuple[bool, ...]) -> int:
