@@ -48,6 +48,7 @@ class Allocation:
     devices: tuple[DeviceMemory, ...]
     gpu_layers: int
     explain: tuple[str, ...]  # one sentence per number, for the plan
+    experts_on_host: int = 0  # layers whose MoE expert tensors --fit left in host memory
 
     def as_rows(self) -> list[dict[str, object]]:
         """The `memory` entries of `plan --json`: one per model and device."""
@@ -75,7 +76,8 @@ def allocate(model: ModelInfo, settings: LlamaSettings, gpus_free_bytes: Sequenc
     devices = llama_fit.devices(parts, placement, len(gpus_free_bytes))
     rows = tuple(DeviceMemory(name, *sizes) for name, sizes in devices)
     return Allocation(model.name, rows, placement.gpu_layers,
-                      _explain(model, settings, ctx, parts, placement, rows, len(gpus_free_bytes)))
+                      _explain(model, settings, ctx, parts, placement, rows, len(gpus_free_bytes)),
+                      sum(placement.experts_on_cpu) if placement.gpu_layers else 0)
 
 
 def _explain(model: ModelInfo, settings: LlamaSettings, ctx: llama_kv.Context, parts: llama_fit.Parts,
