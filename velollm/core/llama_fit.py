@@ -74,7 +74,8 @@ def place(parts: Parts, gpus_free: list[int], margin: int, gpu_layers: int | Non
     if gpu_layers is not None:
         placed = _fill(parts, gpus_free, margin, min(gpu_layers, n + 1), (False,) * n, strict=False)
         assert placed is not None
-        return _with_reason(placed, f"-ngl {gpu_layers} set: the last {placed.gpu_layers} layer(s) on the GPU(s).")
+        return _with_reason(placed, f"-ngl {gpu_layers} set: the last {placed.gpu_layers} "
+                                    "layer(s) on the GPU(s).")
     everything = _fill(parts, gpus_free, margin, n + 1, (False,) * n)
     if everything is not None:
         return _with_reason(everything, f"--fit: all {n + 1} layers fit on the GPU(s) with "
@@ -91,13 +92,15 @@ def place(parts: Parts, gpus_free: list[int], margin: int, gpu_layers: int | Non
                     break
                 best = trial
             moved = sum(best.experts_on_cpu)
-            return _with_reason(best, f"--fit: all layers on the GPU(s), the experts of {moved} layer(s) "
-                                      f"in host memory, {margin // 2**20} MiB left free on each GPU.")
+            return _with_reason(best, f"--fit: all layers on the GPU(s), the experts of {moved} "
+                                      f"layer(s) in host memory, {margin // 2**20} MiB left free "
+                                      "on each GPU.")
     for ngl in range(n, -1, -1):
         placed = _fill(parts, gpus_free, margin, ngl, tuple(bool(e) for e in parts.expert_weights))
         if placed is not None:
             return _with_reason(placed, f"--fit: {ngl} of {n + 1} layers fit on the GPU(s) with "
-                                        f"{margin // 2**20} MiB left free on each; the rest run on the CPU.")
+                                        f"{margin // 2**20} MiB left free on each; the rest run "
+                                        "on the CPU.")
     return Placement((CPU,) * n, CPU, (False,) * n, 0, "--fit: no layer fits on the GPU(s).")
 
 
@@ -173,7 +176,10 @@ def _layer_size(parts: Parts, index: int, experts_cpu: tuple[bool, ...]) -> int:
     return weights + parts.kv[index] + parts.recurrent[index]
 
 
-def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, tuple[int, int, int, int]]]:
+Sizes = tuple[int, int, int, int]  # weights, KV, compute, other
+
+
+def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, Sizes]]:
     """(device name, (weights, kv, compute, other)) for the host and each GPU that holds something."""
     weights = [0] * (n_gpus + 1)  # index n_gpus is the host
     kv = [0] * (n_gpus + 1)
@@ -197,8 +203,9 @@ def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, 
     for slot in [host, *range(n_gpus)]:
         if slot != host and slot not in used and placement.output_device != slot:
             continue
-        on_host_only = slot == host and host not in used and any(d != CPU for d in placement.layer_device)
-        compute = parts.host_compute if on_host_only else parts.compute
+        offloaded = any(d != CPU for d in placement.layer_device)
+        compute = parts.host_compute if slot == host and offloaded and host not in used \
+            else parts.compute
         name = "cpu" if slot == host else f"gpu{slot}"
         rows.append((name, (weights[slot], kv[slot], compute, other[slot])))
     return rows

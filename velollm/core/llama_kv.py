@@ -90,7 +90,8 @@ def kv_cells(model: ModelInfo, ctx: Context) -> tuple[int, ...]:
 def kv_layer_bytes(model: ModelInfo, ctx: Context, type_k: str, type_v: str) -> tuple[int, ...]:
     cells = kv_cells(model, ctx)
     return tuple(
-        cells[i] * (row_bytes(type_k, model.key_length * heads) + row_bytes(type_v, model.value_length * heads))
+        cells[i] * (row_bytes(type_k, model.key_length * heads)
+                    + row_bytes(type_v, model.value_length * heads))
         for i, heads in enumerate(model.head_count_kv))
 
 

@@ -74,7 +74,8 @@ class LlamaEstimate(Estimate):
         if not gpus or num_gpu == 0:
             return Placement(0, n, (), self.total)
         alloc = self.allocation(gpus, num_gpu)
-        per_gpu = tuple(d.total_bytes if (d := alloc.device(f"gpu{i}")) else 0 for i in range(len(gpus)))
+        per_gpu = tuple(d.total_bytes if (d := alloc.device(f"gpu{i}")) else 0
+                        for i in range(len(gpus)))
         cpu = alloc.device("cpu")
         # experts left in host memory make the load partial: the slow part runs on the CPU
         layers = min(alloc.gpu_layers, n - 1) if alloc.experts_on_host else alloc.gpu_layers
