@@ -56,10 +56,13 @@ class Cell:
     type_v: str
     fa: bool
     ubatch: int
+    unified: bool = False  # one KV stream for all slots (--kv-unified)
 
     def args(self) -> list[str]:
-        return ["-c", str(self.ctx_per_slot * self.slots), "-np", str(self.slots), "-ub", str(self.ubatch),
-                "-ctk", self.type_k, "-ctv", self.type_v, "-fa", "on" if self.fa else "off", "-t", "1"]
+        return ["-c", str(self.ctx_per_slot * self.slots), "-np", str(self.slots),
+                "-ub", str(self.ubatch), "-ctk", self.type_k, "-ctv", self.type_v,
+                "-fa", "on" if self.fa else "off", "-t", "1",
+                *(["--kv-unified"] if self.unified else [])]
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,9 @@ def model_info(path: Path, name: str) -> models.ModelInfo:
 
 
 def ours(info: models.ModelInfo, cell: Cell) -> dict[str, int]:
-    alloc = allocate(info, LlamaSettings(cell.ctx_per_slot, cell.slots, cell.ubatch, 2048, cell.type_k,
-                                         cell.type_v, cell.fa))
+    alloc = allocate(info, LlamaSettings(cell.ctx_per_slot, cell.slots, cell.ubatch, 2048,
+                                         cell.type_k, cell.type_v, cell.fa,
+                                         kv_unified=cell.unified))
     cpu = alloc.devices[0]
     return {"weights": cpu.weights_bytes, "kv": cpu.kv_bytes, "compute": cpu.compute_bytes,
             "other": cpu.other_bytes, "total": cpu.total_bytes}
@@ -169,6 +173,8 @@ def grid(name: str, quick: bool) -> list[Cell]:
              for c, s, (k, v, fa), ub in itertools.product(ctxs, slots, KV_FA, ubs)]
     extra = ((128, True), (1024, False)) if quick else ((128, True), (2048, True), (256, False))
     cells += [Cell(name, 4096, 2, "f16", "f16", fa, ub) for ub, fa in extra]
+    cells += [Cell(name, 4096, 3, "f16", "f16", fa, 512, unified=True)
+              for fa in ((True,) if quick else (True, False))]
     return cells
 
 
@@ -195,12 +201,13 @@ def mib(n: int | None) -> str:
 
 
 def print_rows(rows: list[Row]) -> None:
-    print(f"{'model':8} {'ctx':>5} {'np':>2} {'K/V':9} {'fa':3} {'ub':>4} | {'ours MiB':>8} "
+    print(f"{'model':8} {'ctx':>5} {'np':>3} {'K/V':9} {'fa':3} {'ub':>4} | {'ours MiB':>8} "
           f"{'real MiB':>8} {'err %':>6} | {'kv ours':>8} {'kv real':>8} {'cmp ours':>8} {'cmp real':>8} "
           f"| {'fit-par':>7} {'srv fit':>7} {'RSS':>8}")
     for r in rows:
         c = r.cell
-        print(f"{c.model:8} {c.ctx_per_slot:5} {c.slots:2} {c.type_k + '/' + c.type_v:9} "
+        slots = f"{c.slots}{'u' if c.unified else ''}"
+        print(f"{c.model:8} {c.ctx_per_slot:5} {slots:>3} {c.type_k + '/' + c.type_v:9} "
               f"{'on' if c.fa else 'off':3} {c.ubatch:4} | {mib(r.ours['total'])} {mib(r.real['total'])} "
               f"{100 * r.error:+6.2f} | {mib(r.ours['kv'])} {mib(r.real['kv'])} {mib(r.ours['compute'])} "
               f"{mib(r.real['compute'])} | {r.fit_params_mib if r.fit_params_mib is not None else '-':>7} "

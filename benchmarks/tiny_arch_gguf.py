@@ -33,9 +33,9 @@ def _vocab() -> tuple[list[str], list[float], list[int]]:
     return list(tokens), list(scores), [int(t) for t in types]
 
 
-def _w(*shape: int) -> Any:
-    """A weight in numpy order (ggml's ne reversed), f16 for matrices."""
-    dtype = np.float16 if len(shape) > 1 else np.float32
+def _w(*shape: int, f32: bool = False) -> Any:
+    """A weight in numpy order (ggml's ne reversed), f16 for matrices unless `f32`."""
+    dtype = np.float16 if len(shape) > 1 and not f32 else np.float32
     return (RNG.standard_normal(shape) * 0.02).astype(dtype)
 
 
@@ -136,7 +136,8 @@ def hybrid(path: Path, embd: int = 256, layers: int = 6, heads: int = 4, kv: int
             _attention(w, p, embd, heads * head_dim, kv * head_dim, head_dim, norms=False)
         else:
             w.add_tensor(p + "ssm_in.weight", _w(2 * d_inner + 2 * n_group * d_state + ssm_heads, embd))
-            w.add_tensor(p + "ssm_conv1d.weight", _w(conv_dim, d_conv))
+            # the CPU's ssm_conv reads f32 kernels only (ggml-cpu ops.cpp asserts it)
+            w.add_tensor(p + "ssm_conv1d.weight", _w(conv_dim, d_conv, f32=True))
             w.add_tensor(p + "ssm_conv1d.bias", _ones(conv_dim))
             w.add_tensor(p + "ssm_dt.bias", _ones(ssm_heads))
             w.add_tensor(p + "ssm_a", -np.ones((ssm_heads, 1), dtype=np.float32))
@@ -161,7 +162,7 @@ def lfm2(path: Path, embd: int = 256, layers: int = 6, heads: int = 4, kv: int =
         if attention:
             _attention(w, p, embd, embd, kv * head_dim, head_dim)
         else:
-            w.add_tensor(p + "shortconv.conv.weight", _w(embd, l_cache))
+            w.add_tensor(p + "shortconv.conv.weight", _w(embd, l_cache, f32=True))
             w.add_tensor(p + "shortconv.in_proj.weight", _w(3 * embd, embd))
             w.add_tensor(p + "shortconv.out_proj.weight", _w(embd, embd))
         _dense_ffn(w, p, embd, ff)

@@ -44,18 +44,22 @@ class Context:
     """What llama_context makes of -c, -np, -ub, -b (llama-context.cpp constructor)."""
 
     n_ctx: int  # all streams together
-    n_ctx_seq: int  # cells per stream (per slot)
-    n_stream: int  # one per slot: llama-server's KV cache is not unified by default
+    n_ctx_seq: int  # cells per stream (per slot, or all of them when unified)
+    n_stream: int  # one per slot unless the KV cache is unified
     ubatch: int
     slots: int
 
 
-def context(ctx_per_slot: int, slots: int, ubatch: int, batch: int) -> Context:
+def context(ctx_per_slot: int, slots: int, ubatch: int, batch: int,
+            unified: bool = False) -> Context:
+    """`unified`: one KV stream shared by the slots (--kv-unified; llama-server's own choice
+    when -np is not given: 4 slots, unified)."""
     slots = max(1, slots)
     n_ctx = pad(max(1, ctx_per_slot) * slots)
-    n_ctx_seq = pad(n_ctx // slots)
-    n_batch = min(n_ctx_seq * slots, batch)  # causal attention: the batch cannot exceed n_ctx
-    return Context(n_ctx_seq * slots, n_ctx_seq, slots, min(n_batch, ubatch), slots)
+    n_ctx_seq = n_ctx if unified else pad(n_ctx // slots)
+    streams = 1 if unified else slots
+    n_batch = min(n_ctx_seq * streams, batch)  # causal attention: the batch cannot exceed n_ctx
+    return Context(n_ctx_seq * streams, n_ctx_seq, streams, min(n_batch, ubatch), slots)
 
 
 def swa_layers(model: ModelInfo) -> tuple[bool, ...]:
@@ -80,11 +84,17 @@ def recurrent_layers(model: ModelInfo) -> tuple[bool, ...]:
 
 def kv_cells(model: ModelInfo, ctx: Context) -> tuple[int, ...]:
     """KV cells of each layer, all streams: 0 for recurrent layers; SWA layers keep window + ubatch."""
-    swa_size = pad(min(ctx.n_ctx_seq, (model.sliding_window or 0) + ctx.ubatch))
+    swa_size = pad(min(ctx.n_ctx_seq, _window_cells(model, ctx)))
     recurrent = recurrent_layers(model)
     return tuple(0 if recurrent[i] or model.head_count_kv[i] == 0
                  else (swa_size if swa else ctx.n_ctx_seq) * ctx.n_stream
                  for i, swa in enumerate(swa_layers(model)))
+
+
+def _window_cells(model: ModelInfo, ctx: Context) -> int:
+    """A sliding-window stream: the window of each slot it holds, plus one ubatch."""
+    slots_per_stream = ctx.slots // ctx.n_stream
+    return (model.sliding_window or 0) * slots_per_stream + ctx.ubatch
 
 
 def kv_layer_bytes(model: ModelInfo, ctx: Context, type_k: str, type_v: str) -> tuple[int, ...]:
@@ -129,7 +139,7 @@ def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool, type_k:
     if model.expert_used_count and model.expert_feed_forward_length:
         ff = model.expert_used_count * model.expert_feed_forward_length  # the routed experts' FFN
     swa = any(swa_layers(model))
-    swa_kv = pad(min(n_kv, (model.sliding_window or 0) + ctx.ubatch)) if swa else 0
+    swa_kv = pad(min(n_kv, _window_cells(model, ctx))) if swa else 0
     mask = (2 if flash_attention else 4) * (n_kv + swa_kv) * ub
     phases = [3 * ff + 5 * embd]  # floats per token
     if any(h for h in model.head_count_kv):

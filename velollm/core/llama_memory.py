@@ -28,6 +28,7 @@ class LlamaSettings:
     flash_attention: bool = True
     gpu_layers: int | None = None  # None: placed as --fit does
     fit_target_mib: int = 1024
+    kv_unified: bool = False  # one KV stream for all slots (--kv-unified, or -np unset)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def mib(n: int) -> str:
 
 def allocate(model: ModelInfo, settings: LlamaSettings,
              gpus_free_bytes: Sequence[int] = ()) -> Allocation:
-    ctx = llama_kv.context(settings.ctx_per_slot, settings.slots, settings.ubatch, settings.batch)
+    ctx = llama_kv.context(settings.ctx_per_slot, settings.slots, settings.ubatch, settings.batch,
+                           settings.kv_unified)
     parts = llama_fit.Parts.of(model, ctx, settings.type_k, settings.type_v, settings.flash_attention)
     margin = settings.fit_target_mib * MIB
     placement = llama_fit.place(parts, list(gpus_free_bytes), margin, settings.gpu_layers)
@@ -94,9 +96,11 @@ def _explain(model: ModelInfo, settings: LlamaSettings, ctx: llama_kv.Context,
         kv += (f"; {swa} sliding-window layer(s) keep slots x (window {model.sliding_window} "
                "+ ubatch)")
     scores = "" if settings.flash_attention else ", with every head's attention scores (no FA)"
+    shape = (f"{ctx.slots} slot(s) sharing one cache of {ctx.n_ctx_seq} cells"
+             if ctx.n_stream == 1 < ctx.slots else f"{ctx.slots} slot(s) of {ctx.n_ctx_seq} cells")
     lines = [
-        (f"{model.name}: llama-server -c {ctx.n_ctx} -np {ctx.slots} gives {ctx.slots} slot(s) "
-         f"of {ctx.n_ctx_seq} cells (padded to 256), ubatch {ctx.ubatch}, flash attention {fa}."),
+        (f"{model.name}: llama-server -c {ctx.n_ctx} -np {ctx.slots} gives {shape} (padded to "
+         f"256), ubatch {ctx.ubatch}, flash attention {fa}."),
         f"Weights {mib(parts.weights_total)}: the GGUF tensors, mapped from the file.",
         kv + ".",
         (f"Compute buffer {mib(parts.compute)}: the worst-case prompt graph of {ctx.ubatch} "
