@@ -160,3 +160,16 @@ def test_explicit_gpu_layers_and_no_gpu() -> None:
     assert gpu.weights_bytes == 50 * MIB + 2 * 220 * MIB
     cpu_only = allocate(model, LlamaSettings(4096, gpu_layers=3))
     assert cpu_only.gpu_layers == 0 and [d.device for d in cpu_only.devices] == ["cpu"]
+
+
+def test_unified_cache_is_one_stream_with_every_slot_window() -> None:
+    # llama-server -c 8192 without -np: 4 slots, unified: "8192 cells, 4/1 seqs" = 180 MiB,
+    # compute 22.64 MiB, output 0.75 MiB
+    cpu = allocate(SMOL, LlamaSettings(2048, 4, kv_unified=True)).devices[0]
+    assert cpu.kv_bytes == 180 * MIB and cpu.other_bytes == 49152 * 4 * 4
+    assert abs(cpu.compute_bytes / (22.64 * MIB) - 1) < 0.01
+    gemma = replace(SMOL, architecture="gemma3", block_count=18, head_count_kv=(1,) * 18,
+                    key_length=256, value_length=256, sliding_window=512)
+    # gemma3 -c 12288 -np 3 --kv-unified: full layers 12288 cells, SWA layers 3 x 512 + 512
+    cells = llama_kv.kv_cells(gemma, llama_kv.context(4096, 3, 512, 2048, unified=True))
+    assert cells[5] == 12288 and cells[0] == 2048
