@@ -10,6 +10,7 @@ reported total, and never under by more.
 Models: SmolLM2-135M Q4_1 and Gemma 3 270M (sliding window) from their PyPI wheels; generated GQA
 (llama), MoE (qwen3moe), hybrid Mamba-2 (granitehybrid) and LFM2 models (benchmarks/tiny_arch_gguf.py).
 llama.cpp is the one of tests/llama_memory_rt.py (Debian sid build into the test cache) or --bin-dir.
+llama-fit-params takes no --kv-unified: its column is "-" for the unified cells ("3u").
 
 usage: python benchmarks/memory_accuracy.py [--bin-dir DIR] [--quick] [--models a,b] [--json]
 """

@@ -148,7 +148,7 @@ def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool, type_k:
                       + (0 if flash_attention else n_kv * model.head_count))
     peak = 4 * ub * max(phases)
     if any(recurrent_layers(model)) and model.ssm_state_size and model.ssm_inner_size:
-        peak = max(peak, 4 * _mamba2_floats(model, ub, ctx.n_stream))
+        peak = max(peak, 4 * _mamba2_floats(model, ub, ctx.slots))  # states: every slot
     if flash_attention and type_k.lower() not in ("f16", "f32", "bf16"):
         # Measured, not traced to one tensor: a quantized K cache adds about 2 bytes per
         # vocabulary entry (Gemma 3 270M: +0.50 MiB at every context and ubatch), at least 64 KiB.
