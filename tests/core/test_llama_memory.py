@@ -173,3 +173,26 @@ def test_unified_cache_is_one_stream_with_every_slot_window() -> None:
     # gemma3 -c 12288 -np 3 --kv-unified: full layers 12288 cells, SWA layers 3 x 512 + 512
     cells = llama_kv.kv_cells(gemma, llama_kv.context(4096, 3, 512, 2048, unified=True))
     assert cells[5] == 12288 and cells[0] == 2048
+
+
+def test_shared_kv_layers_mla_and_per_window_head_sizes() -> None:
+    ctx = llama_kv.context(4096, 1, 512, 2048)
+    gemma4 = from_metadata("g4", {
+        "general.architecture": "gemma4", "gemma4.block_count": 6, "gemma4.embedding_length": 64,
+        "gemma4.attention.head_count": 4, "gemma4.attention.head_count_kv": 1,
+        "gemma4.attention.key_length": 512, "gemma4.attention.value_length": 512,
+        "gemma4.attention.key_length_swa": 256, "gemma4.attention.value_length_swa": 256,
+        "gemma4.attention.sliding_window": 512,
+        "gemma4.attention.sliding_window_pattern": [True, True, False, True, True, False],
+        "gemma4.attention.shared_kv_layers": 2}, 1)
+    kv = llama_kv.kv_layer_bytes(gemma4, ctx, "f16", "f16")
+    assert kv[4:] == (0, 0)  # the last two layers reuse earlier caches
+    assert kv[0] == 1024 * 2 * 256 * 2 and kv[2] == 4096 * 2 * 512 * 2
+    deepseek = from_metadata("ds", {
+        "general.architecture": "deepseek2", "deepseek2.block_count": 2,
+        "deepseek2.embedding_length": 64, "deepseek2.attention.head_count": 16,
+        "deepseek2.attention.head_count_kv": 1, "deepseek2.attention.key_length": 576,
+        "deepseek2.attention.value_length": 512, "deepseek2.attention.key_length_mla": 192,
+        "deepseek2.attention.value_length_mla": 128}, 1)
+    assert deepseek.mla
+    assert llama_kv.kv_layer_bytes(deepseek, ctx, "f16", "f16") == (4096 * 576 * 2,) * 2

@@ -41,7 +41,7 @@ class Parts:
         layers, inp, out = _weights(model)
         experts = tuple(model.expert_bytes[:n]) if model.expert_bytes else (0,) * n
         return cls(layers, experts + (0,) * (n - len(experts)), inp, out,
-                   llama_kv.kv_layer_bytes(model, ctx, type_k, type_v),
+                   llama_kv.kv_layer_bytes(model, ctx, type_k, type_v, fa),
                    llama_kv.recurrent_layer_bytes(model, ctx),
                    llama_kv.compute_bytes(model, ctx, fa, type_k),
                    4 * ctx.ubatch * model.embedding_length * 2,

@@ -97,12 +97,28 @@ def _window_cells(model: ModelInfo, ctx: Context) -> int:
     return (model.sliding_window or 0) * slots_per_stream + ctx.ubatch
 
 
-def kv_layer_bytes(model: ModelInfo, ctx: Context, type_k: str, type_v: str) -> tuple[int, ...]:
+def kv_layer_bytes(model: ModelInfo, ctx: Context, type_k: str, type_v: str,
+                   flash_attention: bool = True) -> tuple[int, ...]:
+    """K and V rows of each layer (llama_kv_cache's constructor): a layer past kv_layer_count
+    reuses an earlier one's cache; MLA keeps no V; without flash attention V is stored transposed
+    at the widest layer's size when the sizes differ."""
     cells = kv_cells(model, ctx)
-    return tuple(
-        cells[i] * (row_bytes(type_k, model.key_length * heads)
-                    + row_bytes(type_v, model.value_length * heads))
-        for i, heads in enumerate(model.head_count_kv))
+    swa = swa_layers(model)
+    full = (model.key_length, model.value_length)
+    sliding = (model.key_length_swa or model.key_length,
+               model.value_length_swa or model.value_length)
+    dims = [sliding if swa[i] else full for i in range(model.block_count)]
+    widest_v = max((v * h for (_, v), h in zip(dims, model.head_count_kv, strict=False)),
+                   default=0)
+    out = []
+    for i, heads in enumerate(model.head_count_kv):
+        if model.kv_layer_count is not None and i >= model.kv_layer_count:
+            out.append(0)
+            continue
+        k, v = dims[i]
+        v_row = 0 if model.mla else widest_v if not flash_attention else v * heads
+        out.append(cells[i] * (row_bytes(type_k, k * heads) + row_bytes(type_v, v_row)))
+    return tuple(out)
 
 
 def recurrent_layer_bytes(model: ModelInfo, ctx: Context) -> tuple[int, ...]:

@@ -95,5 +95,5 @@ def estimate_llama(model: ModelInfo, num_ctx: int, num_parallel: int = 1, kv_typ
     n = max(model.block_count, 1)
     return LlamaEstimate(model, num_ctx, num_parallel, kv_type, min(batch, ctx.n_ctx),
                          cpu.weights_bytes // (n + 1), cpu.weights_bytes // (n + 1),
-                         llama_kv.kv_layer_bytes(model, ctx, kv_type, kv_type),
+                         llama_kv.kv_layer_bytes(model, ctx, kv_type, kv_type, flash_attention),
                          cpu.compute_bytes, cpu.compute_bytes, settings, host)

@@ -52,6 +52,10 @@ class ModelInfo:
     input_bytes: int | None = None  # token embeddings: always in host memory
     output_bytes: int | None = None  # output norm + output head
     tied_output: bool = False  # no output head: llama.cpp copies token_embd to the output's device
+    kv_layer_count: int | None = None  # only the first N layers own a KV cache (Gemma 3n/4 share)
+    key_length_swa: int | None = None  # head sizes of the sliding-window layers (Gemma 4)
+    value_length_swa: int | None = None
+    mla: bool = False  # DeepSeek's multi-head latent attention: the V cache is a view of K
 
     @property
     def offline(self) -> bool:
@@ -162,7 +166,12 @@ def _llama_facts(info: Mapping[str, Any], arch: str, layers: int, kv_heads: Any)
         swa = tuple(not r for r in recurrent)
     elif isinstance(pattern, int) and pattern > 0:
         swa = tuple(i % pattern < pattern - 1 for i in range(layers))
-    return {"feed_forward_length": opt("feed_forward_length"), "swa_layers": swa,
+    shared = opt("attention.shared_kv_layers")
+    kv_layers = 20 if arch == "gemma3n" else (layers - shared if shared else None)
+    return {"kv_layer_count": kv_layers, "key_length_swa": opt("attention.key_length_swa"),
+            "value_length_swa": opt("attention.value_length_swa"),
+            "mla": bool(key("attention.key_length_mla") and key("attention.value_length_mla")),
+            "feed_forward_length": opt("feed_forward_length"), "swa_layers": swa,
             "recurrent_layers": recurrent, "expert_count": opt("expert_count"),
             "expert_used_count": opt("expert_used_count"),
             "expert_feed_forward_length": opt("expert_feed_forward_length"),
