@@ -17,7 +17,7 @@ MAX_LINES = 300
 
 # External system -> the one module allowed to import it.
 HOMES = {
-    "requests": {"velollm/backends/ollama/client.py"},
+    "requests": {"velollm/io/http.py"},
     "pynvml": {"velollm/io/hardware/nvml.py"},
     "psutil": {"velollm/io/hardware/memory.py"},
     "jinja2": {"velollm/io/render.py"},
@@ -25,7 +25,7 @@ HOMES = {
     "yaml": {"velollm/config/yamlload.py"},
     "jsonschema": {"velollm/io/schemas.py"},
     "shtab": {"velollm/cli/completion.py"},
-    "gguf": set(),
+    "gguf": {"velollm/backends/llamacpp/modelinfo.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl
     # getenv), and hardware detection (nvidia-smi, rocm-smi, lspci, sysctl, system_profiler).

@@ -112,6 +112,16 @@ def test_python_dash_m_runs() -> None:
     assert proc.stdout.strip() == f"velollm {__version__}"
 
 
+def test_version_imports_nothing_but_the_entry_point() -> None:
+    """`velollm --version` (the console script's module) imports no command, parser or library."""
+    code = ("import sys; sys.argv = ['velollm', '--version']; from velollm.entry import main; "
+            "main(); print(sorted(m for m in sys.modules if m.startswith('velollm')), "
+            "'argparse' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.splitlines()[-1] == "['velollm', 'velollm.entry'] False"
+
+
 def test_version_does_not_import_heavy_libraries() -> None:
     code = ("import sys; from velollm.main import main; main(['--version']);"
             "heavy = {'deepdiff','jinja2','jsonschema','requests','yaml','psutil','pynvml',"

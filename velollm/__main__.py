@@ -1,3 +1,3 @@
-from velollm.main import main
+from velollm.entry import main
 
 raise SystemExit(main())

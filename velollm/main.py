@@ -8,49 +8,49 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
 from velollm import __version__
-from velollm.cli import (
-    apply,
-    benchmark,
-    completion,
-    destroy,
-    detect,
-    init,
-    plan,
-    profiles,
-    status,
-    validate,
-    verify,
-)
 from velollm.errors import SchemaValidationError, VelollmError
 from velollm.io.xdg import state_dir
 from velollm.output import OUT, configure
 
-# Each command module has add_parser() and run(); heavy libraries are imported inside run().
-# Order is the order of `velollm --help`.
-COMMANDS: dict[str, ModuleType] = {
-    "detect": detect,
-    "plan": plan,
-    "apply": apply,
-    "destroy": destroy,
-    "init": init,
-    "validate": validate,
-    "profiles": profiles,
-    "benchmark": benchmark,
-    "verify": verify,
-    "status": status,
-    "completion": completion,
-}
+
+class _Commands(Mapping[str, ModuleType]):
+    """Command name -> its module, imported on first use: `velollm --version` and a usage error
+    import none of them, a command run imports the parser's modules only (their run() imports
+    the heavy libraries)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._names = tuple(names)
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name not in self._names:
+            raise KeyError(name)
+        return importlib.import_module(f"velollm.cli.{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+# Each command module (velollm/cli/<name>.py) has add_parser() and run(); heavy libraries are
+# imported inside run(). Order is the order of `velollm --help`.
+COMMANDS: Mapping[str, ModuleType] = _Commands((
+    "detect", "plan", "apply", "destroy", "init", "validate", "profiles", "benchmark", "verify",
+    "status", "completion",
+))
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -77,18 +77,21 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, the one command about to run (its module alone is imported:
+    a command run does not pay for the other ten's modules and argument tables)."""
     parser = argparse.ArgumentParser(
         prog="velollm",
-        description="Declarative configuration manager for Ollama: detect, plan, apply, verify.",
+        description="Declarative configuration manager for local LLM servers: detect, plan, "
+                    "apply, verify.",
         parents=[_global_options(suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"velollm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common = _global_options(suppress=True)
-    for module in COMMANDS.values():
-        module.add_parser(sub, common)
+    for name in COMMANDS if only is None else (only,):
+        COMMANDS[name].add_parser(sub, common)
     parser.set_defaults(root_parser=parser)  # `velollm completion` generates its scripts from it
     return parser
 
@@ -99,8 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Fast path: no subcommand modules, no parser construction.
         print(f"velollm {__version__}")
         return EXIT_OK
-    parser = build_parser()
     word = _command_word(args_list)
+    # `completion` writes scripts for every command, so it needs the whole parser
+    parser = build_parser(word if word and word in COMMANDS and word != "completion" else None)
     if word is None:  # as git: the overview on stdout (to page it), still not a command run
         parser.print_help()
         return EXIT_USAGE

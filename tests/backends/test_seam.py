@@ -100,6 +100,14 @@ class ToyBackend:
                        observed: Sequence[Mapping[str, str]]) -> list[str]:
         return []
 
+    def for_config(self, server: Mapping[str, object]) -> ToyBackend:
+        return self
+
+    def recommend(self, hardware: Hardware, desired: Any, infos: Any, caps: Capabilities) -> Any:
+        from velollm.core.optimizer import recommend
+
+        return recommend(hardware, desired, infos, caps)
+
     def client(self, base_url: str) -> Any:
         raise NotImplementedError("the toy has no server")
 
@@ -155,4 +163,4 @@ def test_an_unknown_backend_names_the_known_ones(toy: Path,
     code, out, err = cli(capsys, "validate")
     assert code == 1
     err += out
-    assert "$.backend: unknown backend 'vllm': velollm supports ollama, toy" in err
+    assert "$.backend: unknown backend 'vllm': velollm supports llamacpp, ollama, toy" in err

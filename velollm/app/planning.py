@@ -86,20 +86,21 @@ def _sha_or_absent(path: Path) -> str:
 def make_plan(req: PlanRequest) -> Plan:
     from velollm.backends import get_backend
     from velollm.config import load_config, profile_path, resolve
-    from velollm.core.optimizer import DesiredInput, recommend
+    from velollm.core.optimizer import DesiredInput
     from velollm.io.state import drifted, load_state
 
     config = load_config(req.config_path)
     hw = load_hardware(req.hardware_path)
     desired = resolve(config, hw)  # the overrides match on the hardware, so it comes first
-    backend = get_backend(desired.backend)
+    backend = get_backend(desired.backend).for_config(desired.server)
     names = [m.name for m in desired.models]  # not verify.model: benchmarking it changes nothing
     facts = gather_facts(backend, hw, names, host=req.host,
                          elsewhere=req.hardware_path is not None)
     version = facts.version
-    settings = recommend(hw, DesiredInput(desired.server, {m.name: m.params for m in
-                                                           desired.models}, desired.objective),
-                         facts.models.infos, facts.caps)
+    settings = backend.recommend(hw, DesiredInput(desired.server, {m.name: m.params for m in
+                                                                   desired.models},
+                                                  desired.objective),
+                                 facts.models.infos, facts.caps)
     env, reasons = _server_env(backend, settings, desired, facts.caps,
                                _user_keys(config, desired))
     model_params = _model_params(backend, settings, reasons)

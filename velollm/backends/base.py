@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
     from velollm.core.models import ModelInfo
+    from velollm.core.optimizer import DesiredInput, Settings
     from velollm.core.planner import ParamValue
     from velollm.io.state import State
 
@@ -95,6 +96,12 @@ class Backend(Protocol):
     def managed_by(self, hardware: Hardware) -> str: ...  # systemd | launchd | app | none
     def model_facts(self, names: Iterable[str], base_url: str | None) -> ModelFacts: ...
     def settings_now(self, base_url: str) -> dict[str, Observed]: ...
+    # this backend bound to velollm.yaml's server section (llama.cpp's binary, host and model
+    # files live there); a backend that needs nothing from it returns itself
+    def for_config(self, server: Mapping[str, object]) -> Backend: ...
+    # hardware + desired state + model metadata -> settings, each value with a reason
+    def recommend(self, hardware: Hardware, desired: DesiredInput, infos: Sequence[ModelInfo],
+                  caps: Capabilities) -> Settings: ...
 
     # -- targets: render and read back ----------------------------------------------------------
     def auto_target(self, hardware: Hardware | None) -> str: ...  # None: this machine, probed

@@ -43,8 +43,10 @@ def test_every_target_matches_its_golden_file(kind: str) -> None:
 
 def test_every_shipped_template_is_covered_by_a_golden_test() -> None:
     shipped = {p.name for p in data_dir("templates").glob("*.j2")}
+    # llamacpp-*: tests/backends/llamacpp/test_targets_golden.py
     assert shipped == {"shell.sh.j2", "fish.fish.j2", "systemd.conf.j2", "systemd-user.service.j2",
-                       "modelfile.j2"}
+                       "modelfile.j2", "llamacpp-shell.sh.j2", "llamacpp-fish.fish.j2",
+                       "llamacpp-server.service.j2", "llamacpp-preset.ini.j2"}
 
 
 def test_rendering_is_deterministic_whatever_the_input_order() -> None:

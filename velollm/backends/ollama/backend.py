@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from velollm.core.facts import Capabilities
     from velollm.core.files import RenderedFile
     from velollm.core.hardware import Hardware
+    from velollm.core.models import ModelInfo
+    from velollm.core.optimizer import DesiredInput, Settings
     from velollm.core.planner import ParamValue
     from velollm.io.state import State
 
@@ -128,6 +130,15 @@ class OllamaBackend:
 
         names = [k.env for k in knobs.SERVER_KNOBS.values()]
         return read_current(known_names=names, base_url=base_url).effective()
+
+    def for_config(self, server: Mapping[str, object]) -> OllamaBackend:  # noqa: ARG002
+        return self  # Ollama's server section holds knobs only
+
+    def recommend(self, hardware: Hardware, desired: DesiredInput, infos: Sequence[ModelInfo],
+                  caps: Capabilities) -> Settings:
+        from velollm.core.optimizer import recommend
+
+        return recommend(hardware, desired, infos, caps)
 
     # -- targets ---------------------------------------------------------------------------------
     def auto_target(self, hardware: Hardware | None) -> str:

@@ -1,6 +1,5 @@
-"""The only module that imports requests: one choke point for every call to the Ollama API.
+"""Every call to the Ollama API, through velollm/io/http.py (deadlines, size caps, no redirects).
 
-`requests` is imported lazily so commands that never talk to a server (and `--version`) stay fast.
 What Ollama 0.5.4 really sends (shared/realrt/README.md, "API quirks"): `eval_duration` and
 `prompt_eval_duration` are whole milliseconds and omitted when zero; a token repeated 30+ times ends
 the stream with `"done": false` and no statistics. Both are handled here, never guessed.
@@ -12,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from velollm.backends.ollama.host import connect_url
 from velollm.backends.wire import (
@@ -25,9 +24,7 @@ from velollm.backends.wire import (
     Token,
 )
 from velollm.errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
-
-if TYPE_CHECKING:
-    import requests
+from velollm.io.http import Http, Limits
 
 _STATUS_HINTS = {
     404: "check the model name with `ollama list`, or pull it with `ollama pull MODEL`",
@@ -49,30 +46,36 @@ class OllamaClient:
 
     def __post_init__(self) -> None:
         self.base_url = connect_url(self.base_url.rstrip("/"))
-        self._session: requests.Session | None = None
+        self._http = Http(self.base_url, "Ollama",
+                          Limits(connect_s=self.connect_timeout, deadline_s=self.read_timeout),
+                          retries=self.retries, backoff=self.backoff, sleep=self.sleep,
+                          unreachable=self.unreachable)
 
     # -- endpoints -----------------------------------------------------------------------
     def version(self) -> str:
         return str(self._get_json("GET", "/api/version").get("version", ""))
 
     def tags(self) -> list[ModelTag]:
-        models = self._get_json("GET", "/api/tags").get("models") or []
-        return [ModelTag(str(m.get("name", "")), int(m.get("size", 0)), str(m.get("digest", "")),
-                         dict(m.get("details") or {}), str(m.get("modified_at") or ""))
-                for m in models]
+        return [ModelTag(_text(m.get("name")), _int(m.get("size")), _text(m.get("digest")),
+                         _dict(m.get("details")), _text(m.get("modified_at")))
+                for m in _objects(self._get_json("GET", "/api/tags").get("models"))]
 
     def show(self, model: str) -> ModelDetails:
         d = self._get_json("POST", "/api/show", json={"model": model})
-        return ModelDetails(str(d.get("parameters", "")), str(d.get("template", "")),
-                            dict(d.get("details") or {}), dict(d.get("model_info") or {}),
-                            tuple(d.get("capabilities") or ()))
+        caps = d.get("capabilities")
+        return ModelDetails(_text(d.get("parameters")), _text(d.get("template")),
+                            _dict(d.get("details")), _dict(d.get("model_info")),
+                            tuple(str(c) for c in caps) if isinstance(caps, list) else ())
 
     def ps(self) -> list[RunningModel]:
-        models = self._get_json("GET", "/api/ps").get("models") or []
-        return [RunningModel(str(m.get("name", "")), int(m.get("size", 0)),
-                             int(m.get("size_vram", 0)), str(m.get("expires_at", "")),
-                             m.get("context_length"), dict(m.get("details") or {}))
-                for m in models]
+        out = []
+        for m in _objects(self._get_json("GET", "/api/ps").get("models")):
+            ctx = m.get("context_length")
+            out.append(RunningModel(_text(m.get("name")), _int(m.get("size")),
+                                    _int(m.get("size_vram")), _text(m.get("expires_at")),
+                                    ctx if isinstance(ctx, int) and not isinstance(ctx, bool)
+                                    else None, _dict(m.get("details"))))
+        return out
 
     def generate(self, model: str, prompt: str, options: dict[str, Any] | None = None,
                  keep_alive: str | int | None = None) -> Iterator[Token | Done]:
@@ -81,8 +84,11 @@ class OllamaClient:
                                 "options": dict(options or {})}
         if keep_alive is not None:
             body["keep_alive"] = keep_alive
-        response = self._request("POST", "/api/generate", json=body, stream=True)
-        return _parse_stream(response, self.base_url, self.read_timeout)
+        try:
+            lines = self._http.lines("POST", "/api/generate", body)
+        except ServerResponseError as exc:
+            raise self._with_hint(exc) from None
+        return _parse_stream(lines, self.base_url)
 
     def another(self) -> OllamaClient:
         """A new client of the same server (its own connection), for a concurrent stream."""
@@ -93,54 +99,23 @@ class OllamaClient:
         return None if self.find_pid is None else self.find_pid(self.base_url)
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self._http.close()
 
     # -- transport -------------------------------------------------------------------------
-    def _http(self) -> requests.Session:
-        if self._session is None:
-            import requests
-
-            self._session = requests.Session()
-            self._session.trust_env = False  # never route a loopback server through a proxy
-        return self._session
-
-    def _get_json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self._request(method, path, **kwargs)
+    def _get_json(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
         try:
-            data = response.json()
-        except ValueError:
-            raise ServerResponseError(f"Ollama answered {method} {path} with a body that is not "
-                                      "JSON", status=response.status_code) from None
-        return data if isinstance(data, dict) else {}
+            data = self._http.json(method, path, json)
+        except ServerResponseError as exc:
+            raise self._with_hint(exc) from None
+        if not isinstance(data, dict):
+            raise ServerResponseError(f"Ollama answered {method} {path} with JSON that is not an "
+                                      f"object ({type(data).__name__})", status=200,
+                                      hint="is --host pointing at an Ollama server?")
+        return data
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        import requests
-
-        url = f"{self.base_url}{path}"
-        kwargs.setdefault("timeout", (self.connect_timeout, self.read_timeout))
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._http().request(method, url, **kwargs)
-                break
-            except requests.ConnectionError:
-                # Covers refused and connect timeouts: the request never reached Ollama, so a
-                # retry cannot run a generation twice. A read timeout is not retried.
-                if attempt == self.retries:
-                    raise self.unreachable() from None
-                self.sleep(self.backoff * 2 ** attempt)
-            except requests.Timeout:
-                raise ServerTimeoutError(
-                    f"Ollama at {self.base_url} did not answer {method} {path} within "
-                    f"{self.read_timeout:g} s", hint="the server may be overloaded or stuck; "
-                    "check its log") from None
-        if response.status_code >= 400:
-            raise ServerResponseError(
-                f"Ollama answered {method} {path} with HTTP {response.status_code}: "
-                f"{_error_text(response)}",
-                status=response.status_code, hint=_STATUS_HINTS.get(response.status_code))
-        return response
+    def _with_hint(self, exc: ServerResponseError) -> ServerResponseError:
+        hint = exc.hint or _STATUS_HINTS.get(exc.status)
+        return ServerResponseError(exc.message, status=exc.status, hint=hint)
 
     def unreachable(self) -> ServerUnreachableError:
         return ServerUnreachableError(
@@ -148,40 +123,50 @@ class OllamaClient:
             hint="or point velollm at the right server with --host URL / OLLAMA_HOST")
 
 
-def _error_text(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or response.reason
-    if isinstance(data, dict) and "error" in data:
-        return str(data["error"])
-    return response.text.strip()[:200]
+def _objects(value: object) -> list[dict[str, Any]]:
+    """The objects of a JSON list; anything else (null, a string, a number) is no entries."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _parse_stream(response: requests.Response, base_url: str,
-                  read_timeout: float) -> Iterator[Token | Done]:
+def _dict(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and 0 <= value < 2**63 else 0
+
+
+def _parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done]:
     """NDJSON lines -> typed chunks. Every way a stream can end badly becomes a GenerationError."""
-    import requests
-
     last: dict[str, Any] | None = None
     try:
-        for raw in response.iter_lines():
-            if not raw.strip():
-                continue
+        for raw in lines:
             last = _decode_line(raw)
             if "error" in last:
-                raise GenerationError(f"Ollama reported an error mid-stream: {last['error']}",
-                                      kind="server_error")
-            if last.get("response"):
-                yield Token(str(last["response"]))
+                raise GenerationError(f"Ollama reported an error mid-stream: "
+                                      f"{str(last['error'])[:200]}", kind="server_error")
+            piece = last.get("response")
+            if isinstance(piece, str) and piece:
+                yield Token(piece)
             if last.get("done") is True:
                 yield Done(Metrics.from_json(last))
                 return
-    except (requests.Timeout, requests.ConnectionError,
-            requests.exceptions.ChunkedEncodingError) as exc:
-        raise _stream_broken(exc, base_url, read_timeout) from None
+    except ServerTimeoutError as exc:
+        raise GenerationError(f"the stream from {base_url} did not finish in time: {exc.message}",
+                              kind="timeout", hint=exc.hint) from None
+    except ServerResponseError as exc:
+        raise GenerationError(f"the stream from {base_url} was cut before the end: "
+                              f"{exc.message}", kind="cut",
+                              hint="check the server log; the request was not completed") from None
     finally:
-        response.close()
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()
     if last is None:
         raise GenerationError(f"the stream from {base_url} ended before the first chunk",
                               kind="cut")
@@ -189,21 +174,6 @@ def _parse_stream(response: requests.Response, base_url: str,
     raise GenerationError("the generation ended without \"done\": true and without statistics "
                           "(Ollama aborts a generation that repeats one token 30+ times)",
                           kind="incomplete", hint="use another prompt or a repeat penalty")
-
-
-def _stream_broken(exc: Exception, base_url: str, read_timeout: float) -> GenerationError:
-    import requests
-    from urllib3.exceptions import ReadTimeoutError
-
-    # requests reports a read timeout inside iter_lines() as a ConnectionError wrapping it.
-    cause = exc.args[0] if exc.args else None
-    if isinstance(exc, requests.Timeout) or isinstance(cause, ReadTimeoutError):
-        return GenerationError(f"the stream from {base_url} stalled for more than "
-                               f"{read_timeout:g} s", kind="timeout",
-                               hint="the server may be overloaded or stuck; check its log")
-    return GenerationError(f"the stream from {base_url} was cut before the end (did the server "
-                           "stop?)", kind="cut",
-                           hint="check the server log; the request was not completed")
 
 
 def _decode_line(raw: bytes) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""Model metadata for the memory model, read from the GGUF file itself (the gguf library maps the
+file and parses its header and tensor table; the weights are never read), so a plan needs no
+running server. The one importer of gguf.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from velollm.core.models import ModelInfo, from_metadata
+from velollm.errors import ConfigError
+
+# Arrays read whole (per-layer values); other arrays (the vocabulary) are only counted.
+_PER_LAYER = ("attention.head_count", "attention.head_count_kv", "feed_forward_length",
+              "attention.sliding_window_pattern")
+# <arch>.<key> -> the ModelInfo field the llama.cpp memory model reads (core/llama_kv.py).
+_EXTRA = {"expert_count": "expert_count", "expert_used_count": "expert_used_count",
+          "expert_feed_forward_length": "expert_feed_forward_length",
+          "ssm.conv_kernel": "ssm_conv_kernel", "ssm.inner_size": "ssm_inner_size",
+          "ssm.state_size": "ssm_state_size", "ssm.group_count": "ssm_group_count",
+          "shortconv.l_cache": "shortconv_l_cache"}
+_HINT = "give the path of a .gguf model file under server.models"
+
+
+def _field_value(field: Any, key: str) -> Any:
+    from gguf import GGUFValueType
+
+    if field.types and field.types[0] == GGUFValueType.ARRAY:
+        if key.endswith(_PER_LAYER):
+            return [int(field.parts[i][0]) for i in field.data]
+        return len(field.data)  # e.g. tokenizer.ggml.tokens: only its length is needed
+    return field.contents()
+
+
+def _tensor_bytes(tensors: Any, layers: int) -> dict[str, Any]:
+    """Bytes per repeating layer (blk.N.*), of which MoE experts (*_exps*), the token embedding
+    and the output head: the weights the memory model places per device."""
+    per_layer, experts = [0] * layers, [0] * layers
+    inp = out = 0
+    for t in tensors:
+        name, size = str(t.name), int(t.n_bytes)
+        if name.startswith("blk."):
+            index = int(name.split(".")[1])
+            if index < layers:
+                per_layer[index] += size
+                experts[index] += size if "_exps" in name else 0
+        elif name.startswith("token_embd"):
+            inp += size
+        elif name.startswith("output"):
+            out += size
+    return {"layer_bytes": tuple(per_layer), "expert_bytes": tuple(experts) if any(experts)
+            else None, "input_bytes": inp, "output_bytes": out}
+
+
+def read_metadata(path: Path) -> tuple[dict[str, Any], int | None, str | None]:
+    """(metadata key -> value, parameter count, file type name) of a GGUF file; the key
+    "velollm.tensors" holds the tensor table's byte counts."""
+    from gguf import GGUFReader, LlamaFileType
+
+    if not path.is_file():
+        raise ConfigError(f"model file {path} not found", hint=_HINT)
+    with path.open("rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise ConfigError(f"{path} is not a GGUF file (no GGUF magic at its start)",
+                              hint=_HINT)
+    try:
+        reader = GGUFReader(path, "r")
+        info = {k: _field_value(f, k) for k, f in reader.fields.items()
+                if not k.startswith("GGUF.")}
+        params = sum(int(t.n_elements) for t in reader.tensors) or None
+        arch = info.get("general.architecture")
+        info["velollm.tensors"] = _tensor_bytes(reader.tensors,
+                                                int(info.get(f"{arch}.block_count") or 0))
+    except (ValueError, IndexError, KeyError, OSError, struct.error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not a complete GGUF file ({exc.__class__.__name__}: "
+                          f"{exc}); is it still downloading or truncated?",
+                          hint="download the model again") from None
+    file_type = info.get("general.file_type")
+    try:
+        quant = LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_") \
+            if file_type is not None else None
+    except ValueError:
+        quant = None
+    return info, params, quant
+
+
+def from_gguf(path: Path, name: str | None = None) -> ModelInfo:
+    """A ModelInfo from a GGUF file (`name`: the alias the server answers to)."""
+    info, params, quant = read_metadata(path)
+    if params and not info.get("general.parameter_count"):
+        info["general.parameter_count"] = params
+    if "tokenizer.ggml.tokens" in info:  # the count, as from_metadata expects a list's length
+        info["tokenizer.ggml.tokens"] = [None] * int(info["tokenizer.ggml.tokens"])
+    base = from_metadata(name or path.stem, info, os.path.getsize(path),
+                         details={"quantization_level": quant,
+                                  "parameter_size": info.get("general.size_label")})
+    return replace(base, **_llama_facts(info, base.architecture, base.block_count))
+
+
+def _llama_facts(info: Mapping[str, Any], arch: str, layers: int) -> dict[str, Any]:
+    """The optional ModelInfo facts of the llama.cpp memory model, where the file has them."""
+    facts: dict[str, Any] = {field: int(info[f"{arch}.{key}"]) for key, field in _EXTRA.items()
+                             if isinstance(info.get(f"{arch}.{key}"), int)}
+    ff = info.get(f"{arch}.feed_forward_length")
+    if isinstance(ff, list) and ff:
+        facts["feed_forward_length"] = max(ff)
+    elif isinstance(ff, int):
+        facts["feed_forward_length"] = ff
+    pattern = info.get(f"{arch}.attention.sliding_window_pattern")
+    if isinstance(pattern, list) and len(pattern) >= layers > 0:
+        facts["swa_layers"] = tuple(bool(v) for v in pattern[:layers])
+    tensors = info.get("velollm.tensors")
+    if isinstance(tensors, dict) and any(tensors["layer_bytes"]):
+        facts.update(tensors)
+    return facts
+
+
+def model_paths(models: object) -> list[tuple[Path, str]]:
+    """(path, name) of each entry of server.models; the name is its alias, else the file stem."""
+    out = []
+    for entry in models if isinstance(models, list) else []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+            path = Path(os.path.expanduser(entry["path"]))
+            alias = entry.get("alias")
+            out.append((path, alias if isinstance(alias, str) and alias else path.stem))
+    return out
+
+
+def gather(entries: Iterable[tuple[Path, str]]) -> tuple[list[ModelInfo], list[str]]:
+    """ModelInfo per model file; a file that cannot be read is a note, not a failed plan."""
+    infos, notes = [], []
+    for path, name in entries:
+        try:
+            infos.append(from_gguf(path, name))
+        except ConfigError as exc:
+            notes.append(f"{name}: {exc.message}; planned without its size")
+    return infos, notes
