@@ -8,7 +8,8 @@ the model's numbers next to the reported ones. Goal: every cell within +-3 % or 
 reported total, and never under by more.
 
 Models: SmolLM2-135M Q4_1 and Gemma 3 270M (sliding window) from their PyPI wheels; generated GQA
-(llama), MoE (qwen3moe), hybrid Mamba-2 (granitehybrid) and LFM2 models (benchmarks/tiny_arch_gguf.py).
+(llama), MoE (qwen3moe), hybrid Mamba-2 (granitehybrid), LFM2 and DeepSeek-style MLA models
+(benchmarks/tiny_arch_gguf.py).
 llama.cpp is the one of tests/llama_memory_rt.py (Debian sid build into the test cache) or --bin-dir.
 llama-fit-params takes no --kv-unified: its column is "-" for the unified cells ("3u").
 
@@ -170,8 +171,10 @@ def measure(bin_dir: Path, gguf_path: Path, info: models.ModelInfo, cell: Cell, 
 
 def grid(name: str, quick: bool) -> list[Cell]:
     ctxs, slots, ubs = ((4096,), (1, 3), (512,)) if quick else ((2048, 8192), (1, 4), (512,))
+    # MLA models refuse different K and V types (llama_init_from_model)
+    kv_fa = [kvf for kvf in KV_FA if name != "mla" or kvf[0] == kvf[1]]
     cells = [Cell(name, c, s, k, v, fa, ub)
-             for c, s, (k, v, fa), ub in itertools.product(ctxs, slots, KV_FA, ubs)]
+             for c, s, (k, v, fa), ub in itertools.product(ctxs, slots, kv_fa, ubs)]
     extra = ((128, True), (1024, False)) if quick else ((128, True), (2048, True), (256, False))
     cells += [Cell(name, 4096, 2, "f16", "f16", fa, ub) for ub, fa in extra]
     cells += [Cell(name, 4096, 3, "f16", "f16", fa, 512, unified=True)
@@ -190,7 +193,7 @@ def model_files(workdir: Path, wanted: set[str]) -> dict[str, Path]:
         subprocess.run([sys.executable, str(ROOT / "tests" / "realrt" / "make_tiny_gguf.py"), str(files["gqa"]),
                         "--embd", "512", "--layers", "6", "--heads", "8", "--kv-heads", "2", "--ff", "1024",
                         "--f16", "--ctx", "8192"], check=True, capture_output=True)
-    for name in ("moe", "hybrid", "lfm2"):
+    for name in ("moe", "hybrid", "lfm2", "mla"):
         if name in wanted:
             files[name] = workdir / f"{name}.gguf"
             tiny_arch_gguf.BUILDERS[name](files[name])
@@ -223,7 +226,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", type=Path, help="a llama.cpp build with llama-server, llama-fit-params")
     parser.add_argument("--quick", action="store_true", help="a smaller grid")
-    parser.add_argument("--models", default="smollm2,gemma3,gqa,moe,hybrid,lfm2")
+    parser.add_argument("--models", default="smollm2,gemma3,gqa,moe,hybrid,lfm2,mla")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     bin_dir = args.bin_dir or llama_memory_rt.llama_bin_dir()

@@ -6,7 +6,7 @@ apart by head_count_kv = 0 as llama.cpp does); `lfm2`: LFM2 (short-convolution l
 Tensor names and shapes follow llama.cpp's models/<arch>.cpp; the vocabulary is the one of
 tests/realrt/make_tiny_gguf.py. Needs gguf and numpy.
 
-usage: python benchmarks/tiny_arch_gguf.py {moe,hybrid,lfm2} OUT.gguf
+usage: python benchmarks/tiny_arch_gguf.py {moe,hybrid,lfm2,mla} OUT.gguf
 """
 
 from __future__ import annotations
@@ -169,7 +169,49 @@ def lfm2(path: Path, embd: int = 256, layers: int = 6, heads: int = 4, kv: int =
     _finish(w)
 
 
-BUILDERS: dict[str, Callable[[Path], None]] = {"moe": moe, "hybrid": hybrid, "lfm2": lfm2}
+def mla(path: Path, embd: int = 256, layers: int = 3, heads: int = 4, q_lora: int = 64,
+        kv_lora: int = 64, rope: int = 32, nope: int = 32, v_head: int = 32, experts: int = 4,
+        used: int = 2, ff_exp: int = 128, ff: int = 512) -> None:
+    """deepseek2 with multi-head latent attention: the KV cache holds kv_lora + rope per token
+    (key_length), and no V (value_length_mla set); a dense first layer, then MoE + shared expert."""
+    w, n_vocab = _writer(path, "deepseek2", embd, layers, heads, 1, ff)
+    for key, value in (("attention.key_length", kv_lora + rope), ("attention.value_length", kv_lora),
+                       ("attention.key_length_mla", nope + rope), ("attention.value_length_mla", v_head),
+                       ("attention.q_lora_rank", q_lora), ("attention.kv_lora_rank", kv_lora),
+                       ("rope.dimension_count", rope), ("leading_dense_block_count", 1),
+                       ("expert_count", experts), ("expert_used_count", used),
+                       ("expert_feed_forward_length", ff_exp), ("expert_shared_count", 1)):
+        w.add_uint32(f"deepseek2.{key}", value)
+    w.add_tensor("output_norm.weight", _ones(embd))
+    w.add_tensor("output.weight", _w(n_vocab, embd))
+    for i in range(layers):
+        p = f"blk.{i}."
+        for name, size in (("attn_norm", embd), ("attn_q_a_norm", q_lora), ("attn_kv_a_norm", kv_lora),
+                           ("ffn_norm", embd)):
+            w.add_tensor(p + name + ".weight", _ones(size))
+        w.add_tensor(p + "attn_q_a.weight", _w(q_lora, embd))
+        w.add_tensor(p + "attn_q_b.weight", _w(heads * (nope + rope), q_lora))
+        w.add_tensor(p + "attn_kv_a_mqa.weight", _w(kv_lora + rope, embd))
+        w.add_tensor(p + "attn_k_b.weight", _w(heads, kv_lora, nope))
+        w.add_tensor(p + "attn_v_b.weight", _w(heads, v_head, kv_lora))
+        w.add_tensor(p + "attn_output.weight", _w(embd, heads * v_head))
+        if i == 0:
+            w.add_tensor(p + "ffn_gate.weight", _w(ff, embd))
+            w.add_tensor(p + "ffn_up.weight", _w(ff, embd))
+            w.add_tensor(p + "ffn_down.weight", _w(embd, ff))
+            continue
+        w.add_tensor(p + "ffn_gate_inp.weight", _w(experts, embd))
+        w.add_tensor(p + "ffn_gate_exps.weight", _w(experts, ff_exp, embd))
+        w.add_tensor(p + "ffn_up_exps.weight", _w(experts, ff_exp, embd))
+        w.add_tensor(p + "ffn_down_exps.weight", _w(experts, embd, ff_exp))
+        w.add_tensor(p + "ffn_gate_shexp.weight", _w(ff_exp, embd))
+        w.add_tensor(p + "ffn_up_shexp.weight", _w(ff_exp, embd))
+        w.add_tensor(p + "ffn_down_shexp.weight", _w(embd, ff_exp))
+    _finish(w)
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {"moe": moe, "hybrid": hybrid, "lfm2": lfm2,
+                                                "mla": mla}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in BUILDERS:

@@ -153,7 +153,10 @@ def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool, type_k:
     embd = model.embedding_length
     ff = model.feed_forward_length or 4 * embd
     if model.expert_used_count and model.expert_feed_forward_length:
-        ff = model.expert_used_count * model.expert_feed_forward_length  # the routed experts' FFN
+        # the routed (and shared) experts' FFN, or a dense layer's where that is wider (DeepSeek's
+        # leading dense layers; a feed_forward_length no layer uses only errs on the safe side)
+        experts = model.expert_used_count + (model.expert_shared_count or 0)
+        ff = max(model.feed_forward_length or 0, experts * model.expert_feed_forward_length)
     swa = any(swa_layers(model))
     swa_kv = pad(min(n_kv, _window_cells(model, ctx))) if swa else 0
     mask = (2 if flash_attention else 4) * (n_kv + swa_kv) * ub

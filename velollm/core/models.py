@@ -42,6 +42,7 @@ class ModelInfo:
     expert_count: int | None = None
     expert_used_count: int | None = None
     expert_feed_forward_length: int | None = None
+    expert_shared_count: int | None = None
     ssm_conv_kernel: int | None = None
     ssm_inner_size: int | None = None
     ssm_state_size: int | None = None
@@ -175,6 +176,7 @@ def _llama_facts(info: Mapping[str, Any], arch: str, layers: int, kv_heads: Any)
             "recurrent_layers": recurrent, "expert_count": opt("expert_count"),
             "expert_used_count": opt("expert_used_count"),
             "expert_feed_forward_length": opt("expert_feed_forward_length"),
+            "expert_shared_count": opt("expert_shared_count"),
             "ssm_conv_kernel": opt("ssm.conv_kernel"), "ssm_inner_size": opt("ssm.inner_size"),
             "ssm_state_size": opt("ssm.state_size"), "ssm_group_count": opt("ssm.group_count"),
             "shortconv_l_cache": opt("shortconv.l_cache")}
