@@ -158,6 +158,7 @@ def test_explicit_gpu_layers_and_no_gpu() -> None:
     assert alloc.gpu_layers == 3 and gpu is not None
     # -ngl counts the output head as the last layer (llama-model.cpp: i_gpu_start = n_layer + 1 - ngl)
     assert gpu.weights_bytes == 50 * MIB + 2 * 220 * MIB
+    assert allocate(model, LlamaSettings(4096, gpu_layers=-1), [80 * 1024 * MIB]).gpu_layers == 9
     cpu_only = allocate(model, LlamaSettings(4096, gpu_layers=3))
     assert cpu_only.gpu_layers == 0 and [d.device for d in cpu_only.devices] == ["cpu"]
 

@@ -69,6 +69,8 @@ class Placement:
 
 def place(parts: Parts, gpus_free: list[int], margin: int, gpu_layers: int | None) -> Placement:
     n = len(parts.layer_weights)
+    if gpu_layers is not None and gpu_layers < 0:
+        gpu_layers = None  # -ngl -1 is llama.cpp's default: --fit decides
     if not gpus_free or gpu_layers == 0:
         return Placement((CPU,) * n, CPU, (False,) * n, 0, "Everything runs in host memory.")
     if gpu_layers is not None:
