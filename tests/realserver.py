@@ -8,7 +8,12 @@ Where the binary comes from, first match wins:
    pytest processes provision it once). This cache is the one place tests use the real HOME;
 3. `ollama` on PATH.
 Tests skip with the reason only when none of these can be had. The model is "tiny", a 533 KB
-llama-architecture GGUF written by tests/realrt/make_tiny_gguf.py.
+llama-architecture GGUF written by tests/realrt/make_tiny_gguf.py (head_dim 16).
+
+A second Ollama, 0.9.3 (`ollama093_server`, IPEX-LLM's pre-release build: tiny head_dim <= 48
+models only), is provisioned the same way into its own cache beside the first one
+(.../velollm-tests/realrt-0.9.3, its own lock, ~30 s once): version-gated settings are proven on
+a version that reads them.
 
 `ollama_server(env)` starts `ollama serve` on 127.0.0.1:<free port> with a scratch HOME and
 OLLAMA_MODELS, creates "tiny" and stops the whole process group at teardown.
@@ -74,8 +79,13 @@ def user_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
 DEFAULT_CACHE = user_cache_dir(os.environ, Path.home())
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("VELOLLM_TEST_OLLAMA_PREFIX") or DEFAULT_CACHE)
+FLAVOR = "0.5.4"  # the default runtime; setup_ollama_cpu.sh's OLLAMA_FLAVOR
+SECOND_FLAVOR = "0.9.3"
+
+
+def cache_dir(flavor: str = FLAVOR) -> Path:
+    base = Path(os.environ.get("VELOLLM_TEST_OLLAMA_PREFIX") or DEFAULT_CACHE)
+    return base if flavor == FLAVOR else base.with_name(f"{base.name}-{flavor}")
 
 
 @contextlib.contextmanager
@@ -96,20 +106,23 @@ def _scratch_env(cache: Path) -> dict[str, str]:
             "LANG": "C.UTF-8"}
 
 
-def _provision(cache: Path) -> tuple[Path, dict[str, str]]:
-    """Install Ollama 0.5.4 CPU into the cache unless it is there (call with the lock held)."""
-    prefix = cache / "ollama-0.5.4"
+def _provision(cache: Path, flavor: str = FLAVOR) -> tuple[Path, dict[str, str]]:
+    """Install Ollama `flavor` CPU into the cache unless it is there (call with the lock held)."""
+    prefix = cache / f"ollama-{flavor}"
     binary = prefix / "ollama" / "ollama-lib"
     # env.sh is written last: without it (or without the binary) the install is redone.
     if not ((prefix / "env.sh").is_file() and binary.is_file()):
         (prefix / "env.sh").unlink(missing_ok=True)
         subprocess.run(["bash", str(REALRT / "setup_ollama_cpu.sh"), str(prefix)],
-                       env=_scratch_env(cache), check=True, capture_output=True, timeout=600)
-    libs = [str(prefix / "venv" / "lib")]
+                       env={**_scratch_env(cache), "OLLAMA_FLAVOR": flavor}, check=True,
+                       capture_output=True, timeout=600)
+    # 0.9.3's libllama.so links the SYCL runtime's libraries, which setup puts in llama/
+    libs = [str(prefix / "venv" / "lib")] if flavor == FLAVOR else \
+        [str(prefix / "llama"), str(prefix / "venv" / "lib")]
     return binary, {"LD_LIBRARY_PATH": ":".join(libs)}
 
 
-def _tiny_gguf(cache: Path) -> Path:
+def _tiny_gguf(cache: Path, flavor: str = FLAVOR) -> Path:
     """The tiny model, generated once into the cache (call with the lock held)."""
     out = cache / "tiny.gguf"
     if out.exists():
@@ -119,7 +132,7 @@ def _tiny_gguf(cache: Path) -> Path:
     try:
         import gguf  # noqa: F401
     except ImportError:
-        venv = cache / "ollama-0.5.4" / "venv" / "bin"
+        venv = cache / f"ollama-{flavor}" / "venv" / "bin"
         subprocess.run([str(venv / "pip"), "install", "-q", "gguf", "numpy"],
                        env=_scratch_env(cache), check=True, capture_output=True, timeout=300)
         python = str(venv / "python")
@@ -129,14 +142,27 @@ def _tiny_gguf(cache: Path) -> Path:
     return out
 
 
-def find_runtime() -> Runtime | str:
+def find_runtime(flavor: str = FLAVOR) -> Runtime | str:
     """The runtime, or why there is none."""
-    cache = cache_dir()
+    cache = cache_dir(flavor)
     try:
         with _locked(cache):
-            return _find_runtime(cache)
+            return _find_runtime(cache) if flavor == FLAVOR else _find_second(cache, flavor)
     except OSError as exc:  # e.g. a read-only HOME
         return f"cannot use the runtime cache {cache} ({exc}); set VELOLLM_TEST_OLLAMA_PREFIX"
+
+
+def _find_second(cache: Path, flavor: str) -> Runtime | str:
+    """Only the provisioned build: a version-gated test needs exactly this version."""
+    try:
+        binary, env = _provision(cache, flavor)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"no Ollama {flavor} for the real-server tests: provisioning failed ({_why(exc)})"
+    try:
+        gguf_path = _tiny_gguf(cache, flavor)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot generate the tiny test model ({_why(exc)}); pip install gguf numpy"
+    return Runtime(binary, env, gguf_path, f"Ollama {flavor} CPU in {binary.parent}")
 
 
 def _find_runtime(cache: Path) -> Runtime | str:
@@ -282,6 +308,24 @@ def ollama_runtime() -> Runtime:
 def ollama_server(ollama_runtime: Runtime,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
     factory = ServerFactory(ollama_runtime, tmp_path_factory.mktemp("ollama"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def ollama093_runtime() -> Runtime:
+    runtime = find_runtime(SECOND_FLAVOR)
+    if isinstance(runtime, str):
+        pytest.skip(runtime)
+    return runtime
+
+
+@pytest.fixture
+def ollama093_server(ollama093_runtime: Runtime,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    factory = ServerFactory(ollama093_runtime, tmp_path_factory.mktemp("ollama093"))
     try:
         yield factory
     finally:

@@ -25,6 +25,7 @@ HOMES = {
     "yaml": {"velollm/config/yamlload.py"},
     "jsonschema": {"velollm/io/schemas.py"},
     "shtab": {"velollm/cli/completion.py"},
+    "http.server": {"velollm/io/webserver.py"},  # the dashboard's server (stdlib)
     "gguf": {"velollm/backends/llamacpp/modelinfo.py"},
     # Each runs its own external tools: follow-up commands a plan names (systemctl
     # daemon-reload, ollama create), the service's environment (systemctl show, launchctl

@@ -12,7 +12,7 @@ from tests import realserver
 
 FAKE_SETUP = """\
 set -eu
-echo run >> "$(dirname "$0")/runs"
+echo "run${OLLAMA_FLAVOR:+ $OLLAMA_FLAVOR}" >> "$(dirname "$0")/runs"
 mkdir -p "$1/ollama" "$1/venv/lib"
 printf '#!/bin/sh\\n' > "$1/ollama/ollama-lib"
 echo 'export OLLAMA_RT=x' > "$1/env.sh"
@@ -61,13 +61,13 @@ def test_provisioned_once_and_again_when_the_cache_is_gone(monkeypatch: pytest.M
     assert binary == cache / "ollama-0.5.4" / "ollama" / "ollama-lib" and binary.is_file()
     assert env == {"LD_LIBRARY_PATH": str(cache / "ollama-0.5.4" / "venv" / "lib")}
     realserver._provision(cache)
-    assert (realrt / "runs").read_text().split() == ["run"]  # there: not installed again
+    assert (realrt / "runs").read_text().split() == ["run", "0.5.4"]  # not installed again
 
     (cache / "ollama-0.5.4" / "ollama" / "ollama-lib").unlink()  # half gone
     realserver._provision(cache)
     shutil.rmtree(cache)  # all gone
     realserver._provision(cache)
-    assert (realrt / "runs").read_text().split() == ["run"] * 3
+    assert (realrt / "runs").read_text().split() == ["run", "0.5.4"] * 3
     assert binary.is_file()
 
 
@@ -94,3 +94,27 @@ def test_unusable_cache_is_a_reason_not_a_crash(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("VELOLLM_TEST_OLLAMA_PREFIX", str(blocker / "cache"))
     why = realserver.find_runtime()
     assert isinstance(why, str) and "VELOLLM_TEST_OLLAMA_PREFIX" in why and str(blocker) in why
+
+
+def test_second_flavor_has_its_own_cache_beside_the_first(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    monkeypatch.setenv("VELOLLM_TEST_OLLAMA_PREFIX", str(tmp_path / "rt"))
+    assert realserver.cache_dir() == tmp_path / "rt"
+    assert realserver.cache_dir("0.9.3") == tmp_path / "rt-0.9.3"  # its own lock file too
+    monkeypatch.delenv("VELOLLM_TEST_OLLAMA_PREFIX")
+    assert realserver.cache_dir("0.9.3") == realserver.DEFAULT_CACHE.with_name("realrt-0.9.3")
+
+
+def test_second_flavor_is_provisioned_with_its_flavor(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    realrt = tmp_path / "realrt"
+    realrt.mkdir()
+    (realrt / "setup_ollama_cpu.sh").write_text(FAKE_SETUP, encoding="utf-8")
+    monkeypatch.setattr(realserver, "REALRT", realrt)
+    cache = tmp_path / "cache-0.9.3"
+    binary, env = realserver._provision(cache, "0.9.3")
+    prefix = cache / "ollama-0.9.3"
+    assert binary == prefix / "ollama" / "ollama-lib" and binary.is_file()
+    assert env == {"LD_LIBRARY_PATH": f"{prefix / 'llama'}:{prefix / 'venv' / 'lib'}"}
+    realserver._provision(cache, "0.9.3")
+    assert (realrt / "runs").read_text().split() == ["run", "0.9.3"]  # once, with its flavor

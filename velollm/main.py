@@ -49,7 +49,7 @@ class _Commands(Mapping[str, ModuleType]):
 # imported inside run(). Order is the order of `velollm --help`.
 COMMANDS: Mapping[str, ModuleType] = _Commands((
     "detect", "plan", "apply", "destroy", "init", "validate", "profiles", "benchmark", "verify",
-    "status", "completion",
+    "status", "report", "dashboard", "completion",
 ))
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

@@ -60,7 +60,8 @@ def test_without_a_server_nothing_is_pending(tmp_path: Path, capsys: pytest.Capt
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "velollm.yaml").write_text(CONFIG)
-    hwdocs.write(tmp_path / "hw.json", hwdocs.hardware(gpus=[]))
+    # this machine as detect sees it: no GPU and no ollama on PATH (so the newest is assumed)
+    hwdocs.write(tmp_path / "hw.json", hwdocs.hardware(gpus=[], ollama_version=None))
     nowhere = "http://127.0.0.1:9"  # nothing listens there
     code, out, err = cli(capsys, "apply", "--host", nowhere, "--auto-approve")
     assert code == 0, out + err

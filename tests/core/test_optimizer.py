@@ -228,3 +228,17 @@ def test_pinned_larger_num_ctx_reason_is_not_a_fit_failure() -> None:
     assert rec is not None and rec.value == 16384
     assert "would not fit" not in rec.reason
     assert "16384 tokens" in rec.reason
+
+
+def test_cpu_flash_attention_follows_the_version() -> None:
+    """Ollama runs llama-server from 0.30, whose flash attention works on the CPU: a quantized
+    KV cache pays there; before, Ollama turned flash attention off without a GPU."""
+    old = _plan("laptop-8gb-cpu", "1b", version="0.12.4")
+    assert old.get("flash_attention").value is None  # type: ignore[union-attr]
+    assert "turns flash attention off" in old.get("flash_attention").reason  # type: ignore[union-attr]
+    new = _plan("laptop-8gb-cpu", "1b", version="0.30.0")
+    assert new.get("flash_attention").value is True  # type: ignore[union-attr]
+    assert "the CPU" in new.get("flash_attention").reason  # type: ignore[union-attr]
+    assert new.get("kv_cache_type").value == "q8_0"  # type: ignore[union-attr]  # balanced
+    pinned_off = _plan("laptop-8gb-cpu", "1b", version="0.30.0", server={"flash_attention": False})
+    assert pinned_off.get("kv_cache_type").value is None  # type: ignore[union-attr]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 
+from velollm.core import stats
 from velollm.core.stats import compare, summarize
 
 BASE = [100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8]
@@ -62,3 +64,22 @@ def test_missing_samples_and_bad_threshold() -> None:
     assert compare([], BASE, 0.05, random.Random(1)).status == "inconclusive"
     with pytest.raises(ValueError, match="max_regression"):
         compare(BASE, BASE, 1.5, random.Random(1))
+
+
+def test_percentile_interpolates_between_ranks_as_numpy_does() -> None:
+    import numpy
+
+    values = [5.0, 1.0, 3.0, 2.0, 4.0, 10.0]
+    for q in (0, 25, 50, 90, 99, 100):
+        assert stats.percentile(values, q) == pytest.approx(numpy.percentile(values, q))
+    assert stats.percentile([7.0], 99) == 7.0
+    assert stats.percentile([], 50) is None
+    assert stats.percentile([math.nan, 2.0], 50) == 2.0
+
+
+def test_median_interval_holds_the_median_and_is_seeded() -> None:
+    values = [100.0, 102.0, 98.0, 101.0, 99.0, 150.0, 97.0]
+    low, high = stats.median_interval(values, random.Random(1)) or (0.0, 0.0)
+    assert 97.0 <= low <= statistics.median(values) <= high <= 150.0
+    assert stats.median_interval(values, random.Random(1)) == (low, high)
+    assert stats.median_interval([5.0], random.Random(1)) is None

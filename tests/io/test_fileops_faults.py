@@ -27,7 +27,7 @@ BIG = 256 * 1024  # large enough that a torn write would show
 
 
 def _content(tag: str) -> str:
-    return f"# {tag}\n" + (tag[-1] * BIG) + "\n"
+    return f"# {tag}, managed by velollm\n" + (tag[-1] * BIG) + "\n"
 
 
 def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
@@ -47,7 +47,7 @@ WRITER = """
     from velollm.io.fileops import apply_files
     from velollm.core.files import RenderedFile
     state, tag, rounds, *paths = sys.argv[1:]
-    def content(t): return f"# {t}\\n" + (t[-1] * (256 * 1024)) + "\\n"
+    def content(t): return f"# {t}, managed by velollm\\n" + (t[-1] * (256 * 1024)) + "\\n"
     i = 0
     while rounds == "forever" or i < int(rounds):
         t = f"{tag}{i % 2 + 1}"
@@ -127,7 +127,7 @@ def test_held_lock_fails_with_a_clear_message_and_dies_with_its_process(tmp_path
 def test_permission_error_at_replace_leaves_original_and_state_intact(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "managed.sh"
-    apply_files([RenderedFile(target, "old\n")], plan_id="p1")
+    apply_files([RenderedFile(target, "velollm old\n")], plan_id="p1")
     real_replace = os.replace
 
     def refuse(src: str, dst: str | Path) -> None:
@@ -137,10 +137,10 @@ def test_permission_error_at_replace_leaves_original_and_state_intact(
 
     monkeypatch.setattr(fileops.os, "replace", refuse)
     with pytest.raises(WriteError, match=f"permission denied: cannot write {target}") as info:
-        apply_files([RenderedFile(tmp_path / "b", "b\n"), RenderedFile(target, "new\n")],
+        apply_files([RenderedFile(tmp_path / "b", "b\n"), RenderedFile(target, "velollm new\n")],
                     plan_id="p2")
     assert "sudo" in (info.value.hint or "")
-    assert target.read_text() == "old\n" and (tmp_path / "b").read_text() == "b\n"
+    assert target.read_text() == "velollm old\n" and (tmp_path / "b").read_text() == "b\n"
     assert not list(tmp_path.glob("*.velollm-tmp"))
     state = load_state()
     assert drifted(state) == []  # state still describes exactly what is on disk
@@ -200,11 +200,11 @@ def _tmpfs(where: Path, size: str) -> Iterator[Path]:
 def test_disk_full_is_a_clear_error_and_the_original_survives(tmp_path: Path) -> None:
     with _tmpfs(tmp_path / "small", "64k") as small:
         target = small / "ollama.env.sh"
-        apply_files([RenderedFile(target, "original\n")], tmp_path / "state")
+        apply_files([RenderedFile(target, "velollm original\n")], tmp_path / "state")
         with pytest.raises(WriteError, match="no space left") as info:
             apply_files([RenderedFile(target, _content("v1"))], tmp_path / "state")
         assert "original is unchanged" in (info.value.hint or "")
-        assert target.read_text() == "original\n"
+        assert target.read_text() == "velollm original\n"
         assert sorted(p.name for p in small.iterdir()) == ["ollama.env.sh"]
         assert drifted(load_state(tmp_path / "state")) == []
 

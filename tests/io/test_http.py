@@ -56,7 +56,7 @@ def client(url: str, **limits: float) -> Http:
 def test_a_trickling_body_ends_at_the_overall_deadline() -> None:
     def talk(conn: socket.socket) -> None:
         conn.sendall(head("Content-Length: 1000\r\n"))
-        for _ in range(100):
+        for _ in range(600):
             conn.sendall(b" ")
             time.sleep(0.05)  # every read returns in time: only the overall deadline stops it
 
@@ -64,8 +64,8 @@ def test_a_trickling_body_ends_at_the_overall_deadline() -> None:
         started = time.monotonic()
         with pytest.raises(ServerTimeoutError, match=r"did not finish GET /x within 0\.5 s"):
             client(url, deadline_s=0.5).json("GET", "/x")
-        # without the deadline the trickle lasts 5 s
-        assert time.monotonic() - started < 4.0
+        # without the deadline the trickle lasts 30 s; the margin absorbs a loaded machine
+        assert time.monotonic() - started < 15.0
 
 
 def test_a_stall_after_the_headers_ends_at_the_deadline() -> None:

@@ -4,7 +4,9 @@ through fileops, run (or print) what makes the server pick it up."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import stat
 import subprocess
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from velollm.core import planner
 from velollm.core.planner import Plan
-from velollm.errors import ConfigError, StalePlanError, VelollmError
+from velollm.errors import ConfigError, StalePlanError, UsageError, VelollmError, WriteError
 
 if TYPE_CHECKING:
     from velollm.backends.base import Backend
@@ -40,30 +42,101 @@ class Outcome:
                 "warnings": self.warnings, "removed": self.removed}
 
 
+PLAN_FILE_LIMIT = 16 << 20  # a plan holds a few small files; more is not one of ours
+_NEW_PLAN = "make a new one with `velollm plan --out PLAN.json`, review it, and apply that"
+
+
 def load_plan_file(path: Path) -> Plan:
+    from velollm.io.atomic import read_bytes
+
+    hint = "create one with `velollm plan --out plan.json`"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the plan file {path}: {exc.strerror}",
-                          hint="create one with `velollm plan --out plan.json`") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ConfigError(f"{path} is not a JSON plan file",
-                          hint="create one with `velollm plan --out plan.json`") from None
+        data = read_bytes(path, PLAN_FILE_LIMIT, follow=True)
+    except WriteError as exc:
+        raise ConfigError(f"cannot read the plan file: {exc}", hint=hint) from None
+    if data is None:
+        raise ConfigError(f"cannot read the plan file {path}: No such file or directory",
+                          hint=hint)
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ConfigError(f"{path} is not a JSON plan file", hint=hint) from None
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path} is not a velollm plan",
-                          hint="create one with `velollm plan --out plan.json`")
+        raise ConfigError(f"{path} is not a velollm plan", hint=hint)
     return planner.plan_from_dict(doc)
 
 
-def check_fresh(saved: Plan) -> None:
-    """Terraform's rule: a saved plan applies only to the world it was made for."""
+def rederive(saved: Plan, source: Path) -> Plan:
+    """The plan apply writes for a saved plan: derived again from its inputs and the live facts,
+    never taken from the file (issue 15: a plan file is data, not a program). Refused when the
+    world moved on since (Terraform's rule: stale) or when the file says anything else than
+    that derivation: other files, content, modes, paths or follow-up commands."""
     from velollm.app.planning import PlanRequest, make_plan
+    from velollm.core.plancheck import tampered
 
-    fresh = make_plan(PlanRequest.from_inputs(dict(saved.inputs)))
+    inputs = _inputs(saved, source)
+    try:
+        fresh = make_plan(PlanRequest.from_inputs({**inputs, "path": None}))
+    except UsageError as exc:  # the plan's --host, say: a damaged plan, not a usage error
+        raise ConfigError(f"the saved plan {source} cannot be used: {exc.message}",
+                          hint=_NEW_PLAN) from None
+    wanted = inputs.get("path")
+    if wanted is not None and Path(wanted) != Path(fresh.target_path):
+        # --path at plan time: velollm.yaml alone decides where a saved plan may write
+        raise ConfigError(
+            f"the saved plan {source} writes to {wanted}, but velollm.yaml's target is "
+            f"{fresh.target_path}: a saved plan writes only where velollm.yaml says",
+            hint="set target.path in velollm.yaml to that file and make a new plan, or apply "
+                 "without a plan file (`velollm apply --path ...`)")
     reasons = planner.stale_reasons(saved.fingerprint, fresh.fingerprint)
     if reasons:
         raise StalePlanError("Saved plan is stale: " + "; ".join(reasons),
                              hint="make a new one with `velollm plan --out PLAN.json`")
+    differs = tampered(saved, fresh)
+    if differs:
+        raise ConfigError(f"the saved plan {source} is not what velollm derives from "
+                          f"velollm.yaml and this machine: {'; '.join(differs[:4])}"
+                          + (f" (and {len(differs) - 4} more)" if len(differs) > 4 else "")
+                          + ". Nothing was written.", hint=_NEW_PLAN)
+    return fresh
+
+
+def _inputs(saved: Plan, source: Path) -> dict[str, str | None]:
+    """The plan's inputs, checked: text or null, a target velollm writes, and a velollm.yaml
+    of the user's own."""
+    from velollm.backends import BACKENDS
+
+    inputs = dict(saved.inputs)
+    bad = [k for k, v in inputs.items() if v is not None and not isinstance(v, str)]
+    bad += [k for k in inputs if k not in ("config", "hardware", "target", "path", "host")]
+    if bad or any("\0" in (v or "") for v in inputs.values()):
+        raise ConfigError(f"the saved plan {source} has damaged inputs ({', '.join(bad)})",
+                          hint=_NEW_PLAN)
+    kinds = {"auto", *(k for b in BACKENDS.values() for k in b.target_kinds)}
+    if inputs.get("target") not in (None, *kinds):
+        raise ConfigError(f"the saved plan {source} names the target {inputs['target']!r}, "
+                          "which velollm does not write", hint=_NEW_PLAN)
+    _check_owner(Path(inputs.get("config") or "velollm.yaml"))
+    return inputs
+
+
+def _check_owner(config: Path) -> None:
+    """The velollm.yaml a saved plan names decides what apply writes, so it must be the user's
+    own: not another user's file, not one anybody may edit (a plan pointing at a planted
+    /tmp/x/velollm.yaml would otherwise write wherever that file says)."""
+    try:
+        st = os.stat(config)
+    except OSError:
+        return  # load_config says what is wrong with it
+    owners = {os.geteuid(), 0}
+    if os.geteuid() == 0 and os.environ.get("SUDO_UID", "").isdigit():
+        owners.add(int(os.environ["SUDO_UID"]))  # `sudo velollm apply` in the user's project
+    if st.st_uid not in owners:
+        raise ConfigError(f"{config}, the velollm.yaml the saved plan names, belongs to another "
+                          "user", hint=f"copy it into your project and {_NEW_PLAN}")
+    if st.st_mode & stat.S_IWOTH:
+        raise ConfigError(f"{config}, the velollm.yaml the saved plan names, is writable by "
+                          "everyone", hint=f"`chmod o-w {config}`, then {_NEW_PLAN}")
 
 
 def _settings(plan: Plan) -> dict[str, object]:

@@ -83,6 +83,20 @@ def _sha_or_absent(path: Path) -> str:
     return "absent" if text is None else sha256_text(text)
 
 
+def _read_target(path: Path) -> str | None:
+    """A file velollm writes, as it is now: never through a symbolic link, never a FIFO or a
+    device (issue 15); those are a clear error here already, as apply would refuse them."""
+    from velollm.io.atomic import read_bytes
+
+    data = read_bytes(path)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def _target_sha(path: Path) -> str:
+    text = _read_target(path)
+    return "absent" if text is None else sha256_text(text)
+
+
 def make_plan(req: PlanRequest) -> Plan:
     from velollm.backends import get_backend
     from velollm.config import load_config, profile_path, resolve
@@ -121,7 +135,7 @@ def make_plan(req: PlanRequest) -> Plan:
                                     drifted=any(str(f.path) in drift_paths for f in rendered))
     if not changes:
         changes = tuple(planner.file_drift(str(f.path)) for f in rendered
-                        if str(f.path) in drift_paths and _read(f.path) != f.content)
+                        if str(f.path) in drift_paths and _read_target(f.path) != f.content)
     files = tuple(rendered)
     orphans = _orphans(state, files, drift_paths)
     changes += orphans
@@ -130,8 +144,8 @@ def make_plan(req: PlanRequest) -> Plan:
         "profile": _sha_or_absent(profile_path(config.profile, config.source.parent)),
         "hardware": planner.fingerprint_of(stable_hardware(hw, backend)),
         "ollama_version": str(version),
-        **{f"file:{f.path}": _sha_or_absent(f.path) for f in files},
-        **{f"file:{c.key}": _sha_or_absent(Path(c.key)) for c in orphans},
+        **{f"file:{f.path}": _target_sha(f.path) for f in files},
+        **{f"file:{c.key}": _target_sha(Path(c.key)) for c in orphans},
     }
     observed = _differing(facts.now, env)
     pending = () if changes else _pending(facts.now, env, unset, files[0])
@@ -253,7 +267,7 @@ def _current(backend: Backend, rendered: list[RenderedFile]
     env: dict[str, str] = {}
     models: dict[str, dict[str, ParamValue]] = {}
     for f in rendered:
-        text = _read(f.path)
+        text = _read_target(f.path)
         if text is not None:
             file_env, file_models = backend.read_back(f.kind, text)
             env.update(file_env)

@@ -44,16 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 
 def _plan(args: argparse.Namespace) -> tuple[Any, bool]:
     """(plan, from_file)."""
-    from velollm.app.applying import check_fresh, load_plan_file
+    from velollm.app.applying import load_plan_file, rederive
     from velollm.app.planning import make_plan
 
     if args.planfile:
         if any((args.file, args.hardware, args.target, args.path)):
             raise VelollmError("a saved plan already fixes the file, hardware and target",
                                hint="give either PLANFILE or -f/--hardware/--target/--path")
-        plan = load_plan_file(Path(args.planfile))
-        check_fresh(plan)
-        return plan, True
+        # what is written is derived again, never read from the file (issue 15)
+        return rederive(load_plan_file(Path(args.planfile)), Path(args.planfile)), True
     return make_plan(request_from(args)), False
 
 
@@ -133,6 +132,12 @@ def _record_baseline(client: Any, model: str) -> None:
         if progress is not None:
             progress.clear()
     OUT.info(f"recorded the baseline in {path}")
+    from velollm.app.runlog import keep_run
+    from velollm.bench.baseline import load_baseline
+
+    recorded = load_baseline(path)  # kept as a run too: the "before" of this apply's gains
+    if recorded is not None:
+        keep_run("benchmark", recorded)
 
 
 def _report(done: Any, *, shown: bool) -> int:

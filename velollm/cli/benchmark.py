@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.clear()
     results, document = measured.results, measured.document
+    from velollm.app.runlog import keep_run  # for `velollm dashboard` and `velollm report`
+
+    keep_run("benchmark", document)
     if args.out is not None:
         report.write_json_atomic(args.out, document)
     code = EXIT_INTERRUPTED if document["partial"] else 0

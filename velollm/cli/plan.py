@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(request_from(args))
     doc = plan.to_dict()
     if args.out:
-        atomic_write(Path(args.out), (json.dumps(doc, indent=2) + "\n").encode("utf-8"), 0o600)
+        atomic_write(Path(args.out), (json.dumps(doc, indent=2) + "\n").encode("utf-8"), 0o600,
+                     keep_mode=False)  # a plan may hold settings: never readable by others
     if OUT.json_mode:
         OUT.json({"status": "ok", "changed": plan.has_changes, **doc})
     else:

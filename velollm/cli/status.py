@@ -46,11 +46,7 @@ def run(args: argparse.Namespace) -> int:
     state = load_state()  # unreadable or damaged: StateError, exit 1
     backend = get_backend(verification.applied_backend(state))
     url = backend.base_url(args.host)  # a --host it cannot use: a usage error, exit 2
-    if not state.files:
-        doc: dict[str, Any] = {"status": "ok", "applied": False, "files": [], "settings": [],
-                               "msg": NOTHING_APPLIED, "hint": SUGGEST_PLAN}
-    else:
-        doc = _applied(state, backend, url)
+    doc = document(state, backend, url)
     if OUT.json_mode:
         OUT.json(doc)
     else:
@@ -58,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
         render(doc, OUT)
     return 0
+
+
+def document(state: State, backend: Backend, url: str) -> dict[str, Any]:
+    """status's JSON document (the dashboard's Configuration panel shows it too)."""
+    if not state.files:
+        return {"status": "ok", "applied": False, "files": [], "settings": [],
+                "msg": NOTHING_APPLIED, "hint": SUGGEST_PLAN}
+    return _applied(state, backend, url)
 
 
 def _applied(state: State, backend: Backend, url: str) -> dict[str, Any]:

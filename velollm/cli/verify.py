@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         code = verification.EXIT_INTERRUPTED
     doc = _document(client.base_url, version, found, target, bench, code)
     doc["server"]["backend"] = backend.title
+    from velollm.app.runlog import keep_run  # for `velollm dashboard` and `velollm report`
+
+    keep_run("verify", doc)
     if OUT.json_mode:
         OUT.json(doc)
     else:

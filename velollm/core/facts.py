@@ -27,6 +27,12 @@ class Capabilities:
     single_slot: frozenset[str] = frozenset()
     # an unset context length is sized by the server from the VRAM (Ollama >= 0.15.5)
     sizes_context_by_vram: bool = False
+    # flash attention is on unless switched off, on the CPU too, so a quantized KV cache works
+    # there (Ollama >= 0.30 runs llama-server with --flash-attn auto; llama-server itself)
+    flash_attention_on_cpu: bool = False
+    # an unset per-model batch size is the server's own choice by context (Ollama >= 0.30):
+    # writing num_batch turns that choice off
+    picks_batch_size: bool = False
 
     def reads(self, key: str) -> bool:
         return key in self.known and key not in self.not_read

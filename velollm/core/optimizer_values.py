@@ -50,7 +50,9 @@ def _kv_for(model: ModelInfo, kv: str, fa: bool, caps: Capabilities) -> str:
 def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
            model_pins: Mapping[str, Mapping[str, Any]], models: Sequence[ModelInfo],
            caps: Capabilities, warnings: list[str]) -> Choice:
-    fa = (not hw.cpu_only and hw.fa_supported and caps.reads("flash_attention")
+    # Ollama >= 0.30 runs llama-server, whose flash attention works on the CPU too
+    runs_fa = caps.flash_attention_on_cpu if hw.cpu_only else hw.fa_supported
+    fa = (runs_fa and caps.reads("flash_attention")
           and ("flash_attention" not in pins or truthy(pins["flash_attention"])))
     kv_read = caps.reads("kv_cache_type")
     kv = str(pins.get("kv_cache_type") or (obj.kv_type if fa and kv_read else "f16")).lower()
@@ -225,18 +227,24 @@ def _ctx_reason(obj: Objective, choice: Choice, big: Estimate | None, room: str,
 
 def _attention(obj: Objective, hw: Budget, choice: Choice, add: Any, caps: Capabilities,
                warnings: list[str]) -> None:
-    if hw.cpu_only:
-        why = ("not effective on the CPU: Ollama turns flash attention off without a GPU, and "
-               "the KV cache stays f16")
+    if hw.cpu_only and not caps.flash_attention_on_cpu:
+        why = (f"not effective on the CPU: {caps.title} {caps.version or ''} turns flash "
+               "attention off without a GPU, and the KV cache stays f16").replace("  ", " ")
         add("flash_attention", None, f"flash_attention unset: {why}")
         add("kv_cache_type", None, f"kv_cache_type unset: {why}")
         return
-    if not choice.flash_attention:
+    if not choice.flash_attention and not hw.cpu_only:
         add("flash_attention", None, "flash_attention unset: a GPU here cannot run it "
             "(CUDA compute >= 6.0 needed)")
         add("kv_cache_type", None, "kv_cache_type unset: a quantized cache needs flash attention")
         return
-    add("flash_attention", True, "flash_attention = true: faster attention on these GPUs, and "
+    if not choice.flash_attention:
+        add("flash_attention", None, "flash_attention unset: pinned off")
+        add("kv_cache_type", None, "kv_cache_type unset: a quantized cache needs flash attention")
+        return
+    where = ("the CPU (llama-server under Ollama >= 0.30 runs it there)" if hw.cpu_only
+             else "these GPUs")
+    add("flash_attention", True, f"flash_attention = true: faster attention on {where}, and "
         "a quantized KV cache needs it switched on explicitly")
     saved = {e.model.name: e for e in choice.estimates.values()}
     note = ""

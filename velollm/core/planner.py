@@ -193,6 +193,8 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
         raise ConfigError("this file is not a velollm plan of a supported format",
                           hint="create one with `velollm plan --out plan.json`")
     try:
+        _check_files(doc["files"])
+        _check_lists(doc)
         return Plan(
             target_kind=doc["target_kind"], target_path=doc["target_path"],
             env=dict(doc["env"]),
@@ -210,9 +212,42 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             unset=tuple(str(n) for n in doc.get("unset") or ()),
             pending=tuple(doc.get("pending") or ()),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
                           hint="create a new one with `velollm plan --out plan.json`") from None
+
+
+_FILE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "path": str, "content": str, "sha256": str, "mode": int, "kind": str, "follow_up": list,
+    "pickup": str, "by_hand": (str, type(None))}
+
+
+def _check_files(files: Any) -> None:
+    """The types of a saved plan's files, before anything converts them (int("4777") or
+    int(420.5) would turn a damaged mode into another one)."""
+    if not isinstance(files, list):
+        raise TypeError("files is not a list")
+    for i, f in enumerate(files):
+        if not isinstance(f, dict):
+            raise TypeError(f"files[{i}] is not an object")
+        for key, kind in _FILE_FIELDS.items():
+            value = f.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"files[{i}].{key} is missing or of the wrong type")
+        if not all(isinstance(c, str) for c in f["follow_up"]):
+            raise TypeError(f"files[{i}].follow_up holds something else than command lines")
+
+
+def _check_lists(doc: Mapping[str, Any]) -> None:
+    """The shown-only parts of a saved plan: lists of text or of objects, as plan wrote them."""
+    for key, kind in (("warnings", str), ("notes", str), ("settings", dict), ("changes", dict),
+                      ("observed", dict), ("pending", dict), ("unset", str)):
+        value = doc.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+            raise TypeError(f"{key} is not a list of {kind.__name__}s")
+    for key in ("env", "model_params", "fingerprint", "inputs"):
+        if not isinstance(doc.get(key) or {}, dict):
+            raise TypeError(f"{key} is not an object")
 
 
 def stale_reasons(saved: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
@@ -225,3 +260,4 @@ def stale_reasons(saved: Mapping[str, str], now: Mapping[str, str]) -> list[str]
             label = names.get(key, key.removeprefix("file:"))
             reasons.append(f"{label} changed since the plan was made")
     return reasons
+

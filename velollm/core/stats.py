@@ -108,3 +108,27 @@ def _resample(values: Sequence[float], rng: random.Random) -> list[float]:
 def _ratio(base: Sequence[float], new: Sequence[float], higher_is_better: bool) -> float:
     b, n = statistics.median(base), statistics.median(new)
     return n / b if higher_is_better else b / n
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0-100) by linear interpolation between closest ranks (numpy's
+    default), so p50 is the median; None when there is nothing to rank."""
+    clean = sorted(v for v in values if math.isfinite(v))
+    if not clean:
+        return None
+    pos = (len(clean) - 1) * min(max(q, 0.0), 100.0) / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(clean) - 1)
+    return clean[low] + (clean[high] - clean[low]) * (pos - low)
+
+
+def median_interval(values: Sequence[float], rng: random.Random, *, resamples: int = 2000,
+                    confidence: float = 0.95) -> tuple[float, float] | None:
+    """A percentile-bootstrap confidence interval of the median (as `compare` bootstraps the
+    ratio); None below two values, where resampling can only repeat the one value."""
+    clean = [v for v in values if math.isfinite(v)]
+    if len(clean) < 2:
+        return None
+    medians = sorted(statistics.median(_resample(clean, rng)) for _ in range(resamples))
+    alpha = (1 - confidence) / 2
+    return medians[int(alpha * (resamples - 1))], medians[math.ceil((1 - alpha) * (resamples - 1))]

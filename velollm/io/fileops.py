@@ -13,44 +13,34 @@ Guarantees, each covered by tests/io/:
 - Crash order: backups, then state (which already names the new hashes), then the files, then
   the retired files, then state without them. A kill in between shows up as drift, never as a
   forgotten file; the next apply finishes the job.
+- Files that lie (issue 15, io/safety.py): no write through a symbolic link or into a FIFO, no
+  setuid/setgid/sticky/world-writable mode, no relative path; a recorded file that does not name
+  velollm is never deleted or overwritten as velollm's; state dir and backups/ 0700, state.json
+  0600, a backup with the original's mode. Checked before the first write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import errno
 import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
 
-from velollm.errors import ApplyConflictError, VelollmError, WriteError, write_error
-from velollm.io.atomic import atomic_write, remove_file
+from velollm.errors import ApplyConflictError, VelollmError, WriteError
+from velollm.io.atomic import atomic_write, private_dir, remove_file
 from velollm.io.atomic import read_bytes as _read
 from velollm.io.filelock import LOCK_TIMEOUT, file_lock
+from velollm.io.safety import FileSpec, check_own_dirs, check_spec, check_writable, ours
 from velollm.io.state import FileRecord, State, load_state, sha256_bytes, state_path
 from velollm.io.xdg import state_dir
 
 # atomic_write and remove_file live in atomic.py; every other writer imports them from here.
 __all__ = ["ApplyResult", "FileDiff", "FileSpec", "apply_files", "atomic_write", "remove_file",
            "remove_files", "unified_diff"]
-
-
-class FileSpec(Protocol):
-    """What apply_files needs of a file to write (core.files.RenderedFile fits)."""
-
-    @property
-    def path(self) -> Path: ...
-    @property
-    def content(self) -> str: ...
-    @property
-    def mode(self) -> int: ...
-    @property
-    def kind(self) -> str: ...  # the target that rendered it, kept in state.json as `target`
 
 
 @dataclass(frozen=True)
@@ -107,10 +97,12 @@ def _text(data: bytes | None) -> str | None:
 def _compare(files: Sequence[FileSpec], prior: State, force: bool) -> list[_Change]:
     changes, conflicts = [], []
     for spec in files:
-        path = Path(spec.path)
+        path = check_spec(spec)
         after = spec.content.encode("utf-8")
         before = _read(path)
         rec = prior.record(path)
+        if rec is not None and before not in (None, after) and not ours(before):
+            rec = None  # state names it, but it is not velollm's file: as any foreign file
         if before == after and (rec is None or rec.sha256 == sha256_bytes(after)):
             continue  # identical (and recorded, or not ours to adopt): nothing to do
         if rec is None and before is not None and not force:
@@ -141,13 +133,24 @@ def _orphans(prior: State, paths: Sequence[Path | str], force: bool) -> list[_Re
 
 
 def _retiring(records: Sequence[FileRecord]) -> list[_Retire]:
+    """Read what destroy or a retire takes back, refusing before anything is written: a missing
+    backup, a symbolic link or special file in a recorded place, a file that is not velollm's."""
+    items = []
     for rec in records:
         if rec.backup and not Path(rec.backup).is_file():
             raise WriteError(f"the backup {rec.backup} of {rec.path} is missing",
                              hint="restore it by hand or remove the entry from state.json",
                              path=rec.path)
-    return [_Retire(rec, _read(Path(rec.path)), _read(Path(rec.backup)) if rec.backup else None)
-            for rec in records]
+        item = _Retire(rec, _read(Path(rec.path)), _read(Path(rec.backup)) if rec.backup else None)
+        if item.before is not None and not ours(item.before):
+            raise ApplyConflictError(
+                f"{rec.path} is recorded in velollm's state, but it neither holds what velollm "
+                "wrote there nor looks like a file velollm wrote: velollm leaves it alone",
+                hint=f"if velollm wrote it, delete it by hand; then take its entry out of "
+                     f"{state_path()} (or move that file aside). Nothing was written",
+                path=rec.path)
+        items.append(item)
+    return items
 
 
 def _retire(items: Sequence[_Retire]) -> tuple[list[Path], list[Path]]:
@@ -157,7 +160,9 @@ def _retire(items: Sequence[_Retire]) -> tuple[list[Path], list[Path]]:
         if it.before == it.after:
             continue
         if it.record.backup and it.after is not None:
-            atomic_write(it.path, it.after, stat.S_IMODE(os.stat(it.record.backup).st_mode))
+            # the original's own mode (a 0600 file stays 0600), not that of velollm's version
+            atomic_write(it.path, it.after, stat.S_IMODE(os.lstat(it.record.backup).st_mode),
+                         keep_mode=False)
             restored.append(it.path)
         elif remove_file(it.path):
             removed.append(it.path)
@@ -173,18 +178,6 @@ def _forget(state: State, records: Sequence[FileRecord], directory: Path) -> Non
             remove_file(Path(rec.backup))
 
 
-def _check_writable(paths: Sequence[Path]) -> None:
-    """Fail before the first write when a later one would be refused (nothing half-applied)."""
-    for path in paths:
-        probe = path.parent
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent  # the directory that mkdir will have to write into
-        if os.statvfs(probe).f_flag & os.ST_RDONLY:
-            raise write_error(OSError(errno.EROFS, "Read-only file system"), path)
-        if not os.access(probe, os.W_OK | os.X_OK):
-            raise write_error(OSError(errno.EACCES, "Permission denied"), path)
-
-
 def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, force: bool = False,
                 dry_run: bool = False, plan_id: str = "", fingerprint: str = "",
                 settings: dict[str, object] | None = None, lock_timeout: float = LOCK_TIMEOUT,
@@ -192,6 +185,9 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
     """Write `files`; idempotent (identical files are not touched, changed is then False).
     `retire`: files velollm wrote earlier that the plan no longer produces (module docstring)."""
     directory = directory or state_dir()
+    check_own_dirs(directory)  # before the lock: a refusal writes nothing, not even the lock
+    for spec in files:
+        check_spec(spec)
     if dry_run:
         prior = load_state(directory)
         return _result(_compare(files, prior, force), _orphans(prior, retire, force), True)
@@ -201,7 +197,7 @@ def apply_files(files: Sequence[FileSpec], directory: Path | None = None, *, for
         orphans = _orphans(prior, retire, force)
         if not changes and not orphans:
             return ApplyResult(changed=False)
-        _check_writable([c.path for c in changes] + [o.path for o in orphans])
+        check_writable([c.path for c in changes] + [o.path for o in orphans])
         stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
         backups = {ch.path: _backup(ch.path, ch.before, directory, stamp) for ch in changes
                    if ch.record.backup is None and not ch.record.created and ch.before is not None}
@@ -237,8 +233,11 @@ def _write_all(changes: list[_Change], prior: State, directory: Path) -> None:
 
 
 def _backup(path: Path, data: bytes | None, directory: Path, stamp: str, suffix: str = "") -> Path:
+    """A copy with the original's mode (a 0600 file's copy is not readable by others) in the
+    0700 backups directory."""
+    private_dir(directory / "backups")
     dest = directory / "backups" / f"{stamp}-{sha256_bytes(str(path).encode())[:8]}-{path.name}{suffix}"
-    atomic_write(dest, data or b"", stat.S_IMODE(os.stat(path).st_mode))
+    atomic_write(dest, data or b"", stat.S_IMODE(os.lstat(path).st_mode), keep_mode=False)
     return dest
 
 
@@ -262,13 +261,14 @@ def _diffs(items: Sequence[_Retire], forgotten: bool = False) -> tuple[FileDiff,
 
 
 def _save(state: State, directory: Path) -> None:
-    atomic_write(state_path(directory), state.to_json().encode("utf-8"), 0o644)
+    atomic_write(state_path(directory), state.to_json().encode("utf-8"), 0o600, keep_mode=False)
 
 
 def remove_files(directory: Path | None = None, *, paths: Sequence[Path | str] | None = None,
                  dry_run: bool = False, lock_timeout: float = LOCK_TIMEOUT) -> ApplyResult:
     """destroy: delete what velollm created, put back the originals it replaced."""
     directory = directory or state_dir()
+    check_own_dirs(directory)
     with contextlib.nullcontext() if dry_run else file_lock(directory, lock_timeout):
         prior = load_state(directory)
         wanted = None if paths is None else {str(p) for p in paths}

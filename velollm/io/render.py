@@ -138,3 +138,19 @@ def environment() -> Environment:
 
 def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
+
+
+@cache
+def html_environment() -> Environment:
+    """The pages of `velollm report` and `velollm dashboard` (web/): every value escaped."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from velollm.resources import data_dir
+
+    return Environment(loader=FileSystemLoader(str(data_dir("web"))), undefined=StrictUndefined,
+                       autoescape=True, keep_trailing_newline=True)
+
+
+def render_html(template: str, **context: Any) -> str:
+    """`context` values are escaped; the |tojson filter embeds data safely in a <script>."""
+    return html_environment().get_template(template).render(**context)

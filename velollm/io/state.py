@@ -19,10 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from velollm.errors import VelollmError
+from velollm.errors import VelollmError, WriteError
+from velollm.io.atomic import UnsafeFileError, read_bytes
+from velollm.io.statecheck import check_document
 from velollm.io.xdg import state_dir
 
 STATE_VERSION = 1
+STATE_LIMIT = 4 << 20  # a few hundred records at most; more is not velollm's state
+FILE_LIMIT = 16 << 20  # a managed file velollm wrote is a few KiB
+NOT_A_FILE = "not a regular file"  # file_hash of a symlink, FIFO, device: no sha256 is this
+UNREADABLE = "unreadable"
 
 
 class StateError(VelollmError):
@@ -73,48 +79,70 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def file_hash(path: Path | str) -> str | None:
+    """sha256 of a managed file; None when it is gone. A symbolic link or anything but a regular
+    file (a FIFO or /dev/zero would never end) is never followed or read: it hashes to a value
+    no content has, so it shows as changed."""
     try:
-        with open(path, "rb") as fh:
-            return sha256_bytes(fh.read())
-    except FileNotFoundError:
-        return None
+        data = read_bytes(Path(path), FILE_LIMIT)
+    except UnsafeFileError:
+        return NOT_A_FILE
+    except WriteError as exc:
+        raise OSError(exc.message) from None  # unreadable: status says so
+    return None if data is None else sha256_bytes(data)
 
 
 def load_state(directory: Path | None = None) -> State:
-    """The recorded state; an empty State when nothing was applied yet."""
+    """The recorded state; an empty State when nothing was applied yet. A state file that is a
+    symbolic link, not a regular file, too big, not JSON or not velollm's shape is a StateError
+    that says how to recover, raised before anything is written (issue 15)."""
     path = state_path(directory)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return State()
-    except OSError as exc:
-        raise StateError(f"cannot read the state file {path}: {exc.strerror}",
+        data = read_bytes(path, STATE_LIMIT)
+    except UnsafeFileError as exc:
+        raise _damaged(path, exc.message.removeprefix(f"{path} ")) from None
+    except WriteError as exc:
+        raise StateError(f"cannot read the state file: {exc.message}",
                          hint="check its permissions (files written as root need sudo)",
                          path=str(path)) from None
+    if data is None:
+        return State()
     try:
-        return from_dict(json.loads(text))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise StateError(f"the state file {path} is damaged ({exc})",
-                         hint="move it aside; velollm then treats its files as not managed",
-                         path=str(path)) from None
+        return from_dict(check_document(json.loads(data.decode("utf-8")), path.parent))
+    except UnicodeDecodeError:
+        raise _damaged(path, "it is not UTF-8 text") from None
+    except RecursionError:
+        raise _damaged(path, "it is nested too deeply") from None
+    except ValueError as exc:  # JSON's errors, and check_document's
+        raise _damaged(path, str(exc)) from None
+
+
+def _damaged(path: Path, why: str) -> StateError:
+    return StateError(f"the state file {path} is damaged ({why}); nothing was written",
+                      hint=f"move it aside (`mv {path} {path}.damaged`): velollm then no "
+                           "longer manages the files it wrote; delete them by hand if you want "
+                           "them gone, or let `velollm apply --force` take them over (it keeps "
+                           "a backup)", path=str(path))
 
 
 def from_dict(doc: dict[str, Any]) -> State:
     if doc.get("version") != STATE_VERSION:
         raise ValueError(f"unsupported state version {doc.get('version')!r}")
-    files = tuple(FileRecord(path=str(f["path"]), sha256=str(f["sha256"]),
-                             target=str(f.get("target", "")), created=bool(f.get("created", True)),
-                             backup=f.get("backup")) for f in doc.get("files", []))
+    files = tuple(FileRecord(path=f["path"], sha256=f["sha256"], target=f.get("target", ""),
+                             created=f.get("created", True), backup=f.get("backup"))
+                  for f in doc.get("files", []))
     return State(files=files, settings=dict(doc.get("settings", {})),
-                 plan_id=str(doc.get("plan_id", "")), fingerprint=str(doc.get("fingerprint", "")),
-                 applied_at=str(doc.get("applied_at", "")))
+                 plan_id=doc.get("plan_id", ""), fingerprint=doc.get("fingerprint", ""),
+                 applied_at=doc.get("applied_at", ""))
 
 
 def drifted(state: State) -> list[Drift]:
     """Managed files whose bytes differ from what velollm wrote (hand edits, deletions)."""
     out = []
     for rec in state.files:
-        actual = file_hash(rec.path)
+        try:
+            actual = file_hash(rec.path)
+        except OSError:
+            actual = UNREADABLE
         if actual != rec.sha256:
             out.append(Drift(rec.path, rec.sha256, actual))
     return out

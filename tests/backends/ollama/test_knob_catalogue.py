@@ -8,9 +8,11 @@ from velollm.backends.ollama.knobs import (
     MODEL_KNOBS,
     NOT_KNOBS,
     SERVER_KNOBS,
+    capabilities,
     default_at,
     duration_seconds,
     env_value,
+    model_default_at,
     parse_version,
     reads,
     trap_warnings,
@@ -157,3 +159,69 @@ def test_traps_for_unread_and_unset() -> None:
     assert any("ollama#14073" in w for w in warnings)
     assert any("HTTP_PROXY" in w for w in warnings)
     assert not any("14073" in w for w in trap_warnings({}, "0.9.6"))
+
+
+# Issue 12: each boundary checked against ollama/ollama (`git log -S`, first release tag holding
+# the commit): (knob, last version that does not read it, first version that does).
+@pytest.mark.parametrize(("key", "before", "since"), [
+    ("vulkan", "0.12.10", "0.12.11"), ("auth", "0.7.1", "0.8.0"), ("remotes", "0.11.11", "0.12.0"),
+    ("editor", "0.15.6", "0.16.0"), ("debug_log_requests", "0.18.2", "0.18.3"),
+    ("max_transfer_streams", "0.23.2", "0.23.3"), ("multiuser_cache", "0.3.12", "0.3.13"),
+    ("cloud_base_url", "0.17.7", "0.18.0"), ("gpu_overhead", "0.3.9", "0.3.10"),
+    ("load_timeout", "0.3.9", "0.3.10"), ("llama_arg_n_cpu_moe", "0.24.0", "0.30.0")])
+def test_introduced_where_the_source_says(key: str, before: str, since: str) -> None:
+    assert not reads(key, before) and reads(key, since)
+    assert f"read from Ollama {since} on" in why_not_read(key, before)
+
+
+@pytest.mark.parametrize(("key", "last", "gone"), [
+    ("tmpdir", "0.5.1", "0.5.2"), ("max_vram", "0.1.44", "0.1.45"),
+    ("runners_dir", "0.3.10", "0.3.11"), ("multiuser_cache", "0.24.0", "0.30.0")])
+def test_removed_where_the_source_says(key: str, last: str, gone: str) -> None:
+    assert reads(key, last) and not reads(key, gone)
+
+
+def test_max_vram_says_it_is_parsed_but_unused() -> None:
+    # envconfig of 0.3.2-0.6.8 still parses OLLAMA_MAX_VRAM, yet nothing uses it since 0.1.45
+    why = why_not_read("max_vram", "0.5.4-ipexllm-20250407")
+    assert "removed in Ollama 0.1.45" in why and "nothing uses the value" in why
+
+
+def test_llama_arg_twins_ollama_overrides_are_no_knobs() -> None:
+    for env in ("LLAMA_ARG_CTX_SIZE", "LLAMA_ARG_N_PARALLEL", "LLAMA_ARG_FLASH_ATTN",
+                "LLAMA_ARG_BATCH", "LLAMA_ARG_UBATCH"):
+        assert env.lower() not in SERVER_KNOBS
+        assert env in NOT_KNOBS[env] and "always passes" in NOT_KNOBS[env]
+        assert value_problem(env.lower(), 1) == NOT_KNOBS[env.lower()]
+    assert "server.context_length" in NOT_KNOBS["LLAMA_ARG_CTX_SIZE"]
+    assert SERVER_KNOBS["llama_arg_fit_target"].default == "1024"
+
+
+def test_version_aware_defaults() -> None:
+    assert default_at("vulkan", "0.12.11") == "false" and default_at("vulkan", "0.30.0") == "true"
+    assert "CPU included" in str(default_at("flash_attention", "0.30.0"))
+    assert "per model" in str(default_at("flash_attention", "0.24.0"))
+    assert model_default_at("repeat_penalty", "0.32.9") == "1.1"
+    assert model_default_at("repeat_penalty", "0.32.10") == "1.0"
+    assert model_default_at("num_batch", "0.24.0") == "512"
+    assert "2048" in str(model_default_at("num_batch", "0.30.0"))
+    assert model_default_at("main_gpu", "0.24.0") == "0"
+    assert model_default_at("main_gpu", None) == "unset"
+    assert model_default_at("draft_num_predict", "0.24.0") is None
+    assert model_default_at("draft_num_predict", "0.30.0") == "4"
+
+
+def test_capabilities_from_0_30_run_flash_attention_on_the_cpu() -> None:
+    old, new = capabilities("0.24.0"), capabilities("0.30.0")
+    assert not old.flash_attention_on_cpu and not old.picks_batch_size
+    assert new.flash_attention_on_cpu and new.picks_batch_size
+    assert "gemma2" in old.flash_attention_dropped and not new.flash_attention_dropped
+
+
+def test_cloud_base_url_must_be_loopback() -> None:
+    far = trap_warnings({"cloud_base_url": "https://proxy.example.com"}, None)
+    assert any("loopback" in w for w in far)
+    near = trap_warnings({"cloud_base_url": "http://127.0.0.1:8080"}, None)
+    assert not any("loopback" in w for w in near)
+    assert any("read from Ollama 0.18.0" in w
+               for w in trap_warnings({"cloud_base_url": "http://127.0.0.1:1"}, "0.17.7"))

@@ -1,4 +1,5 @@
-"""End to end: build the wheel, install it into a fresh venv, run `velollm detect --json` elsewhere."""
+"""End to end: build the wheel, install it into a fresh venv, run `velollm detect --json` and
+`velollm report` elsewhere."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_wheel_installs_and_detects_outside_the_checkout(tmp_path: Path) -> None
     for folder in ("profiles", "templates", "schemas"):
         assert any(n.startswith(f"velollm/{folder}/") for n in names), folder
     assert "velollm/schemas/hardware.schema.json" in names
+    assert "velollm/templates/web/vendor/chart.umd.min.js" in names  # the report works offline
 
     venv = tmp_path / "venv"
     # --system-site-packages: the dependencies are already installed here, nothing to download.
@@ -58,3 +60,12 @@ def test_wheel_installs_and_detects_outside_the_checkout(tmp_path: Path) -> None
     assert Path(where).is_relative_to(venv), where
     schema = json.loads((Path(where) / "hardware.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(doc)
+
+    # `velollm report` from the wheel: its page, style and Chart.js come from inside it.
+    from tests.report.rundocs import benchmark_doc
+
+    (work / "run.json").write_text(json.dumps(benchmark_doc([100.0] * 5)))
+    _run([str(venv / "bin" / "velollm"), "report", "run.json", "-o", "report.html"], cwd=work,
+         env=env)
+    page = (work / "report.html").read_text(encoding="utf-8")
+    assert "Chart.js v4.6.1" in page and "velollmMetricChart" in page

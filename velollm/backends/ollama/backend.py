@@ -224,7 +224,8 @@ class OllamaBackend:
             "managed_by": g.evidence.server_managed_by,
             "restarted_since_apply": g.evidence.restarted_since_apply,
             "log": None if g.log_path is None else str(g.log_path),
-            "runner_parallel": g.runner_parallel}
+            "runner_parallel": g.runner_parallel,
+            "runner": None if g.runner is None else g.runner.as_dict()}
         loaded = tuple({"name": m.name, "expires_at": m.expires_at,
                         "context_length": m.context_length} for m in g.loaded)
         return Verification(tuple(effects), server, loaded, g.notes, tuple(model_effects))

@@ -4,7 +4,8 @@ Evidence (velollm/core/effect.py decides with it):
 - the environment of the `ollama serve` process that listens at the host verify talks to
   (/proc/<pid>/environ; several servers are told apart by their OLLAMA_HOST port);
 - the server's log, where one is known (--log FILE): its `server config` line and the lines with
-  which it says it ignored a variable, plus the runner's `--parallel` slots;
+  which it says it ignored a variable, plus what its last model load really ran with (slots,
+  context, flash attention, KV cache types: runnerlog.py, every log format 0.5.4-0.33);
 - /api/ps: `expires_at` and, from Ollama 0.10, `context_length` of each loaded model;
 - whether the process started after velollm last wrote its file (ages from /proc), which tells
   "not restarted" apart from "never read".
@@ -26,13 +27,14 @@ from velollm.backends.ollama.current import (
 )
 from velollm.backends.ollama.host import parse_host
 from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.backends.ollama.knobdata import SINGLE_SLOT_ARCHS
 from velollm.backends.ollama.logs import (
     ignored_by_log,
     normalize_log,
     parse_server_config,
     read_log,
-    runner_parallel,
 )
+from velollm.backends.ollama.runnerlog import RunnerLoad, last_load
 from velollm.backends.wire import RunningModel
 from velollm.core import effect, gotypes
 from velollm.io import systemd
@@ -48,9 +50,14 @@ class Gathered:
     evidence: effect.Evidence
     process: ServerProcess | None
     log_path: Path | None
-    runner_parallel: int | None
+    runner: RunnerLoad | None  # the last model load, from the log
     loaded: tuple[RunningModel, ...]
     notes: tuple[str, ...]
+    context_pinned: bool = False  # velollm wrote a model's num_ctx: it overrides the default
+
+    @property
+    def runner_parallel(self) -> int | None:
+        return None if self.runner is None else self.runner.parallel
 
 
 def managed_by(pid: int | None, proc: Path = Path("/proc")) -> str:
@@ -66,7 +73,7 @@ def gather(state: State, wanted: Mapping[str, str], target: str, base_url: str, 
     process = match_server(find_server_processes(proc), base_url)
     log_config: dict[str, str] | None = None
     ignored: dict[str, str] = {}
-    parallel: int | None = None
+    runner: RunnerLoad | None = None
     if log_path is not None:
         text = read_log(log_path)
         parsed = parse_server_config(text)
@@ -77,7 +84,7 @@ def gather(state: State, wanted: Mapping[str, str], target: str, base_url: str, 
         else:
             log_config = None if parsed is None else normalize_log(parsed, wanted)
             ignored = ignored_by_log(text)
-            parallel = runner_parallel(text)
+            runner = last_load(text)
             if parsed is None:
                 notes.append(f"{log_path} has no `server config` line (is it the server's log?)")
     if process is None:
@@ -92,8 +99,11 @@ def gather(state: State, wanted: Mapping[str, str], target: str, base_url: str, 
         log_config=log_config, server_managed_by=managed_by(None if process is None
                                                             else process.pid, proc),
         target_kind=target, restarted_since_apply=restarted, ignored=ignored)
-    return Gathered(evidence, process, log_path if log_config is not None else None, parallel,
-                    tuple(loaded), tuple(notes))
+    models = state.settings.get("models")
+    pinned = isinstance(models, dict) and any(
+        isinstance(p, dict) and "num_ctx" in p for p in models.values())
+    return Gathered(evidence, process, log_path if log_config is not None else None, runner,
+                    tuple(loaded), tuple(notes), context_pinned=pinned)
 
 
 def version_reads(version: str | None) -> Callable[[str], str | None]:
@@ -113,15 +123,13 @@ def check(wanted: Mapping[str, str], gathered: Gathered,
 
 
 def _corroborate(e: effect.Effect, g: Gathered, now: float) -> effect.Effect:
-    """What the server does can contradict what its environment says: its runner's slots
+    """What the server does can contradict what its environment says: its last model load
     (log), a loaded model's expiry (/api/ps, moved by a request's keep_alive)."""
     if e.status != "effective" or e.wanted is None:
         return e
-    if e.env == "OLLAMA_NUM_PARALLEL" and g.runner_parallel is not None \
-            and str(g.runner_parallel) != e.wanted.strip():
-        return replace(e, status="not effective", observed=str(g.runner_parallel),
-                       why=f"the model runner was started with --parallel {g.runner_parallel} "
-                           "(its log)")
+    if g.runner is not None and (contradiction := _runner_contradicts(e, g)):
+        observed, why = contradiction
+        return replace(e, status="not effective", observed=observed, why=why)
     if e.env == "OLLAMA_KEEP_ALIVE":
         for m in g.loaded:
             if keep_alive_overridden(e.wanted, m.expires_at, now):
@@ -129,6 +137,33 @@ def _corroborate(e: effect.Effect, g: Gathered, now: float) -> effect.Effect:
                                why=f"{m.name} stays loaded longer than {e.wanted} (/api/ps "
                                    "expires_at): a request's keep_alive overrides the setting")
     return e
+
+
+def _runner_contradicts(e: effect.Effect, g: Gathered) -> tuple[str, str] | None:
+    """(observed, why) when the last model load ran otherwise than the setting says."""
+    load, wanted = g.runner, (e.wanted or "").strip()
+    assert load is not None
+    if e.env == "OLLAMA_NUM_PARALLEL" and load.parallel is not None \
+            and str(load.parallel) != wanted and load.architecture not in SINGLE_SLOT_ARCHS:
+        return str(load.parallel), (f"the last model load ran with {load.parallel} slot(s) "
+                                    f"({load.era} in its log)")
+    if e.env == "OLLAMA_CONTEXT_LENGTH" and not g.context_pinned and not load.context_capped \
+            and load.context_per_slot is not None and str(load.context_per_slot) != wanted \
+            and wanted.isdigit() and int(wanted) > 0:
+        return str(load.context_per_slot), (
+            f"the last model load ran with {load.context_per_slot} tokens per slot ({load.era} "
+            "in its log): this server does not size the context from it, or that model's "
+            "Modelfile or a request's num_ctx set its own")
+    if e.env == "OLLAMA_FLASH_ATTENTION" and load.flash_attention_used is not None \
+            and load.flash_attention_used != (gotypes.parse_bool(wanted) is not False):
+        used = "on" if load.flash_attention_used else "off"
+        return used, f"llama.cpp ran the last model load with flash attention {used} (its log)"
+    if e.env == "OLLAMA_KV_CACHE_TYPE" and load.kv_types is not None \
+            and wanted.lower() not in ("", "f16") and load.kv_types != (wanted.lower(),) * 2:
+        k, v = load.kv_types
+        return f"K {k}, V {v}", (f"llama.cpp allocated the KV cache of the last model load "
+                                 f"as K {k}, V {v} (its log)")
+    return None
 
 
 def keep_alive_overridden(wanted: str, expires_at: str, now: float) -> bool:

@@ -1,27 +1,32 @@
-"""What Ollama really reads: version checks, value checks with Ollama's own parsing rules, the exact
-env strings, and traps. The data is in velollm/knobdata.py; facts from shared/ollama-facts.md.
+"""What Ollama really reads: version checks, defaults per version, capabilities and traps. The data
+is in knobdata.py, the value checks (Ollama's own parsing rules) in knobvalues.py; facts from
+shared/ollama-facts.md, versions checked against Ollama's history (issue 12).
 """
 
 from __future__ import annotations
 
 import re
 
+from velollm.backends.ollama.host import is_loopback
 from velollm.backends.ollama.knobdata import (
     CONTEXT_BY_VRAM_SINCE,
+    LLAMA_SERVER_SINCE,
     MODEL_KNOBS,
     NO_FA_ARCHS,
     NO_FA_ARCHS_UNTIL,
     NOT_KNOBS,
     SERVER_KNOBS,
     SINGLE_SLOT_ARCHS,
-    KnobType,
     ModelKnob,
     ServerKnob,
 )
-from velollm.core import gotypes
+from velollm.backends.ollama.knobvalues import (
+    duration_seconds,
+    env_value,
+    param_value,
+    value_problem,
+)
 from velollm.core.facts import Capabilities
-from velollm.core.planner import ParamValue
-from velollm.io.render import CONTROL_PROBLEM, control_character
 
 __all__ = [
     "MODEL_KNOBS",
@@ -33,6 +38,7 @@ __all__ = [
     "default_at",
     "duration_seconds",
     "env_value",
+    "model_default_at",
     "param_value",
     "parse_version",
     "reads",
@@ -41,11 +47,6 @@ __all__ = [
     "why_not_read",
 ]
 
-# §1.1: Ollama reads a duration with Go's time.ParseDuration, else as whole seconds (Atoi).
-_SECONDS = re.compile(r"^[-+]?\d+$")
-_BYTES = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
-_UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _VERSION = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 NEWEST = (999, 0, 0)
 # The variable's name -> the knob's key: OLLAMA_NUM_PARALLEL -> num_parallel.
@@ -87,7 +88,8 @@ def why_not_read(key: str, version: str | None) -> str:
     shown = version or "the newest"
     if knob.introduced and _version(version) < parse_version(knob.introduced):
         return f"{knob.env} is read from Ollama {knob.introduced} on; this is {shown}"
-    return f"{knob.env} was removed in Ollama {knob.removed}; this is {shown}"
+    gone = f"{knob.env} was removed in Ollama {knob.removed}; this is {shown}"
+    return f"{gone} ({knob.gone_note})" if knob.gone_note else gone
 
 
 def capabilities(version: str | None) -> Capabilities:
@@ -100,174 +102,35 @@ def capabilities(version: str | None) -> Capabilities:
         flash_attention_dropped=NO_FA_ARCHS if v < parse_version(NO_FA_ARCHS_UNTIL)
         else frozenset(),
         single_slot=SINGLE_SLOT_ARCHS,
-        sizes_context_by_vram=v >= parse_version(CONTEXT_BY_VRAM_SINCE))
+        sizes_context_by_vram=v >= parse_version(CONTEXT_BY_VRAM_SINCE),
+        flash_attention_on_cpu=v >= parse_version(LLAMA_SERVER_SINCE),
+        picks_batch_size=v >= parse_version(LLAMA_SERVER_SINCE))
 
 
-def default_at(key: str, version: str | None) -> str | None:
-    """The knob's default on that version (from its history where it changed)."""
-    knob = SERVER_KNOBS[key]
-    current = knob.default
-    if knob.default_history:
-        v = _version(version)
-        current = knob.default_history[0][1]
-        for since, value in knob.default_history:
-            if v >= parse_version(since):
-                current = value
+def _default_from(default: str | None, history: tuple[tuple[str, str], ...],
+                  version: str | None) -> str | None:
+    if not history:
+        return default
+    v = _version(version)
+    current = history[0][1]
+    for since, value in history:
+        if v >= parse_version(since):
+            current = value
     return current
 
 
-def _text_problem(value: str) -> str | None:
-    # A value must survive a shell, systemd Environment= and a plist string: no line breaks or
-    # control characters (quotes, $ and backticks are fine: the renderers escape them).
-    return CONTROL_PROBLEM if control_character(value) else None
+def default_at(key: str, version: str | None) -> str | None:
+    """The server knob's default on that version (from its history where it changed)."""
+    knob = SERVER_KNOBS[key]
+    return _default_from(knob.default, knob.default_history, version)
 
 
-def _bool_problem(value: object) -> str | None:
-    # §1.1: Ollama reads a bool with strconv.ParseBool, and anything it refuses as TRUE.
-    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+def model_default_at(key: str, version: str | None) -> str | None:
+    """A model parameter's default on that version (None: unset, or not read there)."""
+    knob = MODEL_KNOBS[key]
+    if knob.introduced and _version(version) < parse_version(knob.introduced):
         return None
-    if isinstance(value, str) and gotypes.parse_bool(value.strip().strip("\"'")) is not None:
-        return None
-    return (f"{value!r} is not a boolean Ollama can parse (it would silently read it as TRUE): "
-            "write true or false")
-
-
-def _uint_problem(knob: ServerKnob, value: object) -> str | None:
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number is None or number < 0:
-        return (f"{value!r} is not a whole number >= 0 (Ollama would ignore it and silently use "
-                f"the default, {knob.default or 'unset'})")
-    if knob.maximum is not None and number > knob.maximum:
-        return f"{number} is greater than the maximum of {knob.maximum}"
-    return None
-
-
-def _duration_problem(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return None  # whole seconds (§1.1)
-    if isinstance(value, str) and (gotypes.DURATION.match(value) or _SECONDS.match(value)):
-        return None
-    return (f"{value!r} is not a duration: write e.g. 30m, 1h30m, 3600 (seconds), 0 (unload "
-            "at once) or -1 (forever)")
-
-
-def duration_seconds(text: str) -> float | None:
-    """Seconds in a duration as Ollama reads it: Go's ("30m", "1h30m0s"), else whole seconds
-    ("3600", "-1"); None when Ollama cannot read it (and silently uses the default)."""
-    s = text.strip()
-    return float(s) if _SECONDS.match(s) else gotypes.parse_duration(s)
-
-
-def _bytes_problem(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return None
-    if isinstance(value, str) and _BYTES.match(value.strip()):
-        return None
-    return f"{value!r} is not a size: write bytes (e.g. 536870912) or 512MiB, 1GiB"
-
-
-def _host_problem(value: object) -> str | None:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        return f"{value!r} is not a host: write e.g. 127.0.0.1:11434 or 0.0.0.0"
-    hostport = value.split("://", 1)[-1].split("/", 1)[0]
-    port = hostport.rsplit("]", 1)[-1] if hostport.startswith("[") else hostport
-    if port.count(":") == 1:
-        digits = port.split(":")[1]
-        if not digits.isdigit() or int(digits) > 65535:
-            return (f"port {digits!r} is not a port number 0-65535 (Ollama would silently use "
-                    "11434)")
-    return None
-
-
-def _list_problem(value: object) -> str | None:
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in items):
-        return f"{value!r} is not a list of names: write a list or a comma-separated string"
-    return None
-
-
-def _typed_problem(knob: ServerKnob, value: object) -> str | None:
-    kind: KnobType = knob.type
-    if kind == "bool":
-        return _bool_problem(value)
-    if kind == "uint":
-        return _uint_problem(knob, value)
-    if kind == "duration":
-        return _duration_problem(value)
-    if kind == "bytes":
-        return _bytes_problem(value)
-    if kind == "host":
-        return _host_problem(value)
-    if kind == "list":
-        return _list_problem(value)
-    if kind == "level":
-        # §1.1: 1/true = DEBUG, an integer n = level -4n (2 = TRACE).
-        text = str(value).strip() if isinstance(value, (str, int)) else ""
-        if isinstance(value, bool) or gotypes.parse_bool(text) is not None or (
-                text.isdigit() and int(text) <= 4):
-            return None
-        return f"{value!r} is not a log level: write false, true (DEBUG) or 2 (TRACE)"
-    if kind == "enum":
-        if isinstance(value, str) and value.lower() in knob.choices:
-            return None
-        return f"{value!r} is not one of {', '.join(knob.choices)}"
-    if not isinstance(value, str):  # string, path
-        return f"{value!r} is not a string"
-    return None
-
-
-def value_problem(key: str, value: object) -> str | None:
-    """Why Ollama would misread `value` for server knob `key` (None: it reads it as meant)."""
-    if key in NOT_KNOBS:
-        return NOT_KNOBS[key]
-    knob = SERVER_KNOBS.get(key)
-    if knob is None:
-        return f"{key} is not an Ollama server variable"
-    if value is None:
-        return "a value is needed here (null given)"
-    if value == "auto":
-        return None if knob.tunable else f"{key} cannot be auto: give a value"
-    texts = value if isinstance(value, list) else [value]
-    for text in texts:
-        if isinstance(text, str) and (problem := _text_problem(text)):
-            return problem
-    return _typed_problem(knob, value)
-
-
-def env_value(key: str, value: object) -> str:
-    """The exact string to put in the environment for a YAML value (True -> "1", 8192 -> "8192").
-
-    Raises ValueError for a value value_problem() refuses, and for "auto" (resolve it first).
-    """
-    problem = value_problem(key, value)
-    if problem or value == "auto":
-        raise ValueError(f"{key}: {problem or 'auto must be resolved before rendering'}")
-    kind = SERVER_KNOBS[key].type
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if kind == "list" and isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    if kind == "bytes" and isinstance(value, str):
-        m = _BYTES.match(value.strip())
-        assert m is not None  # value_problem checked it
-        return str(int(float(m.group(1)) * _UNITS[m.group(2)]))
-    if kind == "enum" and isinstance(value, str):
-        return value.lower()
-    return str(value)
-
-
-def param_value(key: str, value: object) -> ParamValue:
-    """A model parameter as the Modelfile holds it (True -> "true"). Stop is always a tuple: Ollama
-    keeps every `PARAMETER stop` line, so `stop: x` and `stop: [x]` are the same one line."""
-    if isinstance(value, (list, tuple)):
-        return tuple(str(v) for v in value)
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    knob = MODEL_KNOBS.get(key)
-    return (text,) if knob is not None and knob.type == "stop" else text
+    return _default_from(knob.default, knob.default_history, version)
 
 
 def trap_warnings(server: dict[str, object], version: str | None) -> list[str]:
@@ -281,6 +144,11 @@ def trap_warnings(server: dict[str, object], version: str | None) -> list[str]:
                    "set it")
     if server.get("http_proxy") not in (None, ""):
         out.append("http_proxy: Ollama's FAQ says to use https_proxy and avoid HTTP_PROXY")
+    cloud = server.get("cloud_base_url")
+    if isinstance(cloud, str) and cloud and not is_loopback(cloud.strip()):
+        # server/cloud_proxy.go resolveCloudProxyBaseURL: refused in gin's release mode
+        out.append("cloud_base_url: release builds of Ollama accept only a loopback URL and "
+                   "ignore this one (their log: 'ignoring cloud base URL override')")
     return out
 
 
