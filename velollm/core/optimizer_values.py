@@ -65,7 +65,8 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
 
     hopeless: set[str] = set()
     llama = runs_llama_server(caps)  # Ollama >= 0.30: llama-server's allocation and --fit
-    fa_auto = "flash_attention" not in pins or truthy(pins["flash_attention"])
+    # llama-server's --flash-attn auto: on where the device runs it, unless switched off
+    fa_auto = runs_fa and ("flash_attention" not in pins or truthy(pins["flash_attention"]))
 
     def ests(p: int, c: int) -> dict[str, Estimate]:
         out: dict[str, Estimate] = {}
