@@ -20,6 +20,7 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from velollm import __version__
+from velollm.core.secrets import mask_secrets
 from velollm.errors import SchemaValidationError, VelollmError
 from velollm.io.xdg import state_dir
 from velollm.output import OUT, configure
@@ -209,6 +210,7 @@ def write_crash_log(command: str, exc: BaseException) -> Path:
             f"python: {sys.version.split()[0]}\nplatform: {sys.platform}\n"
             f"argv: {sys.argv!r}\n\n```\n"
             + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) + "```\n")
+    text = mask_secrets(text)  # a proxy's password in argv or an exception message stays out
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for directory in (crash_log_dir(), Path(tempfile.gettempdir())):
         try:

@@ -1,7 +1,8 @@
 """Every byte the user sees goes through here.
 
 Results go to stdout (so `--json` can be piped), diagnostics to stderr. Colour follows
-`--color auto|always|never` and the NO_COLOR convention (https://no-color.org).
+`--color auto|always|never` and the NO_COLOR convention (https://no-color.org). Credentials in
+URLs (a proxy's user:password) are masked in everything written here (velollm/core/secrets.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
+
+from velollm.core.secrets import mask_document, mask_secrets
 
 ColorMode = Literal["auto", "always", "never"]
 FORMAT_VERSION = 1
@@ -61,22 +64,24 @@ class Output:
     def line(self, text: str = "") -> None:
         """A line of the human report. Suppressed in --json mode so stdout stays one document."""
         if not self.json_mode:
-            print(text, file=self.out)
+            print(mask_secrets(text), file=self.out)
 
     def raw(self, text: str) -> None:
         """Text written to stdout verbatim, e.g. a profile or a rendered file."""
-        self.out.write(text)
+        self.out.write(mask_secrets(text))
         self.out.flush()
 
     def json(self, document: dict[str, Any]) -> None:
-        doc = {"format_version": FORMAT_VERSION, **document}
+        doc = mask_document({"format_version": FORMAT_VERSION, **document})
         print(json.dumps(doc, indent=2, sort_keys=False, default=str), file=self.out)
 
     # -- diagnostics (stderr) -----------------------------------------------------------
     def error(self, message: str, hint: str | None = None) -> None:
-        print(f"{self.style('error:', 'red', 'bold', stream=self.err)} {message}", file=self.err)
+        print(f"{self.style('error:', 'red', 'bold', stream=self.err)} {mask_secrets(message)}",
+              file=self.err)
         if hint:
-            print(f"{self.style('hint:', 'cyan', stream=self.err)} {hint}", file=self.err)
+            print(f"{self.style('hint:', 'cyan', stream=self.err)} {mask_secrets(hint)}",
+                  file=self.err)
 
     @property
     def quiet(self) -> bool:
@@ -85,16 +90,16 @@ class Output:
 
     def warn(self, message: str) -> None:
         if self.verbosity >= -1:
-            print(f"{self.style('warning:', 'yellow', 'bold', stream=self.err)} {message}",
-                  file=self.err)
+            print(f"{self.style('warning:', 'yellow', 'bold', stream=self.err)} "
+                  f"{mask_secrets(message)}", file=self.err)
 
     def info(self, message: str) -> None:
         if self.verbosity >= 0:
-            print(message, file=self.err)
+            print(mask_secrets(message), file=self.err)
 
     def debug(self, message: str) -> None:
         if self.verbosity >= 1:
-            print(self.style(message, "dim", stream=self.err), file=self.err)
+            print(self.style(mask_secrets(message), "dim", stream=self.err), file=self.err)
 
     def progress_enabled(self) -> bool:
         return not self.json_mode and self.verbosity >= 0 and self.err.isatty()

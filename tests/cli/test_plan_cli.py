@@ -73,10 +73,10 @@ def test_bad_hardware_file(workdir: Path, capsys: pytest.CaptureFixture[str]) ->
     (workdir / "hw.json").write_text("{not json")
     code, _, err = run(capsys, "plan", "--hardware", "hw.json")
     assert code == 1
-    assert "hw.json is not JSON" in err
+    assert "hw.json is not a hardware document: not valid JSON" in err
     code, _, err = run(capsys, "plan", "--hardware", "missing.json")
     assert code == 1
-    assert "cannot read the hardware file" in err
+    assert "no such file: missing.json" in err
 
 
 def test_missing_config(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,9 +18,9 @@ from tests.cli import hwdocs
 from tests.cli.cliutil import cli
 from velollm.report.layout import fit_table, local_time
 
-DONE = {"done": True, "done_reason": "length", "total_duration": 900000000,
+DONE = {"done": True, "done_reason": "length", "total_duration": 20000000,
         "load_duration": 100000, "prompt_eval_count": 9, "prompt_eval_duration": 1000000,
-        "eval_count": 32, "eval_duration": 300000000}
+        "eval_count": 32, "eval_duration": 10000000}  # durations within the wall time of a fake
 STARTED = "2026-12-03T10:15:00+00:00"
 EXPIRES = "2026-12-03T10:45:00.123456789Z"  # as Go writes it
 

@@ -154,6 +154,6 @@ def test_something_else_at_the_host_is_reported_not_failed(applied: Path, httpse
     code, out, _ = cli(capsys, "status", "--host", url, "--json")
     doc = json.loads(out)
     assert code == 0 and doc["server"]["reachable"] is False
-    assert doc["server"]["error"].startswith("Ollama answered GET /api/version with HTTP 404")
+    assert doc["server"]["error"].startswith(f"Ollama at {url} answered GET /api/version with HTTP 404")
     assert {s["status"] for s in doc["settings"]} == {"unknown"}
     assert all(s["why"] == doc["server"]["error"] for s in doc["settings"])

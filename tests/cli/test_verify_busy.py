@@ -21,9 +21,9 @@ from velollm.core.contention import Ticks
 from velollm.io import contention as contention_io
 from velollm.resources import load_schema
 
-DONE = {"done": True, "done_reason": "length", "total_duration": 900000000,
+DONE = {"done": True, "done_reason": "length", "total_duration": 20000000,
         "load_duration": 100000, "prompt_eval_count": 9, "prompt_eval_duration": 1000000,
-        "eval_count": 32, "eval_duration": 300000000}
+        "eval_count": 32, "eval_duration": 10000000}  # durations within the wall time of a fake
 BUSY = {"cpus": 8, "load_before": 6.5, "load_after": 7.9, "server_pid": 4242,
         "server_cpu_share": 0.1, "client_cpu_share": 0.01, "other_cpu_share": 0.43,
         "steal_share": 0.0}

@@ -79,7 +79,7 @@ def test_a_stall_after_the_headers_ends_at_the_deadline() -> None:
 
 def test_an_announced_huge_body_is_refused_before_reading() -> None:
     with serving(lambda c: c.sendall(head("Content-Length: 2147483648\r\n"))) as url, \
-            pytest.raises(ServerResponseError, match="announced 2147483648 bytes"):
+            pytest.raises(ServerResponseError, match="a Content-Length of 2147483648 bytes"):
         client(url).json("GET", "/x")
 
 
@@ -90,7 +90,7 @@ def test_an_endless_body_stops_at_the_size_cap() -> None:
         for _ in range(64):
             conn.sendall(f"{len(block):x}\r\n".encode() + block + b"\r\n")
 
-    with serving(talk) as url, pytest.raises(ServerResponseError, match="more than 1048576 bytes"):
+    with serving(talk) as url, pytest.raises(ServerResponseError, match="more than 1024 KiB"):
         client(url, max_body=1024 * 1024).json("GET", "/x")
 
 
@@ -184,3 +184,18 @@ def test_stream_lines_arrive_before_the_body_ends() -> None:
         assert next(lines) == b'{"a":1}'
         seen.set()
         assert list(lines) == []
+
+
+def test_headers_that_trickle_end_at_the_overall_deadline() -> None:
+    """A read timeout alone never fires on a server that sends its headers a byte at a time."""
+    def talk(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(100):
+            conn.sendall(b"a")
+            time.sleep(0.1)
+
+    with serving(talk) as url:
+        started = time.monotonic()
+        with pytest.raises(ServerTimeoutError, match=r"did not finish GET /x within 0\.5 s"):
+            client(url, deadline_s=0.5).json("GET", "/x")
+        assert time.monotonic() - started < 3.0  # the trickle lasts 10 s

@@ -8,21 +8,15 @@ asked once through the backend. Nothing after gather_facts asks the server again
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from velollm.errors import ConfigError
-
 if TYPE_CHECKING:
     from velollm.backends.base import Backend, ModelFacts, Observed
     from velollm.core.facts import Capabilities
     from velollm.core.hardware import Hardware
-
-_HINT = "create it with `velollm detect --json > hardware.json`"
-
 
 @dataclass(frozen=True)
 class Facts:
@@ -41,20 +35,9 @@ class Facts:
 
 def load_hardware(path: Path | None) -> Hardware:
     """This machine, detected; or the machine a `velollm detect --json` document describes."""
-    from velollm.io.hardware import detect, read_document
+    from velollm.io.hardware import detect, load_document
 
-    if path is None:
-        return detect()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the hardware file {path}: {exc.strerror}",
-                          hint=_HINT) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not JSON ({exc})", hint=_HINT) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} is not a hardware document", hint=_HINT)
-    return read_document(data)
+    return detect() if path is None else load_document(path)
 
 
 def gather_facts(backend: Backend, hardware: Hardware, models: Iterable[str], *,

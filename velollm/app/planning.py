@@ -63,6 +63,10 @@ def stable_hardware(hw: Hardware, backend: Backend) -> dict[str, object]:
     }
 
 
+# A file velollm renders is a few KiB; anything far larger at a target path is not ours.
+MAX_TARGET_BYTES = 4 * 1024 * 1024
+
+
 def _config_relative(path: str | None, config_file: Path) -> Path | None:
     """target.path as written in velollm.yaml: relative paths are relative to that file."""
     if not path:
@@ -72,9 +76,14 @@ def _config_relative(path: str | None, config_file: Path) -> Path | None:
 
 
 def _read(path: Path) -> str | None:
+    """What a target file holds now; None when there is none (or it is not text). A FIFO or a
+    device at the path is refused, never read: reading one could block forever."""
+    from velollm.io.inputfile import read_regular
+
+    raw = read_regular(path, max_bytes=MAX_TARGET_BYTES, what="a target file")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return None if raw is None else raw.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 

@@ -5,7 +5,7 @@ evidence (velollm/backends/<name>/evidence.py) for the pure effect check (veloll
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from velollm.core import effect
 from velollm.errors import VelollmError
@@ -21,6 +21,28 @@ EXIT_INTERRUPTED = 130  # ^C during the benchmark: what was measured is still co
 
 class NothingAppliedError(VelollmError):
     pass
+
+
+class UnmeasuredError(VelollmError):
+    """verify's benchmark did not measure what the comparison needs: never an exit 0."""
+
+
+def unmeasured(why: str, hint: str | None = None) -> UnmeasuredError:
+    return UnmeasuredError(f"verify could not benchmark the server: {why}",
+                           hint=hint or "fix the server (its log says more), then run verify "
+                                        "again; --skip-benchmark checks only the settings")
+
+
+def check_measured(document: dict[str, Any], url: str) -> None:
+    """Every request of verify's benchmark must have given a figure: a request that failed (an
+    error, figures no real server produces, HTTP 503) makes any verdict a guess."""
+    samples = [s for b in document.get("benchmarks") or [] for s in b.get("samples") or []]
+    failed = [s for s in samples if not s.get("ok")]
+    if failed:
+        raise unmeasured(f"{len(failed)} of {len(samples)} requests to the server at {url} "
+                         f"failed (the first: {failed[0].get('error')})")
+    if not samples:
+        raise unmeasured(f"no request to the server at {url} was measured")
 
 
 def wanted_settings(state: State) -> tuple[dict[str, str], str]:

@@ -1,22 +1,61 @@
 """The one table of backends, by the name `backend:` takes in velollm.yaml.
 
 A new backend is a folder beside ollama/ whose package exports BACKEND (see base.Backend), plus one
-line here.
+line in NAMES (and one in the type-checked table below).
+
+A backend's package is imported when it is first asked for, so a command that needs one
+backend (or none: `velollm detect` probes only Ollama's install) does not pay for the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, cast
 
-from velollm.backends import llamacpp, ollama
 from velollm.backends.base import Backend
 from velollm.errors import ConfigError
 
-BACKENDS: Mapping[str, Backend] = {
-    "llamacpp": llamacpp.BACKEND,
-    "ollama": ollama.BACKEND,
-}
+NAMES = ("llamacpp", "ollama")
 DEFAULT = "ollama"
+
+if TYPE_CHECKING:  # mypy checks every backend against the protocol here
+    from velollm.backends import llamacpp, ollama
+
+    _CHECKED: Mapping[str, Backend] = {
+        "llamacpp": llamacpp.BACKEND,
+        "ollama": ollama.BACKEND,
+    }
+
+
+class _Table(MutableMapping[str, Backend]):
+    """NAMES, each imported on first use; a backend registered at run time (a test's toy) is
+    kept beside them."""
+
+    def __init__(self) -> None:
+        self._extra: dict[str, Backend] = {}
+
+    def __getitem__(self, name: str) -> Backend:
+        if name in self._extra:
+            return self._extra[name]
+        if name not in NAMES:
+            raise KeyError(name)
+        return cast(Backend, importlib.import_module(f"velollm.backends.{name}").BACKEND)
+
+    def __setitem__(self, name: str, backend: Backend) -> None:
+        self._extra[name] = backend
+
+    def __delitem__(self, name: str) -> None:
+        del self._extra[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((*NAMES, *self._extra))
+
+    def __len__(self) -> int:
+        return len(NAMES) + len(self._extra)
+
+
+BACKENDS: Mapping[str, Backend] = _Table()
 
 __all__ = ["BACKENDS", "DEFAULT", "Backend", "get_backend"]
 

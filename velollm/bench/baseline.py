@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from velollm.backends.wire import ServerClient
+from velollm.backends.wire import RunningModel, ServerClient
 from velollm.bench import runner, suites
 from velollm.core.contention import Ticks, contention
 from velollm.core.stats import Verdict, compare, summarize
-from velollm.errors import ConfigError
+from velollm.errors import ConfigError, VelollmError
 from velollm.io import contention as contention_io
 from velollm.io.fileops import atomic_write
 from velollm.io.xdg import state_dir
@@ -63,6 +63,16 @@ class BenchmarkInterrupted(KeyboardInterrupt):
         self.measurement = measurement
 
 
+class BenchmarkStopped(VelollmError):
+    """The run ended early (a server fault, the run's deadline): the error says why, in the
+    server's words; `measurement` holds what was measured, its document marked partial."""
+
+    def __init__(self, measurement: Measurement, error: VelollmError) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.measurement = measurement
+        self.error = error
+
+
 def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
                   version: str | None = None,
                   hardware: Callable[[], dict[str, Any] | None] = lambda: None,
@@ -86,6 +96,12 @@ def run_benchmark(client: ServerClient, model: str, suite: suites.Suite, *,
                               run_settings(client, model, details.parameters, suite))
         raise BenchmarkInterrupted(Measurement(exc.results, {**report.build_document(
             info, suite, exc.results, partial=True), "contention": busy})) from None
+    except runner.Stopped as exc:  # the server is not asked again: it just misbehaved
+        info = report.RunInfo(model, client.base_url, version, started, None,
+                              _settings(details.parameters, suite, None))
+        document = {**report.build_document(info, suite, exc.results, partial=True),
+                    "contention": _contention(before, pid), "stopped": exc.error.message}
+        raise BenchmarkStopped(Measurement(exc.results, document), exc.error) from None
     busy = _contention(before, pid)
     info = report.RunInfo(model, client.base_url, version, started, hardware(),
                           run_settings(client, model, details.parameters, suite))
@@ -105,6 +121,11 @@ def run_settings(client: ServerClient, model: str, parameters: str,
                  suite: suites.Suite) -> dict[str, Any]:
     """The document's `settings`: what was in force while the suite ran."""
     loaded = next((m for m in client.ps() if m.name in (model, f"{model}:latest")), None)
+    return _settings(parameters, suite, loaded)
+
+
+def _settings(parameters: str, suite: suites.Suite,
+              loaded: RunningModel | None) -> dict[str, Any]:
     return {
         # Runner options (num_ctx, num_batch, num_thread, num_gpu) are never sent: what is in force
         # is the server's and the Modelfile's, held constant for every request.
@@ -137,21 +158,19 @@ def record_baseline(client: ServerClient, model: str, *, suite: str = "quick",
     return path
 
 
+MAX_BASELINE_BYTES = 16 * 1024 * 1024  # a document of many long runs is a few hundred KiB
+
+
 def load_baseline(path: Path | None = None) -> dict[str, Any] | None:
     """The baseline document; None when there is none. A damaged file is a ConfigError."""
+    from velollm.io.inputfile import load_json, read_capped
+
     path = path or baseline_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the baseline {path}: {exc.strerror}", path=str(path),
-                          hint="check its permissions") from None
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"the baseline {path} is not JSON ({exc})", path=str(path),
-                          hint="record a new one with `velollm apply --baseline`") from None
+    hint = "record a new one with `velollm apply --baseline`"
+    raw = read_capped(path, max_bytes=MAX_BASELINE_BYTES, what="a benchmark document", hint=hint)
+    doc = load_json(raw, path, what="a benchmark document", max_depth=16, hint=hint)
     if not (isinstance(doc, dict) and isinstance(doc.get("model"), str)
             and isinstance(doc.get("benchmarks"), list) and isinstance(doc.get("suite"), dict)):
         raise ConfigError(f"{path} is not a velollm benchmark document (no model, suite or "

@@ -1,8 +1,9 @@
 """Run a suite against a real server: one streamed request per sample, timed on the client.
 
-The I/O edge of the benchmark. A request that fails in a way the benchmark can report (a stream cut
-or aborted, HTTP 503 "server busy") becomes a failed Sample; a server that is gone or a model that
-does not exist stops the run with the client's error.
+The I/O edge of the benchmark. A request that fails in a way the benchmark can report (a generation
+aborted, an error mid-stream, HTTP 503 "server busy", figures no real server can produce) becomes a
+failed Sample with its reason. A server that misbehaves (a stream cut, garbage, no answer in
+time), is gone, or the run's deadline passing stops the run: `Stopped` carries what was measured.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from velollm.backends.wire import Done, GenerationError, Metrics, ServerClient, Token
+from velollm.backends.wire import (
+    SERVER_FAULTS,
+    Done,
+    GenerationError,
+    Metrics,
+    ServerClient,
+    Token,
+)
 from velollm.bench.suites import Scenario, Suite
+from velollm.core.plausibility import MIN_DECODE_NS_PER_TOKEN, Reported, implausible
 from velollm.core.stats import Summary, summarize
-from velollm.errors import ServerResponseError
+from velollm.errors import ServerResponseError, VelollmError
 
 Clock = Callable[[], float]
 Progress = Callable[[int, int, str], None]
@@ -92,6 +101,25 @@ class Interrupted(KeyboardInterrupt):
         self.results = results
 
 
+class Stopped(Exception):
+    """The run ended before the suite did: the server misbehaved or was gone, or the run's
+    deadline passed. `results`: what was measured until then; `error`: why, for the user."""
+
+    def __init__(self, results: list[ScenarioResult], error: VelollmError) -> None:
+        super().__init__(error.message)
+        self.results = results
+        self.error = error
+
+
+class _Fault(Exception):
+    """A request the server broke (SERVER_FAULTS): its failed samples, and the run must stop."""
+
+    def __init__(self, samples: list[Sample], error: VelollmError) -> None:
+        super().__init__(error.message)
+        self.samples = samples  # one, or a concurrent round's
+        self.error = error
+
+
 def _rate(count: int | None, duration_ns: int | None) -> float | None:
     # 0.5.4 reports durations in whole ms and omits zero: no duration means "unknown", not "fast".
     if not count or not duration_ns:
@@ -100,10 +128,18 @@ def _rate(count: int | None, duration_ns: int | None) -> float | None:
 
 
 def _sample(scenario: Scenario, iteration: int, client: int, warmup: bool, wall: float,
-            ttft: float | None, stream_s: float | None, m: Metrics) -> Sample:
+            ttft: float | None, stream_s: float | None, m: Metrics, pieces: int) -> Sample:
+    why = implausible(Reported(m.eval_count, m.eval_duration_ns, m.prompt_eval_count,
+                               m.prompt_eval_duration_ns, m.total_duration_ns, m.load_duration_ns,
+                               pieces), wall_s=wall, requested_tokens=scenario.num_predict)
+    if why is not None:
+        return _failed(scenario, iteration, client, warmup, wall,
+                       f"implausible: the server reported {why}")
     decode, source = _rate(m.eval_count, m.eval_duration_ns), "server"
     if decode is None and stream_s and m.eval_count and m.eval_count > 1:
         decode, source = (m.eval_count - 1) / stream_s, "client"
+        if decode > NS / MIN_DECODE_NS_PER_TOKEN:  # chunks that arrived together: not a rate
+            decode = None
     return Sample(scenario.name, iteration, client, warmup, True, None, wall, ttft, decode,
                   source if decode is not None else None,
                   _rate(m.prompt_eval_count, m.prompt_eval_duration_ns), m.eval_count,
@@ -120,11 +156,23 @@ def _failed(scenario: Scenario, iteration: int, client: int, warmup: bool, wall:
 
 def run_request(client: ServerClient, model: str, scenario: Scenario, iteration: int,
                 client_no: int = 0, *, warmup: bool = False,
-                clock: Clock = time.perf_counter) -> Sample:
-    """One streamed generation, timed from just before the request is sent."""
+                clock: Clock = time.perf_counter, stop_on_fault: bool = False) -> Sample:
+    """One streamed generation, timed from just before the request is sent. A broken stream is a
+    failed sample; with `stop_on_fault` (within a run) it raises _Fault, so the run stops."""
+    try:
+        return _request(client, model, scenario, iteration, client_no, warmup, clock)
+    except _Fault as fault:
+        if stop_on_fault:
+            raise
+        return fault.samples[0]
+
+
+def _request(client: ServerClient, model: str, scenario: Scenario, iteration: int,
+             client_no: int, warmup: bool, clock: Clock) -> Sample:
     start = clock()
     first: float | None = None
     last = start
+    pieces = 0
     try:
         for chunk in client.generate(model, scenario.prompt_for(iteration, client_no),
                                      scenario.options()):
@@ -132,14 +180,18 @@ def run_request(client: ServerClient, model: str, scenario: Scenario, iteration:
             if isinstance(chunk, Token):
                 first = now if first is None else first
                 last = now
+                pieces += 1
             elif isinstance(chunk, Done):
                 stream_s = last - first if first is not None and last > first else None
                 return _sample(scenario, iteration, client_no, warmup, now - start,
                                None if first is None else first - start, stream_s,
-                               chunk.metrics)
+                               chunk.metrics, pieces)
     except GenerationError as exc:
-        return _failed(scenario, iteration, client_no, warmup, clock() - start,
-                       f"{exc.kind}: {exc.message}")
+        sample = _failed(scenario, iteration, client_no, warmup, clock() - start,
+                         f"{exc.kind}: {exc.message}")
+        if exc.kind in SERVER_FAULTS:
+            raise _Fault([sample], exc) from None
+        return sample
     except ServerResponseError as exc:
         if exc.status not in _SAMPLE_LEVEL_STATUSES:
             raise
@@ -150,18 +202,31 @@ def run_request(client: ServerClient, model: str, scenario: Scenario, iteration:
 def run_round(factory: Callable[[], ServerClient], model: str, scenario: Scenario,
               iteration: int, *, warmup: bool = False,
               clock: Clock = time.perf_counter) -> tuple[list[Sample], Round]:
-    """`scenario.concurrency` clients at once, each with its own connection."""
+    """`scenario.concurrency` clients at once, each with its own connection. A server fault in
+    any of them raises _Fault with the round's samples, once every client has finished."""
     clients = [factory() for _ in range(scenario.concurrency)]
+    samples: list[Sample] = []
+    error: VelollmError | None = None
     try:
         with ThreadPoolExecutor(max_workers=scenario.concurrency) as pool:
             start = clock()
             futures = [pool.submit(run_request, c, model, scenario, iteration, i,
-                                   warmup=warmup, clock=clock) for i, c in enumerate(clients)]
-            samples = [f.result() for f in futures]
+                                   warmup=warmup, clock=clock, stop_on_fault=True)
+                       for i, c in enumerate(clients)]
+            for f in futures:
+                try:
+                    samples.append(f.result())
+                except _Fault as fault:
+                    samples.extend(fault.samples)
+                    error = error or fault.error
+                except VelollmError as exc:
+                    error = error or exc
             wall = clock() - start
     finally:
         for c in clients:
             c.close()
+    if error is not None:
+        raise _Fault(samples, error)
     tokens = sum(s.eval_count or 0 for s in samples if s.ok)
     failed = sum(1 for s in samples if not s.ok)
     return samples, Round(iteration, wall, tokens, tokens / wall if wall > 0 else 0.0, failed)
@@ -174,6 +239,10 @@ def run_scenario(client: ServerClient, factory: Callable[[], ServerClient], mode
     samples: list[Sample] = []
     rounds: list[Round] = []
     total = warmup + iterations
+
+    def so_far() -> list[ScenarioResult]:
+        return [ScenarioResult(scenario, tuple(samples), tuple(rounds))] if samples else []
+
     try:
         for step in range(total):
             is_warmup = step < warmup
@@ -188,10 +257,14 @@ def run_scenario(client: ServerClient, factory: Callable[[], ServerClient], mode
                     rounds.append(rnd)
             else:
                 samples.append(run_request(client, model, scenario, iteration,
-                                           warmup=is_warmup, clock=clock))
+                                           warmup=is_warmup, clock=clock, stop_on_fault=True))
     except KeyboardInterrupt:
-        cut = [ScenarioResult(scenario, tuple(samples), tuple(rounds))] if samples else []
-        raise Interrupted(cut) from None
+        raise Interrupted(so_far()) from None
+    except _Fault as fault:
+        samples.extend(fault.samples)
+        raise Stopped(so_far(), fault.error) from None
+    except VelollmError as exc:  # gone, an error status, the run's deadline: stop, keep results
+        raise Stopped(so_far(), exc) from None
     if progress is not None:
         progress(total, total, scenario.name)
     return ScenarioResult(scenario, tuple(samples), tuple(rounds))
@@ -207,4 +280,6 @@ def run_suite(client: ServerClient, factory: Callable[[], ServerClient], model: 
                                         suite.warmup, progress=progress, clock=clock))
         except Interrupted as exc:
             raise Interrupted(results + exc.results) from None
+        except Stopped as exc:
+            raise Stopped(results + exc.results, exc.error) from None
     return results

@@ -30,8 +30,22 @@ def request_from(args: argparse.Namespace) -> PlanRequest:
     from velollm.app.planning import PlanRequest
     from velollm.cli.validate import config_path
 
+    for option in ("file", "hardware", "path"):
+        _check_path_option(option, getattr(args, option))
     return PlanRequest(
         config_path=config_path(args.file),
         hardware_path=Path(args.hardware) if args.hardware else None,
         target=args.target, path=Path(args.path).expanduser() if args.path else None,
         host=args.host)
+
+
+def _check_path_option(option: str, given: str | None) -> None:
+    """A path with a control character (a newline, ESC) or a noncharacter is a typo or an attack:
+    it would be written as a file name and echoed to the terminal. Refused, as velollm.yaml's."""
+    from velollm.errors import UsageError
+    from velollm.io.render import writing_problem
+
+    problem = writing_problem(given, max_bytes=4096) if given else None
+    if problem:
+        raise UsageError(f"invalid --{option} {given!r}: it {problem}",
+                         hint="give a plain file path")

@@ -6,9 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from velollm.cli._deadlines import GENERATION_S, add_deadline_options, bounded
 from velollm.output import OUT
 
 EXIT_INTERRUPTED = 130  # as main's ^C: the partial results are still reported
+EXIT_ERROR = 1
+RUN_DEADLINE_S = 3600.0  # the standard suite is 30 requests: minutes on a slow CPU
 
 HELP = "measure the running Ollama server (tokens/s, TTFT, prefill, concurrency)"
 
@@ -31,9 +34,15 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "http://127.0.0.1:11434)")
     p.add_argument("--backend", metavar="NAME", default=None,
                    help="the kind of server (default: ollama)")
+    add_deadline_options(p, RUN_DEADLINE_S, generation_s=GENERATION_S)
 
 
 def run(args: argparse.Namespace) -> int:
+    with bounded(args):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from velollm.backends import get_backend
     from velollm.bench import baseline, suites
     from velollm.report import bench as report
@@ -52,11 +61,14 @@ def run(args: argparse.Namespace) -> int:
             progress.clear()  # before detection may log to stderr
         return _hardware()
 
+    stopped: baseline.BenchmarkStopped | None = None
     try:
         measured = baseline.run_benchmark(client, model, suite, version=version, hardware=hardware,
                                           progress=progress)
     except baseline.BenchmarkInterrupted as exc:  # ^C: keep and show what was measured
         measured = exc.measurement
+    except baseline.BenchmarkStopped as exc:  # the server misbehaved, or the deadline passed
+        measured, stopped = exc.measurement, exc
     finally:
         if progress is not None:
             progress.clear()
@@ -66,11 +78,12 @@ def run(args: argparse.Namespace) -> int:
     keep_run("benchmark", document)
     if args.out is not None:
         report.write_json_atomic(args.out, document)
-    code = EXIT_INTERRUPTED if document["partial"] else 0
+    failure = _failure(stopped, document, client.base_url)
+    code = EXIT_ERROR if failure else EXIT_INTERRUPTED if document["partial"] else 0
     _busy(document)
     if OUT.json_mode:
         OUT.json(document)
-        _interrupted(document, args.out)
+        _ended(document, args.out, failure)
         return code
     OUT.line(f"Benchmark of {model} on {backend.title} {version} at {client.base_url} "
              f"(suite {suite.name}, {suite.iterations} runs + {suite.warmup} warm-up each)")
@@ -82,8 +95,35 @@ def run(args: argparse.Namespace) -> int:
         OUT.line(line)
     if args.out is not None:
         OUT.info(f"wrote {args.out}" + (" (partial)" if document["partial"] else ""))
-    _interrupted(document, None)
+    _ended(document, None, failure)
     return code
+
+
+def _failure(stopped: Exception | None, document: dict[str, Any],
+             url: str) -> tuple[str, str | None] | None:
+    """(message, hint) when the run did not measure what it set out to; None when it did."""
+    from velollm.errors import VelollmError
+
+    if isinstance(stopped, VelollmError):
+        done = sum(1 for b in document["benchmarks"] for s in b["samples"] if s["ok"])
+        return (f"benchmark stopped: {stopped.message}",
+                f"{done} request(s) measured before it stopped; the results are partial"
+                + (f"; {stopped.hint}" if stopped.hint else ""))
+    samples = [s for b in document["benchmarks"] for s in b["samples"] if not s["warmup"]]
+    if samples and not any(s["ok"] for s in samples):
+        first = next(s["error"] for s in samples if s["error"])
+        message = (f"the benchmark measured nothing: all {len(samples)} measured requests to "
+                   f"the server at {url} failed (the first: {first})")
+        return message, None
+    return None
+
+
+def _ended(document: dict[str, Any], out: Path | None,
+           failure: tuple[str, str | None] | None) -> None:
+    if failure is not None:
+        OUT.error(failure[0], hint=failure[1])
+    else:
+        _interrupted(document, out)
 
 
 def _busy(document: dict[str, Any]) -> None:

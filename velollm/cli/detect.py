@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
 from typing import TYPE_CHECKING
 
+from velollm.cli._deadlines import seconds
 from velollm.output import OUT
 
 if TYPE_CHECKING:
@@ -26,19 +26,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                    help="one deadline for all probes, which run at the same time: detect "
                         "answers within about this long, and reports a probe still running then "
                         "as timed out (default: 2)")
-
-
-def seconds(text: str) -> float:
-    """argparse type: seconds above zero (0 or less would time every probe out), at most a day
-    (far larger values overflow the clocks the probes wait on)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and 0 < value <= 86400):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0, "
-                                         "at most 86400")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,6 +108,7 @@ def gpu_line(gpu: Gpu) -> str:
 def ollama_line(hw: Hardware) -> str:
     o = hw.ollama
     install_late = bool(_timed_out(hw, "ollama"))
+    failed = [p.detail for p in hw.probes if p.name == "ollama-server" and p.status == "error"]
     if o.installed:
         version = o.version or ("version unknown (`ollama --version` timed out)" if install_late
                                 else "version unknown")
@@ -135,6 +123,8 @@ def ollama_line(hw: Hardware) -> str:
         server = f"server {o.server_version} reachable at {o.host}"
     elif _timed_out(hw, "ollama-server"):
         server = f"no answer from {o.host} in time (timed out)"
+    elif failed:
+        server = f"the server did not answer as Ollama does: {failed[0]}"
     else:
         server = f"no server at {o.host}"
     return f"{text}; {server}"

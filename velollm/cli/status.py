@@ -12,6 +12,7 @@ import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from velollm.cli._deadlines import add_deadline_options, bounded
 from velollm.output import OUT
 
 if TYPE_CHECKING:
@@ -36,9 +37,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--host", metavar="URL",
                    help="the server to check (default: from OLLAMA_HOST, else "
                         "http://127.0.0.1:11434)")
+    add_deadline_options(p, 30.0, answer_s=10.0)  # a version, the loaded models
 
 
 def run(args: argparse.Namespace) -> int:
+    with bounded(args):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from velollm.app import verification
     from velollm.backends import get_backend
     from velollm.io.state import load_state

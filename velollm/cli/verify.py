@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from velollm.cli._deadlines import GENERATION_S, add_deadline_options, bounded
 from velollm.output import OUT
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from velollm.config import VerifySpec
 
 HELP = "check that every applied setting took effect, and benchmark against the baseline"
+RUN_DEADLINE_S = 3600.0  # as benchmark's
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -42,6 +44,7 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "are evidence too")
     p.add_argument("--skip-benchmark", action="store_true",
                    help="only check that the settings took effect")
+    add_deadline_options(p, RUN_DEADLINE_S, generation_s=GENERATION_S)
 
 
 def _desired(given: str | None) -> tuple[VerifySpec, str | None]:
@@ -57,6 +60,11 @@ def _desired(given: str | None) -> tuple[VerifySpec, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    with bounded(args):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from velollm.app import verification
     from velollm.backends import get_backend
     from velollm.io.state import load_state
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None,
                version: str) -> dict[str, Any]:
+    from velollm.app import verification
     from velollm.bench import baseline as bl
     from velollm.core.contention import judge
     from velollm.errors import ConfigError
@@ -119,9 +128,13 @@ def _benchmark(client: ServerClient, spec: VerifySpec, given: Path | None,
                        version=version)
     except bl.BenchmarkInterrupted as exc:  # ^C: compare what was measured, then exit 130
         after = exc.measurement.document
+    except bl.BenchmarkStopped as exc:  # a server fault or the deadline: nothing to compare
+        raise verification.unmeasured(exc.message, exc.hint) from None
     finally:
         if progress is not None:
             progress.clear()
+    if not after["partial"]:  # ^C: what was measured is compared, and verify exits 130
+        verification.check_measured(after, client.base_url)
     comparisons = bl.compare_documents(before, after, spec.max_regression)
     # A regression measured while other processes took the CPUs is not confirmed (issue 14).
     status, unreliable = judge(bl.overall(comparisons), before.get("contention"),

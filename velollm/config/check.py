@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from velollm.backends import BACKENDS, DEFAULT, Backend
 from velollm.config.yamlload import Loaded, Problem, problem
-from velollm.io.render import CONTROL_PROBLEM, control_character
+from velollm.io.render import CONTROL_PROBLEM, control_character, writing_problem
 from velollm.resources import data_dir, load_schema
 
 if TYPE_CHECKING:
@@ -151,6 +151,11 @@ def _knob_problems(data: dict[str, Any], loaded: Loaded, backend: Backend) -> li
     return found
 
 
+def _is_path(where: str) -> bool:
+    """A file name: a tab in it is a typo, and no restart command could quote it for fish."""
+    return where.endswith((".target.path", "$.profile"))
+
+
 def _control_characters(value: Any, path: str, loaded: Loaded) -> list[Problem]:
     # Iterative: a broken file must never reach Python's recursion limit.
     stack, found = [(value, path)], []
@@ -164,8 +169,10 @@ def _control_characters(value: Any, path: str, loaded: Loaded) -> list[Problem]:
                 stack.append((v, f"{where}.{k}"))
         elif isinstance(item, list):
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
-        elif isinstance(item, str) and control_character(item, tab_ok=True):
-            found.append(problem(where, loaded.line(where), CONTROL_PROBLEM))
+        elif isinstance(item, str) and (bad := writing_problem(item, tab_ok=not _is_path(where))):
+            text = (CONTROL_PROBLEM if control_character(item, tab_ok=not _is_path(where))
+                    else f"the value {bad}")
+            found.append(problem(where, loaded.line(where), text))
     return found
 
 

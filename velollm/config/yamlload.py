@@ -7,26 +7,32 @@ for indentation, and any tag beyond plain YAML values (!!python/object and frien
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from velollm.errors import ConfigError, SchemaValidationError
+from velollm.errors import SchemaValidationError
 
 if TYPE_CHECKING:
     import yaml
 
-MAX_BYTES = 1024 * 1024   # a velollm.yaml is a few hundred bytes; 1 MiB is generous
+# A velollm.yaml is a few hundred bytes, a heavily commented one a few KiB. PyYAML is pure
+# Python (~10-40 s per MiB of dense flow collections on a busy machine): these bounds keep the
+# worst file under a few seconds (benchmarks/yaml_worst_case.py measures it).
+MAX_BYTES = 256 * 1024
 MAX_DEPTH = 64            # far below Python's recursion limit
 MAX_ALIASES = 100
-MAX_NODES = 100_000       # nodes after alias expansion (billion laughs)
+MAX_NODES = 10_000        # values in the file, and after alias expansion (billion laughs)
 
 Problem = dict[str, Any]  # {"path": "$.server.x", "line": 7 | None, "message": "..."}
 _Y = "tag:yaml.org,2002:"
 _CONSTRUCTED = {f"{_Y}{t}" for t in ("null", "bool", "int", "float")}
 _PLAIN = {f"{_Y}seq", f"{_Y}map"}
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+# YAML 1.1 numbers nobody writes on purpose in a config: sexagesimal (1:30) and octal (010).
+_SURPRISING_NUMBER = re.compile(r"[-+]?([0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?|0[0-7_]+)\Z")
 
 
 @dataclass(frozen=True)
@@ -54,20 +60,17 @@ class _Refused(Exception):
 
 
 def _fail(name: str, problems: list[Problem]) -> SchemaValidationError:
-    return SchemaValidationError(f"{name} cannot be read as YAML", problems)
+    named = [{"file": name, **p} for p in problems]  # so every command prints FILE:LINE
+    return SchemaValidationError(f"{name} cannot be read as YAML", named)
 
 
 def read_bytes(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a directory, not a velollm.yaml file", path=str(path))
-        with path.open("rb") as fh:
-            return fh.read(MAX_BYTES + 1)  # never read more than the cap
-    except FileNotFoundError:
-        raise ConfigError(f"no such file: {path}", hint="create one with `velollm init`",
-                          path=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
+    """At most MAX_BYTES + 1 bytes (decode() says when there are more), within a deadline: a FIFO
+    or a terminal given as the config never hangs (velollm/io/inputfile.py)."""
+    from velollm.io.inputfile import read_prefix
+
+    return read_prefix(path, limit=MAX_BYTES + 1, what="a velollm.yaml file",
+                       hint="create one with `velollm init`")
 
 
 def decode(raw: bytes, name: str) -> str:
@@ -151,11 +154,15 @@ def _loader_class() -> type[yaml.SafeLoader]:
 
         depth = 0
         aliases = 0
+        nodes = 0
         open_anchors: frozenset[str] = frozenset()
 
         def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
             event = self.peek_event()  # type: ignore[no-untyped-call]
             line = event.start_mark.line + 1 if event.start_mark else None
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise _Refused(f"the file holds more than {MAX_NODES} values", line)
             if isinstance(event, yaml.AliasEvent):
                 self.aliases += 1
                 if self.aliases > MAX_ALIASES:
@@ -210,10 +217,31 @@ class _Converter:
 
     def scalar(self, node: yaml.Node, path: str) -> Any:
         if node.tag in _CONSTRUCTED:
-            return self.loader.construct_object(node)
+            return self.number(node, path)
         if node.tag in (f"{_Y}str", f"{_Y}timestamp"):
             return node.value  # dates stay strings
         return self.refuse(node, path)
+
+    def number(self, node: yaml.Node, path: str) -> Any:
+        """null, bool, int, float; refused: what YAML 1.1 reads as a number the writer did not
+        mean (1:30 is 90, 010 is 8), NaN and infinities, integers beyond Python's digit limit."""
+        text = str(node.value)
+        line = node.start_mark.line + 1
+        if node.tag in (f"{_Y}int", f"{_Y}float") and _SURPRISING_NUMBER.match(text):
+            self.problems.append(problem(path, line, f"{text} would be read as the number "
+                                         f"{self.loader.construct_object(node)!r} (YAML 1.1): "
+                                         "write a plain decimal number, or quote it"))
+            return None
+        try:
+            value = self.loader.construct_object(node)
+        except ValueError:  # int() of more than 4300 digits
+            self.problems.append(problem(path, line, f"the number has {len(text)} digits: "
+                                                     "far too large"))
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(problem(path, line, f"{text} is not a finite number"))
+            return None
+        return value
 
     def refuse(self, node: yaml.Node, path: str) -> None:
         tag = node.tag.replace(_Y, "!!")

@@ -84,6 +84,8 @@ def _fa_capable(gpu: DetectedGpu) -> bool:
     if not cc:
         return True  # unknown: every NVIDIA card Ollama still supports is >= 5.0; most >= 6.0
     major, _, _minor = cc.partition(".")
+    if not major.isdecimal():
+        return True  # not a CUDA capability (the document's schema refuses one): as unknown
     return int(major) >= 6 and cc != "7.2"
 
 

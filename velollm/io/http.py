@@ -9,20 +9,27 @@ A local server has no reason to redirect, compress, trickle or send gigabytes, s
 - ignores proxy variables (a loopback server must not be reached through a proxy);
 - opens one connection per request (loopback connects cost ~0.1 ms; a reused socket that the
   server closed while idle would fail the next request as if the server were down).
-Every failure is a VelollmError naming the server, the request and what it did.
-`requests` is imported lazily so commands that never talk to a server stay fast.
+Every failure is a VelollmError naming the server, the request and what it did. `requests` is
+imported lazily; the deadlines are the command's (velollm/io/deadlines.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from velollm.errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
+from velollm.errors import (
+    ServerResponseError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+    VelollmError,
+)
+from velollm.io import deadlines, httpconn
+from velollm.io.answers import answered_wrongly, error_text, preview, reason
+from velollm.io.deadlines import Deadline
 
 if TYPE_CHECKING:
     import requests
@@ -33,9 +40,15 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     connect_s: float = 2.0
-    deadline_s: float = 120.0  # the whole request: connect, headers and every byte of the body
+    # the whole request: connect, headers and every byte of the body; None: the command's
+    # per-request deadline (`deadlines()`, which --timeout sets)
+    deadline_s: float | None = None
     max_body: int = 32 * MIB  # any one response (a JSON answer, or a whole stream)
     max_line: int = 1 * MIB  # any one line of a stream
+
+
+class ResponseTooLarge(ServerResponseError):
+    """A response, or one line of it, over the size cap."""
 
 
 class Http:
@@ -53,54 +66,51 @@ class Http:
         self.sleep = sleep
         self._unreachable = unreachable
         self._session: requests.Session | None = None
+        self._watchdog = httpconn.Watchdog()
 
-    # -- the two shapes of exchange ----------------------------------------------------------
+    # -- the shapes of exchange ----------------------------------------------------------------
     def json(self, method: str, path: str, body: Any = None,
              ok: Callable[[int], bool] = lambda status: status < 400) -> Any:
         """The decoded JSON answer (any shape: the caller validates it)."""
-        deadline = time.monotonic() + self.limits.deadline_s
-        response = self._send(method, path, body, stream=True, deadline=deadline, ok=ok)
-        try:
-            raw = b"".join(self._chunks(response, method, path, deadline))
-        finally:
-            response.close()
+        status, raw = self._whole(method, path, body, ok)
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ServerResponseError(f"{self.title} answered {method} {path} with a body that "
-                                      f"is not JSON: {_preview(raw)}",
-                                      status=response.status_code) from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise ServerResponseError(f"{self.title} at {self.base_url} answered {method} {path} "
+                                      f"with a body that is not JSON: {preview(raw)}",
+                                      status=status) from None
 
     def lines(self, method: str, path: str, body: Any = None,
               deadline_s: float | None = None) -> Iterator[bytes]:
         """The non-empty lines of a streamed answer, each at most max_line bytes."""
-        deadline = time.monotonic() + (deadline_s or self.limits.deadline_s)
+        deadline = self._deadline(deadline_s or self.request_s(streamed=True))
         response = self._send(method, path, body, stream=True, deadline=deadline)
         return self._split(response, method, path, deadline)
 
     def status(self, method: str, path: str) -> tuple[int, Any]:
         """(HTTP status, decoded JSON or None) without treating an error status as a failure."""
-        deadline = time.monotonic() + self.limits.deadline_s
-        response = self._send(method, path, None, stream=True, deadline=deadline,
-                              ok=lambda _s: True)
+        status, raw = self._whole(method, path, None, lambda _s: True)
         try:
-            raw = b"".join(self._chunks(response, method, path, deadline))
-        finally:
-            response.close()
-        try:
-            return response.status_code, json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return response.status_code, None
+            return status, json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return status, None
 
     def text(self, method: str, path: str) -> str:
         """A plain-text answer (Prometheus /metrics), decoded as UTF-8 with replacements."""
-        deadline = time.monotonic() + self.limits.deadline_s
-        response = self._send(method, path, None, stream=True, deadline=deadline)
+        return self._whole(method, path, None, lambda status: status < 400)[1].decode(
+            "utf-8", "replace")
+
+    def _whole(self, method: str, path: str, body: Any,
+               ok: Callable[[int], bool]) -> tuple[int, bytes]:
+        """(HTTP status, the whole body) within the deadline and the size cap."""
+        deadline = self._deadline()
+        response = self._send(method, path, body, stream=True, deadline=deadline, ok=ok)
         try:
-            return b"".join(self._chunks(response, method, path, deadline)).decode(
-                "utf-8", "replace")
+            return response.status_code, b"".join(self._chunks(response, method, path,
+                                                                 deadline))
         finally:
             response.close()
+            self._watchdog.disarm()
 
     def close(self) -> None:
         if self._session is not None:
@@ -113,46 +123,77 @@ class Http:
         return ServerUnreachableError(f"{self.title} is not reachable at {self.base_url}",
                                       hint="start it, or point velollm at it with --host URL")
 
+    def request_s(self, *, streamed: bool = False) -> float:
+        """This client's deadline per request: its own, else the command's (for a streamed
+        generation, which may first load a model, the command's stream deadline)."""
+        own, now = self.limits.deadline_s, deadlines.current()
+        return own if own is not None else now.stream_s if streamed else now.request_s
+
     # -- transport -----------------------------------------------------------------------------
+    def _deadline(self, own_s: float | None = None) -> Deadline:
+        """When a request starting now must be over: its deadline, or the run's if sooner."""
+        seconds = own_s or self.request_s()
+        at = time.monotonic() + seconds
+        run_at = deadlines.current().run_at
+        return Deadline(at if run_at is None else min(at, run_at), seconds)
+
     def _http(self) -> requests.Session:
         if self._session is None:
             import requests
 
             self._session = requests.Session()
             self._session.trust_env = False  # no proxy, no .netrc for a local server
+            for prefix in ("http://", "https://"):  # their sockets, for the watchdog to cut
+                pools = self._session.get_adapter(prefix).poolmanager  # type: ignore[attr-defined]
+                pools.pool_classes_by_scheme = httpconn.pool_classes(self._watchdog)
         return self._session
 
-    def _send(self, method: str, path: str, body: Any, *, stream: bool, deadline: float,
+    def _send(self, method: str, path: str, body: Any, *, stream: bool, deadline: Deadline,
               ok: Callable[[int], bool] = lambda status: status < 400) -> requests.Response:
+        self._watchdog.arm(deadline.at)  # disarmed once the answer is read, or here on a failure
+        try:
+            response = self._request(method, path, body, stream, deadline)
+            return self._checked(response, method, path, deadline, ok)
+        except BaseException:
+            self._watchdog.disarm()
+            raise
+
+    def _request(self, method: str, path: str, body: Any, stream: bool,
+                 deadline: Deadline) -> requests.Response:
         import requests
 
         url = f"{self.base_url}{path}"
         for attempt in range(self.retries + 1):
-            left = deadline - time.monotonic()
+            left = deadline.at - time.monotonic()
             if left <= 0:
-                raise self._late(method, path)
+                raise self._late(method, path, deadline)
             try:
-                response = self._http().request(
+                return self._http().request(
                     method, url, json=body, stream=stream, allow_redirects=False,
                     # one connection per request: a kept-alive socket that the server closed
                     # while idle fails the next request as if the server were gone
                     headers={"Accept-Encoding": "identity", "Connection": "close"},
                     timeout=(min(self.limits.connect_s, left), left))
-                break
             except requests.ConnectionError as exc:
-                if _is_read_timeout(exc):
-                    raise self._late(method, path) from None
+                answered = self._answered(exc, method, path, deadline)
+                if answered is not None:
+                    raise answered from None
                 # Refused or a connect timeout: the request never reached the server, so a
                 # retry cannot run a generation twice. A read timeout is never retried.
                 if attempt == self.retries:
                     raise self.unreachable() from None
                 self.sleep(min(self.backoff * 2 ** attempt, max(0.0, left)))
             except requests.Timeout:
-                raise self._late(method, path) from None
+                raise self._late(method, path, deadline) from None
             except requests.RequestException as exc:
                 raise ServerResponseError(f"{self.title} at {self.base_url} broke the HTTP "
-                                          f"exchange of {method} {path}: {_reason(exc)}",
+                                          f"exchange of {method} {path}: {reason(exc)}",
                                           status=0) from None
+        raise self.unreachable()  # not reached: the last attempt returns or raises
+
+    def _checked(self, response: requests.Response, method: str, path: str, deadline: Deadline,
+                 ok: Callable[[int], bool]) -> requests.Response:
+        """The response, unless it redirects, is an error status or announces too much."""
         if 300 <= response.status_code < 400:
             where = response.headers.get("Location", "?")
             response.close()
@@ -162,7 +203,7 @@ class Http:
                 status=response.status_code,
                 hint="point --host at the server itself, not at a proxy or another host")
         if not ok(response.status_code):
-            deadline = min(deadline, time.monotonic() + 5.0)
+            deadline = deadline._replace(at=min(deadline.at, time.monotonic() + 5.0))
             try:
                 raw = b"".join(self._chunks(response, method, path, deadline, cap=64 * 1024))
             except (ServerResponseError, ServerTimeoutError):
@@ -170,50 +211,59 @@ class Http:
             finally:
                 response.close()
             raise ServerResponseError(
-                f"{self.title} answered {method} {path} with HTTP {response.status_code}: "
-                f"{_error_text(raw) or response.reason}", status=response.status_code)
+                f"{self.title} at {self.base_url} answered {method} {path} with HTTP "
+                f"{response.status_code}: "
+                f"{error_text(raw) or response.reason}", status=response.status_code)
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.limits.max_body:
             response.close()
-            raise self._too_big(method, path, f"announced {int(declared)} bytes")
+            raise self._too_big(method, path, f"a Content-Length of {int(declared)} bytes")
         return response
 
-    def _chunks(self, response: requests.Response, method: str, path: str, deadline: float,
+    def _answered(self, exc: BaseException, method: str, path: str,
+                  deadline: Deadline) -> VelollmError | None:
+        """The error for a server that took the request, then failed it (None: never got it)."""
+        if httpconn.past(deadline) or httpconn.is_read_timeout(exc):
+            return self._late(method, path, deadline)
+        did = answered_wrongly(exc)  # it listens and took the request: not a server that is absent
+        return ServerResponseError(f"{self.title} at {self.base_url} {did} to {method} {path}",
+                                   status=0, hint="is --host pointing at the inference server?"
+                                   ) if did else None
+
+    def _chunks(self, response: requests.Response, method: str, path: str, deadline: Deadline,
                 cap: int | None = None) -> Iterator[bytes]:
         """The body in pieces, decoded (a compressed body never grows past the cap), in time."""
-        import requests
-
         cap = self.limits.max_body if cap is None else cap
         total = 0
         raw = response.raw
         try:
             while True:
-                left = deadline - time.monotonic()
+                left = deadline.at - time.monotonic()
                 if left <= 0:
-                    raise self._late(method, path)
-                _set_read_timeout(raw, left)
+                    raise self._late(method, path, deadline)
+                httpconn.set_read_timeout(raw, left)
                 # read1: what has arrived (a stream's line must not wait for 64 KiB more);
                 # urllib3 >= 2.3 returns at most `amt` decoded bytes, so a gzip bomb stops at the cap
                 piece = raw.read1(64 * 1024, decode_content=True)
                 if not piece:
+                    if httpconn.past(deadline):  # the watchdog cut it: not the end of the answer
+                        raise self._late(method, path, deadline)
                     return
                 total += len(piece)
                 if total > cap:
-                    raise self._too_big(method, path, f"more than {cap} bytes")
+                    raise self._too_big(method, path, f"more than {cap // 1024} KiB")
                 yield piece
-        except (requests.RequestException, OSError, ValueError) as exc:
-            if _is_read_timeout(exc) or "timed out" in str(exc).lower():
-                raise self._late(method, path) from None
+        except VelollmError:
+            raise  # ours: late, too big
+        except Exception as exc:  # noqa: BLE001 - requests', urllib3's (ProtocolError, ...), OSError
+            if httpconn.past(deadline) or httpconn.is_read_timeout(exc) \
+                    or "timed out" in str(exc).lower():
+                raise self._late(method, path, deadline) from None
             raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
-                                      f"{method} {path}: {_reason(exc)}", status=0) from None
-        except Exception as exc:  # noqa: BLE001 - urllib3's own (ProtocolError, DecodeError, ...)
-            if "timed out" in str(exc).lower():
-                raise self._late(method, path) from None
-            raise ServerResponseError(f"{self.title} at {self.base_url} cut the answer to "
-                                      f"{method} {path}: {_reason(exc)}", status=0) from None
+                                      f"{method} {path}: {reason(exc)}", status=0) from None
 
     def _split(self, response: requests.Response, method: str, path: str,
-               deadline: float) -> Iterator[bytes]:
+               deadline: Deadline) -> Iterator[bytes]:
         pending = b""
         try:
             for piece in self._chunks(response, method, path, deadline):
@@ -221,72 +271,25 @@ class Http:
                 *whole, pending = pending.split(b"\n")
                 for line in whole:
                     if len(line) > self.limits.max_line:
-                        raise self._too_big(method, path, f"a line of {len(line)} bytes")
+                        raise self._too_big(method, path, f"a line of {len(line) // 1024} KiB")
                     if line.strip():
                         yield line
                 if len(pending) > self.limits.max_line:
                     raise self._too_big(method, path, "a line longer than "
-                                        f"{self.limits.max_line} bytes")
+                                        f"{self.limits.max_line // 1024} KiB")
             if pending.strip():
                 yield pending
         finally:
             response.close()
+            self._watchdog.disarm()
 
-    def _late(self, method: str, path: str) -> ServerTimeoutError:
-        return ServerTimeoutError(
-            f"{self.title} at {self.base_url} did not finish {method} {path} within "
-            f"{self.limits.deadline_s:g} s", hint="the server may be overloaded or stuck; check its "
-            "log, or allow more time with --timeout SECONDS")
+    def _late(self, method: str, path: str, deadline: Deadline) -> ServerTimeoutError:
+        return deadlines.late(f"{self.title} at {self.base_url}", f"{method} {path}",
+                              deadline.seconds)
 
-    def _too_big(self, method: str, path: str, what: str) -> ServerResponseError:
-        return ServerResponseError(
+    def _too_big(self, method: str, path: str, what: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
             f"{self.title} at {self.base_url} sent {what} for {method} {path}; velollm reads at "
-            f"most {self.limits.max_body} bytes per answer and {self.limits.max_line} per line",
+            f"most {self.limits.max_body // 1024} KiB per answer and "
+            f"{self.limits.max_line // 1024} KiB per line",
             status=0, hint="is --host pointing at the inference server?")
-
-
-def _set_read_timeout(raw: Any, seconds: float) -> None:
-    """Shorten the socket timeout of a response being read, so no read outlives the deadline."""
-    fp = getattr(raw, "_fp", None)
-    sock = getattr(getattr(fp, "fp", None), "raw", None)
-    sock = getattr(sock, "_sock", sock)
-    if sock is not None and hasattr(sock, "settimeout"):
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(0.01, seconds))
-
-
-def _is_read_timeout(exc: BaseException) -> bool:
-    from urllib3.exceptions import ReadTimeoutError
-
-    seen: set[int] = set()
-    node: BaseException | None = exc
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
-        if isinstance(node, (ReadTimeoutError, TimeoutError)):
-            return True
-        nxt = node.args[0] if node.args and isinstance(node.args[0], BaseException) else None
-        node = nxt or node.__cause__ or node.__context__
-    return False
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:160] or type(exc).__name__
-
-
-def _preview(raw: bytes) -> str:
-    text = raw[:80].decode("utf-8", "replace")
-    return repr(text) + ("..." if len(raw) > 80 else "")
-
-
-def _error_text(raw: bytes) -> str:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return " ".join(raw[:200].decode("utf-8", "replace").split())
-    if isinstance(data, dict) and "error" in data:
-        error = data["error"]
-        if isinstance(error, dict):  # llama-server / OpenAI: {"error": {"message": ...}}
-            error = error.get("message", error)
-        return " ".join(str(error).split())[:200]
-    return " ".join(raw[:200].decode("utf-8", "replace").split())

@@ -8,14 +8,22 @@ common hand-written forms; lines it does not understand are ignored, never execu
 from __future__ import annotations
 
 import plistlib
+import re
 import shlex
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from xml.parsers.expat import ExpatError
 
 from velollm.io.systemd import parse_environment
 
 if TYPE_CHECKING:
     from velollm.core.planner import ParamValue
+
+
+def lines(text: str) -> list[str]:
+    """The lines as the target's parser sees them: split at \\n only. str.splitlines() would also
+    split at U+2028, U+0085 and friends, which are plain characters inside a value."""
+    return text.split("\n")
 
 
 def _pairs(words: list[str]) -> Iterator[tuple[str, str]]:
@@ -29,8 +37,8 @@ def parse_shell(text: str) -> dict[str, str]:
     """`export NAME=value` sets, `unset [-v] NAME...` (velollm's lines for settings it no
     longer wants) removes, in the order the shell runs them."""
     env: dict[str, str] = {}
-    for line in text.splitlines():
-        stripped = line.strip()
+    for line in lines(text):
+        stripped = line.strip(" \t\r")
         if not stripped.startswith(("export ", "unset ")):
             continue
         try:
@@ -86,9 +94,9 @@ def parse_fish(text: str) -> dict[str, str]:
     """`set -gx NAME value...` sets, `set -e [-g] NAME...` (velollm's lines for settings it no
     longer wants) erases, in the order fish runs them."""
     env: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         try:
-            words = _fish_words(line.strip())
+            words = _fish_words(line.strip(" \t\r"))
         except ValueError:
             continue
         if not words or words[0] != "set":
@@ -115,24 +123,47 @@ def parse_launchd(text: str) -> dict[str, str]:
     try:
         plist = plistlib.loads(text.encode("utf-8"))
         script = plist["ProgramArguments"][-1]
-    except (plistlib.InvalidFileException, KeyError, IndexError, TypeError, ValueError):
-        return {}
-    lexer = shlex.shlex(script, posix=True, punctuation_chars=";")
-    lexer.whitespace_split = True
+        commands = sh_commands(script)
+    except (plistlib.InvalidFileException, ExpatError, KeyError, IndexError, TypeError,
+            ValueError):
+        return {}  # not a plist of ours (a hand edit): nothing is read from it
     env: dict[str, str] = {}
-    command: list[str] = []
-    try:
-        tokens = [*list(lexer), ";"]
-    except ValueError:
-        return {}
-    for token in tokens:
-        if token != ";":
-            command.append(token)
-            continue
+    for command in commands:
         if len(command) == 4 and command[0].endswith("launchctl") and command[1] == "setenv":
             env[command[2]] = command[3]
-        command = []
     return env
+
+
+# One piece of a /bin/sh word, or a separator: '...', "...", \\x, blank or ';', plain text.
+_SH_PIECE = re.compile(r"""'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([;\s])|([^'"\\;\s]+)""", re.DOTALL)
+_DQ_ESCAPE = re.compile(r"""\\([$`"\\\n])""")
+
+
+def sh_commands(script: str) -> list[list[str]]:
+    """A /bin/sh line split into simple commands at unquoted `;`, each into its words (shlex
+    cannot tell a quoted ';' from the separator). ValueError on an unterminated quote."""
+    commands: list[list[str]] = [[]]
+    word: list[str] | None = None
+    at = 0
+    while at < len(script):
+        piece = _SH_PIECE.match(script, at)
+        if piece is None:
+            raise ValueError(f"unterminated quote at {at}")
+        at = piece.end()
+        single, double, escaped, separator, plain = piece.groups()
+        if separator is None:
+            text = _DQ_ESCAPE.sub(r"\1", double) if double is not None else (
+                single if single is not None else escaped if escaped is not None else plain)
+            word = [*(word or []), text]
+            continue
+        if word is not None:
+            commands[-1].append("".join(word))
+            word = None
+        if separator == ";":
+            commands.append([])
+    if word is not None:
+        commands[-1].append("".join(word))
+    return [c for c in commands if c]
 
 
 def _unquote(value: str) -> str | None:
@@ -151,7 +182,7 @@ def parse_modelfile(text: str) -> tuple[str | None, dict[str, ParamValue]]:
     model: str | None = None
     params: dict[str, ParamValue] = {}
     stops: list[str] = []
-    for line in text.splitlines():
+    for line in lines(text):
         parts = line.strip().split(None, 2)
         if len(parts) >= 2 and parts[0].upper() == "FROM":
             model = parts[1]

@@ -13,9 +13,15 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 def validator(schema: Mapping[str, Any]) -> Validator:
-    from jsonschema import Draft202012Validator
+    """Draft 2020-12, except that "integer" means an int: the draft lets 4096.0 through, which
+    a server reading an integer (Go's strconv.Atoi, Ollama's Modelfile parser) refuses."""
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(schema)
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    cls = validators.extend(Draft202012Validator, type_checker=strict)  # type: ignore[no-untyped-call]
+    made: Validator = cls(schema)
+    return made
 
 
 def best_match(errors: Iterable[ValidationError]) -> ValidationError:
@@ -30,4 +36,12 @@ def document_problems(schema: Mapping[str, Any], data: Any) -> list[dict[str, st
     """Every problem of `data`, as {path: "$.a[0].b", message}, in path order."""
     errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
     return [{"path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path),
-             "message": e.message} for e in errors]
+             "message": _shortened(e.message)} for e in errors]
+
+
+def _shortened(message: str, keep: int = 100) -> str:
+    """jsonschema quotes the whole offending value (a 400-digit number, a 100 KiB string) before
+    what is wrong with it: keep both ends."""
+    if len(message) <= 3 * keep:
+        return message
+    return f"{message[:keep]} ...({len(message) - 2 * keep} characters)... {message[-keep:]}"

@@ -79,8 +79,8 @@ def parse_environment(text: str) -> dict[str, str]:
     shlex in POSIX mode matches for the forms unit files use (Environment="K=V" K2=V2).
     """
     env: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for line in text.split("\n"):  # not splitlines(): U+2028 and friends are part of a value
+        line = line.strip(" \t\r")
         if not line.startswith("Environment="):
             continue
         try:

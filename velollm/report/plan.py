@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from velollm.core.planner import SYMBOL, Change, ParamValue, Plan
+from velollm.core.secrets import mask_secrets
 from velollm.output import Output
 from velollm.report.layout import wrap_text
 
@@ -42,7 +43,10 @@ def _body(change: Change) -> str:
     if change.action == "add":
         return f"{change.key} = {after}"
     if change.action == "change":
-        return f"{change.key}: {before} -> {after}"
+        # Output masks credentials: say so when they are all that changed.
+        masked_alike = before != after and mask_secrets(before) == mask_secrets(after)
+        return f"{change.key}: {before} -> {after}" + (" (the credentials in it change)"
+                                                       if masked_alike else "")
     return f"{change.key} (was {before})"
 
 

@@ -147,7 +147,8 @@ def test_user_unit_is_a_valid_unit_that_serves_with_every_value(tmp_path: Path) 
     exe = shutil.which("systemd-analyze")
     if exe is None:
         pytest.skip("systemd-analyze is not installed")
-    ollama = tmp_path / "bin dir" / "ollama"
+    # systemd unquotes ExecStart=, expands specifiers (%h) and variables ($HOME) in it
+    ollama = tmp_path / "bin dir $HOME %h ${X} %%" / "ollama"
     ollama.parent.mkdir()
     ollama.write_text("#!/bin/sh\n")
     ollama.chmod(0o755)
@@ -167,7 +168,8 @@ def test_user_unit_is_a_valid_unit_that_serves_with_every_value(tmp_path: Path) 
     assert not re.search(r"ollama\.service:\d+: ", text), text  # no "Invalid syntax, ignoring"
     if "Fragment Path:" not in text:
         pytest.skip("this systemd-analyze does not dump the parsed unit at debug level")
-    assert f'Command Line: "{ollama}" serve' in text
+    shown = str(ollama).replace("$", "\\$")  # the dump's own quoting of the parsed path
+    assert f'Command Line: "{shown}" serve' in text
     assert re.search(r"^\s*Restart: on-failure$", text, re.MULTILINE)
     got = dict(m.split("=", 1) for m in re.findall(r"^\s*Environment: (.*)$", text, re.MULTILINE))
     assert got == NASTY

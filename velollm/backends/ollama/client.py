@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from velollm.backends.ollama.host import connect_url
 from velollm.backends.wire import (
@@ -21,11 +21,19 @@ from velollm.backends.wire import (
     ModelDetails,
     ModelTag,
     RunningModel,
+    ShapeError,
     Token,
+    read_count,
+    read_object,
+    read_objects,
+    read_strings,
+    read_text,
 )
 from velollm.errors import ServerResponseError, ServerTimeoutError, ServerUnreachableError
-from velollm.io.http import Http, Limits
+from velollm.io.deadlines import RunDeadlineError
+from velollm.io.http import Http, Limits, ResponseTooLarge
 
+T = TypeVar("T")
 _STATUS_HINTS = {
     404: "check the model name with `ollama list`, or pull it with `ollama pull MODEL`",
     503: "the server's request queue is full (OLLAMA_MAX_QUEUE); retry later or use fewer "
@@ -37,7 +45,7 @@ _STATUS_HINTS = {
 class OllamaClient:
     base_url: str
     connect_timeout: float = 2.0
-    read_timeout: float = 120.0
+    read_timeout: float | None = None  # the whole request; None: the command's (--timeout)
     retries: int = 2  # extra attempts after a failed connect, never after a request was answered
     backoff: float = 0.25  # seconds, doubled per attempt
     sleep: Callable[[float], None] = time.sleep
@@ -53,29 +61,39 @@ class OllamaClient:
 
     # -- endpoints -----------------------------------------------------------------------
     def version(self) -> str:
-        return str(self._get_json("GET", "/api/version").get("version", ""))
+        data = self._get_json("GET", "/api/version")
+        version = self._shape("GET", "/api/version",
+                              lambda: read_text(data, "version", required=True))
+        if len(version) > 100 or not version.isprintable():
+            raise self._bad("GET", "/api/version", f"version {version[:40]!r}..., not a version")
+        return version
 
     def tags(self) -> list[ModelTag]:
-        return [ModelTag(_text(m.get("name")), _int(m.get("size")), _text(m.get("digest")),
-                         _dict(m.get("details")), _text(m.get("modified_at")))
-                for m in _objects(self._get_json("GET", "/api/tags").get("models"))]
+        data = self._get_json("GET", "/api/tags")
+        return self._shape("GET", "/api/tags", lambda: [
+            ModelTag(read_text(m, "name", f"models[{i}].", required=True),
+                     read_count(m, "size", f"models[{i}].") or 0,
+                     read_text(m, "digest", f"models[{i}]."),
+                     read_object(m, "details", f"models[{i}]."),
+                     read_text(m, "modified_at", f"models[{i}]."))
+            for i, m in enumerate(read_objects(data, "models"))])
 
     def show(self, model: str) -> ModelDetails:
         d = self._get_json("POST", "/api/show", json={"model": model})
-        caps = d.get("capabilities")
-        return ModelDetails(_text(d.get("parameters")), _text(d.get("template")),
-                            _dict(d.get("details")), _dict(d.get("model_info")),
-                            tuple(str(c) for c in caps) if isinstance(caps, list) else ())
+        return self._shape("POST", "/api/show", lambda: ModelDetails(
+            read_text(d, "parameters"), read_text(d, "template"), read_object(d, "details"),
+            read_object(d, "model_info"), read_strings(d, "capabilities")))
 
     def ps(self) -> list[RunningModel]:
-        out = []
-        for m in _objects(self._get_json("GET", "/api/ps").get("models")):
-            ctx = m.get("context_length")
-            out.append(RunningModel(_text(m.get("name")), _int(m.get("size")),
-                                    _int(m.get("size_vram")), _text(m.get("expires_at")),
-                                    ctx if isinstance(ctx, int) and not isinstance(ctx, bool)
-                                    else None, _dict(m.get("details"))))
-        return out
+        data = self._get_json("GET", "/api/ps")
+        return self._shape("GET", "/api/ps", lambda: [
+            RunningModel(read_text(m, "name", f"models[{i}].", required=True),
+                         read_count(m, "size", f"models[{i}].") or 0,
+                         read_count(m, "size_vram", f"models[{i}].") or 0,
+                         read_text(m, "expires_at", f"models[{i}]."),
+                         read_count(m, "context_length", f"models[{i}]."),
+                         read_object(m, "details", f"models[{i}]."))
+            for i, m in enumerate(read_objects(data, "models"))])
 
     def generate(self, model: str, prompt: str, options: dict[str, Any] | None = None,
                  keep_alive: str | int | None = None) -> Iterator[Token | Done]:
@@ -92,7 +110,8 @@ class OllamaClient:
 
     def another(self) -> OllamaClient:
         """A new client of the same server (its own connection), for a concurrent stream."""
-        return OllamaClient(self.base_url, find_pid=self.find_pid)
+        return OllamaClient(self.base_url, self.connect_timeout, self.read_timeout, self.retries,
+                            self.backoff, self.sleep, self.find_pid)
 
     def server_pid(self) -> int | None:
         """The `ollama serve` process serving base_url on this machine (None: not visible)."""
@@ -108,10 +127,23 @@ class OllamaClient:
         except ServerResponseError as exc:
             raise self._with_hint(exc) from None
         if not isinstance(data, dict):
-            raise ServerResponseError(f"Ollama answered {method} {path} with JSON that is not an "
-                                      f"object ({type(data).__name__})", status=200,
+            raise ServerResponseError(f"Ollama at {self.base_url} answered {method} {path} with "
+                                      f"JSON that is not an object ({_kind(data)})",
+                                      status=200,
                                       hint="is --host pointing at an Ollama server?")
         return data
+
+    def _shape(self, method: str, path: str, read: Callable[[], T]) -> T:
+        """The typed value `read` builds from an answer, or a clear error naming the field."""
+        try:
+            return read()
+        except ShapeError as exc:
+            raise self._bad(method, path, str(exc)) from None
+
+    def _bad(self, method: str, path: str, what: str) -> ServerResponseError:
+        return ServerResponseError(f"Ollama at {self.base_url} answered {method} {path} with "
+                                   f"an unexpected shape: {what}", status=200,
+                                   hint="is --host pointing at an Ollama server?")
 
     def _with_hint(self, exc: ServerResponseError) -> ServerResponseError:
         hint = exc.hint or _STATUS_HINTS.get(exc.status)
@@ -123,66 +155,76 @@ class OllamaClient:
             hint="or point velollm at the right server with --host URL / OLLAMA_HOST")
 
 
-def _objects(value: object) -> list[dict[str, Any]]:
-    """The objects of a JSON list; anything else (null, a string, a number) is no entries."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _int(value: object) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and 0 <= value < 2**63 else 0
+def _kind(value: object) -> str:
+    names = {type(None): "null", str: "a string", int: "a number", float: "a number",
+             bool: "a boolean", list: "a list"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done]:
-    """NDJSON lines -> typed chunks. Every way a stream can end badly becomes a GenerationError."""
+    """NDJSON lines -> typed chunks. Every way a stream can end badly becomes a GenerationError,
+    except the run's own deadline (RunDeadlineError), which ends the whole run, not a sample."""
     last: dict[str, Any] | None = None
+    server = f"Ollama at {base_url}"
     try:
         for raw in lines:
-            last = _decode_line(raw)
+            last = _decode_line(raw, server)
             if "error" in last:
-                raise GenerationError(f"Ollama reported an error mid-stream: "
-                                      f"{str(last['error'])[:200]}", kind="server_error")
-            piece = last.get("response")
-            if isinstance(piece, str) and piece:
+                raise GenerationError(f"{server} reported an error mid-stream: "
+                                      f"{' '.join(str(last['error']).split())[:200]}",
+                                      kind="server_error")
+            piece, done = _chunk(last, server)
+            if piece:
                 yield Token(piece)
-            if last.get("done") is True:
-                yield Done(Metrics.from_json(last))
+            if done is not None:
+                yield done
                 return
+    except RunDeadlineError:
+        raise
     except ServerTimeoutError as exc:
-        raise GenerationError(f"the stream from {base_url} did not finish in time: {exc.message}",
-                              kind="timeout", hint=exc.hint) from None
-    except ServerResponseError as exc:
-        raise GenerationError(f"the stream from {base_url} was cut before the end: "
-                              f"{exc.message}", kind="cut",
+        raise GenerationError(exc.message, kind="timeout", hint=exc.hint) from None
+    except ResponseTooLarge as exc:
+        raise GenerationError(exc.message, kind="malformed", hint=exc.hint) from None
+    except ServerResponseError as exc:  # "Ollama at URL cut the answer to POST /api/generate: ..."
+        raise GenerationError(exc.message, kind="cut",
                               hint="check the server log; the request was not completed") from None
     finally:
         close = getattr(lines, "close", None)
         if close is not None:
             close()
     if last is None:
-        raise GenerationError(f"the stream from {base_url} ended before the first chunk",
-                              kind="cut")
+        raise GenerationError(f"{server} ended the stream of POST /api/generate before its "
+                              "first chunk", kind="cut")
     # Ollama 0.5.4 aborts a generation that repeats one token 30+ times this way.
-    raise GenerationError("the generation ended without \"done\": true and without statistics "
-                          "(Ollama aborts a generation that repeats one token 30+ times)",
-                          kind="incomplete", hint="use another prompt or a repeat penalty")
+    raise GenerationError(f"{server} ended the generation without \"done\": true and "
+                          "without statistics (Ollama aborts a generation that repeats one token "
+                          "30+ times)", kind="incomplete",
+                          hint="use another prompt or a repeat penalty")
 
 
-def _decode_line(raw: bytes) -> dict[str, Any]:
+def _chunk(data: dict[str, Any], server: str) -> tuple[str | None, Done | None]:
+    """(the text it carries, Done with the statistics when it is the last chunk)."""
+    piece, done = data.get("response"), data.get("done")
+    if not isinstance(piece, (str, type(None))) or not isinstance(done, (bool, type(None))):
+        raise GenerationError(f"{server} sent a stream chunk of the wrong shape (response "
+                              f"{type(piece).__name__}, done {type(done).__name__})",
+                              kind="malformed")
+    if done is not True:
+        return piece, None
+    try:
+        return piece, Done(Metrics.from_json(data))
+    except ShapeError as exc:
+        raise GenerationError(f"{server} sent final statistics of the wrong shape: {exc}",
+                              kind="malformed") from None
+
+
+def _decode_line(raw: bytes, server: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise GenerationError(f"Ollama sent a stream line that is not JSON: {raw[:80]!r}",
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise GenerationError(f"{server} sent a stream line that is not JSON: {raw[:80]!r}",
                               kind="malformed") from None
     if not isinstance(data, dict):
-        raise GenerationError(f"Ollama sent a stream line that is not an object: {raw[:80]!r}",
-                              kind="malformed")
+        raise GenerationError(f"{server} sent a stream line that is not an object: "
+                              f"{raw[:80]!r}", kind="malformed")
     return data

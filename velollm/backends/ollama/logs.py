@@ -19,7 +19,6 @@ from velollm.backends.ollama import knobs, runnerlog
 from velollm.backends.ollama.current import endpoint
 from velollm.backends.ollama.host import parse_host
 from velollm.core import gotypes
-from velollm.errors import VelollmError
 
 _SERVER_CONFIG = re.compile(r'server config"? env="map\[(?P<body>.*)\]"')
 # A candidate key: an upper-case variable name, or the lower-case proxies Ollama lists on Unix.
@@ -95,12 +94,16 @@ def runner_parallel(log_text: str) -> int | None:
     return None if load is None else load.parallel
 
 
+# Only the last server start matters; a log of weeks can be gigabytes (or --log /dev/zero).
+MAX_LOG_BYTES = 16 * 1024 * 1024
+
+
 def read_log(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise VelollmError(f"cannot read the Ollama log {path}: {exc.strerror}", path=str(path),
-                           hint="pass the file `ollama serve` writes its output to") from None
+    from velollm.io.inputfile import read_tail
+
+    raw = read_tail(path, max_bytes=MAX_LOG_BYTES, what="an Ollama log",
+                    hint="pass the file `ollama serve` writes its output to")
+    return raw.decode("utf-8", errors="replace")
 
 
 def _keys(body: str) -> list[re.Match[str]]:

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.core.files import RenderedFile
+from velollm.core.secrets import has_secret
 from velollm.errors import ConfigError
 from velollm.io import systemd
 from velollm.io.render import (
+    check_command,
     check_env,
     check_model,
     check_name,
@@ -30,7 +32,7 @@ from velollm.io.render import (
     fish_quote,
     render,
     sh_quote,
-    systemd_quote,
+    systemd_executable,
 )
 
 if TYPE_CHECKING:
@@ -119,8 +121,9 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
 
 def _file(path: Path, content: str, target: str, pickup: str,
           follow_up: tuple[str, ...] = (), by_hand: str = "") -> RenderedFile:
+    # A credential (a proxy's user:password) makes the file readable by its owner only.
     return RenderedFile(path=path, content=content, kind=target, follow_up=follow_up,
-                        pickup=pickup, by_hand=by_hand)
+                        pickup=pickup, by_hand=by_hand, mode=0o600 if has_secret(content) else 0o644)
 
 
 def _fish_word(text: str) -> str:
@@ -130,13 +133,14 @@ def _fish_word(text: str) -> str:
 
 def launchd_script(pairs: list[tuple[str, str]]) -> str:
     """One /bin/sh command line: launchctl setenv for every variable (POSIX-quoted)."""
-    return "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
+    script = "; ".join(f"/bin/launchctl setenv {k} {sh_quote(v)}" for k, v in pairs) or ":"
+    return check_command(script, "LaunchAgent's command line")
 
 
 def _user_unit(path: Path, lines: list[str], pairs: list[tuple[str, str]],
                ollama: str | None) -> RenderedFile:
     """A complete `systemctl --user` unit that runs `ollama serve` with the settings."""
-    binary = systemd_quote(ollama) if ollama else "/usr/bin/env ollama"
+    binary = systemd_executable(ollama) if ollama else "/usr/bin/env ollama"
     content = render("systemd-user.service.j2", header_lines=lines, env=pairs,
                      exec_start=f"{binary} serve")
     return _file(path, content, "systemd-user",

@@ -20,8 +20,9 @@ from velollm.core.hardware import (
     Probe,
 )
 from velollm.io.hardware.detector import detect
-from velollm.io.hardware.document import read_document, validate_document
+from velollm.io.hardware.document import load_document, read_document, validate_document
 from velollm.io.hardware.runner import ProbeContext
 
 __all__ = ["FORMAT_VERSION", "KIND", "Cpu", "Gpu", "Hardware", "Memory", "OllamaInstall", "OsInfo",
-           "Pcie", "Probe", "ProbeContext", "detect", "read_document", "validate_document"]
+           "Pcie", "Probe", "ProbeContext", "detect", "load_document", "read_document",
+           "validate_document"]
