@@ -1,75 +1,114 @@
-"""Memory model vs a real Ollama: estimated bytes against /api/ps `size` for the same settings.
+"""core/llama_memory.py against real llama-server allocations, over a grid of models and settings.
 
-Needs a real Ollama and the `gguf` package. The Ollama is the one the real-server tests use
-(tests/realserver.py: $VELOLLM_TEST_OLLAMA_BIN, else Ollama 0.5.4 CPU provisioned by
-tests/realrt/setup_ollama_cpu.sh into the test cache, else `ollama` on PATH), or the build that
-setup_ollama_cpu.sh installed into `--prefix DIR`. Starts one server per server-side setting
-(OLLAMA_NUM_PARALLEL, OLLAMA_KV_CACHE_TYPE) on a free loopback port, with a scratch HOME and
-OLLAMA_MODELS, loads tiny generated models at several num_ctx, and prints estimate, real size and
-relative error. On CPU this checks Ollama's CPU path (no per-GPU reserve).
+For each cell (model x context x slots x K/V types x flash attention x ubatch) it starts a real
+llama-server (`-t 1`, 127.0.0.1, a free port, `--no-warmup`), reads llama.cpp's own buffer lines
+(model/KV/RS/output/compute buffer size, core/llama_log.py) and the server's --fit projection,
+stops it by its pid, runs `llama-fit-params` with the same arguments for its projection, and prints
+the model's numbers next to the reported ones. Goal: every cell within +-3 % or +-64 MiB of the
+reported total, and never under by more.
 
-usage: python benchmarks/memory_accuracy.py [--prefix DIR] [--json]
+Models: SmolLM2-135M Q4_1 and Gemma 3 270M (sliding window) from their PyPI wheels; generated GQA
+(llama), MoE (qwen3moe), hybrid Mamba-2 (granitehybrid), LFM2 and DeepSeek-style MLA models
+(benchmarks/tiny_arch_gguf.py).
+llama.cpp is the one of tests/llama_memory_rt.py (Debian sid build into the test cache) or --bin-dir.
+llama-fit-params takes no --kv-unified: its column is "-" for the unified cells ("3u").
+
+usage: python benchmarks/memory_accuracy.py [--bin-dir DIR] [--quick] [--models a,b] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
+import itertools
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
+import gguf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tests import realserver
-from velollm.core import memory, models
+import tiny_arch_gguf
 
-MAKE_TINY = realserver.REALRT / "make_tiny_gguf.py"
-# (name, make_tiny_gguf.py arguments): a spread of widths, depths, GQA and weight types.
-TINY_MODELS = (
-    ("tiny64", ["--embd", "64", "--layers", "2", "--ff", "128"]),
-    ("bench256", ["--embd", "256", "--layers", "4", "--ff", "768", "--f16"]),
-    ("gqa512", ["--embd", "512", "--layers", "6", "--heads", "8", "--kv-heads", "2",
-                "--ff", "1024", "--f16", "--ctx", "8192"]),
-)
-CASES = ((1, "f16", (2048, 4096)), (4, "f16", (2048,)), (2, "q8_0", (2048,)))
+from tests import llama_memory_rt
+from velollm.core import llama_log, models, tensors
+from velollm.core.llama_memory import LlamaSettings, allocate
+
+MIB = 1024**2
+START_TIMEOUT_S = 120.0
+# K/V types x flash attention; a quantized V cache needs flash attention.
+KV_FA = (("f16", "f16", True), ("q8_0", "q8_0", True), ("q4_0", "q8_0", True), ("f16", "f16", False))
 
 
 @dataclass(frozen=True)
-class Ollama:
-    """An `ollama` executable and the environment it needs (LD_LIBRARY_PATH of a provisioned
-    build); tests/realserver.py's Runtime has the same two fields."""
+class Cell:
+    model: str
+    ctx_per_slot: int
+    slots: int
+    type_k: str
+    type_v: str
+    fa: bool
+    ubatch: int
+    unified: bool = False  # one KV stream for all slots (--kv-unified)
 
-    binary: Path
-    env: dict[str, str]
+    def args(self) -> list[str]:
+        return ["-c", str(self.ctx_per_slot * self.slots), "-np", str(self.slots),
+                "-ub", str(self.ubatch), "-ctk", self.type_k, "-ctv", self.type_v,
+                "-fa", "on" if self.fa else "off", "-t", "1",
+                *(["--kv-unified"] if self.unified else [])]
 
 
-def from_prefix(prefix: Path) -> Ollama | str:
-    """The build setup_ollama_cpu.sh installed into `prefix`, or why there is none."""
-    binary = prefix / "ollama" / "ollama-lib"
-    if not (prefix / "env.sh").is_file() or not binary.is_file():
-        return (f"{prefix} holds no Ollama from setup_ollama_cpu.sh: run "
-                f"bash {realserver.REALRT / 'setup_ollama_cpu.sh'} {prefix}")
-    return Ollama(binary, {"LD_LIBRARY_PATH": f"{prefix}/llama:{prefix}/venv/lib"})
+@dataclass(frozen=True)
+class Row:
+    cell: Cell
+    ours: dict[str, int]  # weights, kv, compute, other, total
+    real: dict[str, int]
+    fit_params_mib: int | None  # llama-fit-params' projection of the same arguments
+    server_projection_mib: int | None
+    rss_bytes: int | None
+
+    @property
+    def error(self) -> float:
+        return (self.ours["total"] - self.real["total"]) / self.real["total"]
+
+    @property
+    def ok(self) -> bool:
+        diff = self.ours["total"] - self.real["total"]
+        return abs(diff) <= max(0.03 * self.real["total"], 64 * MIB)
 
 
-def find_ollama() -> Ollama | str:
-    """The real-server tests' Ollama (provisioned into their cache when missing), or why none."""
-    runtime = realserver.find_runtime()
-    return runtime if isinstance(runtime, str) else Ollama(runtime.binary, runtime.env)
+def model_info(path: Path, name: str) -> models.ModelInfo:
+    """ModelInfo of a GGUF file, with its tensor sizes (gguf-py reads the header only)."""
+    reader = gguf.GGUFReader(str(path))
+    info: dict[str, Any] = {}
+    vocab = 0
+    for key, field in reader.fields.items():
+        if key == "tokenizer.ggml.tokens":
+            vocab = len(field.data)
+        elif not key.startswith("tokenizer."):
+            info[key] = field.contents()
+    arch = str(info.get("general.architecture"))
+    info.setdefault(f"{arch}.vocab_size", vocab)
+    base = models.from_metadata(name, info, path.stat().st_size)
+    return tensors.with_tensors(base, [(t.name, int(t.n_bytes)) for t in reader.tensors])
+
+
+def ours(info: models.ModelInfo, cell: Cell) -> dict[str, int]:
+    alloc = allocate(info, LlamaSettings(cell.ctx_per_slot, cell.slots, cell.ubatch, 2048,
+                                         cell.type_k, cell.type_v, cell.fa,
+                                         kv_unified=cell.unified))
+    cpu = alloc.devices[0]
+    return {"weights": cpu.weights_bytes, "kv": cpu.kv_bytes, "compute": cpu.compute_bytes,
+            "other": cpu.other_bytes, "total": cpu.total_bytes}
 
 
 def free_port() -> int:
@@ -78,147 +117,133 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[bytes]
-
-    def post(self, path: str, body: dict[str, Any], timeout: float = 120) -> Any:
-        r = requests.post(self.url + path, json=body, timeout=timeout)
-        r.raise_for_status()
-        return r.json()
-
-    def get(self, path: str) -> Any:
-        r = requests.get(self.url + path, timeout=10)
-        r.raise_for_status()
-        return r.json()
-
-
-@contextlib.contextmanager
-def ollama_server(ollama: Ollama, workdir: Path, env: dict[str, str]) -> Iterator[Server]:
-    port = free_port()
-    # Only what the server needs: no OLLAMA_* of the calling shell leaks into the measurement.
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-                **ollama.env, "OLLAMA_HOST": f"127.0.0.1:{port}", "HOME": str(workdir / "home"),
-                "OLLAMA_MODELS": str(workdir / "models"), **env}
-    (workdir / "home").mkdir(parents=True, exist_ok=True)
-    log = (workdir / f"serve-{port}.log").open("wb")
-    proc = subprocess.Popen([str(ollama.binary), "serve"], env=full_env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", proc)
+def serve(bin_dir: Path, gguf_path: Path, cell: Cell, workdir: Path) -> tuple[str, int | None]:
+    """Start llama-server, wait for its compute buffer line, read its RSS, stop it by its pid."""
+    log_path = workdir / "server.log"
+    argv = [str(bin_dir / "llama-server"), "-m", str(gguf_path), "--host", "127.0.0.1",
+            "--port", str(free_port()), "--no-warmup", "-lv", "4", *cell.args()]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    rss = None
     try:
-        for _ in range(100):
-            with contextlib.suppress(requests.RequestException):
-                server.get("/api/version")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            text = log_path.read_text(errors="replace")
+            if "compute buffer size" in text and "listening" in text:
+                rss = _rss(proc.pid)
                 break
             time.sleep(0.1)
-        else:
-            raise RuntimeError(f"ollama did not start; see {log.name}")
-        yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the runner is a child in the same session
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return log_path.read_text(errors="replace"), rss
 
 
-def make_models(workdir: Path, which: tuple[tuple[str, list[str]], ...] = TINY_MODELS) -> dict[
-        str, Path]:
-    out = {}
-    for name, args in which:
-        path = workdir / f"{name}.gguf"
-        if not path.exists():
-            subprocess.run([sys.executable, str(MAKE_TINY), str(path), *args], check=True,
-                           capture_output=True, timeout=120)
-        out[name] = path
-    return out
+def _rss(pid: int) -> int | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
-def create_model(server: Server, name: str, gguf: Path) -> None:
-    data = gguf.read_bytes()
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    requests.post(f"{server.url}/api/blobs/{digest}", data=data, timeout=60).raise_for_status()
-    server.post("/api/create", {"model": name, "modelfile": f"FROM @{digest}", "stream": False})
+def fit_params(bin_dir: Path, gguf_path: Path, cell: Cell) -> int | None:
+    done = subprocess.run([str(bin_dir / "llama-fit-params"), "-m", str(gguf_path), "-lv", "4", *cell.args()],
+                          capture_output=True, text=True, timeout=300, check=False)
+    return llama_log.parse(done.stdout + done.stderr).projected_mib
 
 
-def model_info(server: Server, name: str) -> models.ModelInfo:
-    show = server.post("/api/show", {"model": name, "verbose": True})
-    tags = next(m for m in server.get("/api/tags")["models"] if m["name"].split(":")[0] == name)
-    return models.from_show(show, {**tags, "name": name})
+def measure(bin_dir: Path, gguf_path: Path, info: models.ModelInfo, cell: Cell, workdir: Path) -> Row:
+    log, rss = serve(bin_dir, gguf_path, cell, workdir)
+    buffers = llama_log.parse(log)
+    if not buffers.complete:
+        raise RuntimeError(f"{cell}: llama-server reported no complete memory breakdown:\n{log[-2000:]}")
+    real = {"weights": buffers.get("cpu", "model"), "kv": buffers.get("cpu", "KV"),
+            "compute": buffers.get("cpu", "compute"),
+            "other": buffers.get("cpu", "output") + buffers.get("cpu", "RS"), "total": buffers.total("cpu")}
+    return Row(cell, ours(info, cell), real, fit_params(bin_dir, gguf_path, cell), buffers.projected_mib, rss)
 
 
-def measure(server: Server, name: str, num_ctx: int) -> int:
-    """Load with this num_ctx and return /api/ps `size`."""
-    server.post("/api/generate", {"model": name, "prompt": "", "keep_alive": "5m",
-                                  "options": {"num_ctx": num_ctx}})
-    running = server.get("/api/ps")["models"]
-    size = next(int(m["size"]) for m in running if m["name"].split(":")[0] == name)
-    server.post("/api/generate", {"model": name, "keep_alive": 0})
-    return size
+def grid(name: str, quick: bool) -> list[Cell]:
+    ctxs, slots, ubs = ((4096,), (1, 3), (512,)) if quick else ((2048, 8192), (1, 4), (512,))
+    # MLA models refuse different K and V types (llama_init_from_model)
+    kv_fa = [kvf for kvf in KV_FA if name != "mla" or kvf[0] == kvf[1]]
+    cells = [Cell(name, c, s, k, v, fa, ub)
+             for c, s, (k, v, fa), ub in itertools.product(ctxs, slots, kv_fa, ubs)]
+    extra = ((128, True), (1024, False)) if quick else ((128, True), (2048, True), (256, False))
+    cells += [Cell(name, 4096, 2, "f16", "f16", fa, ub) for ub, fa in extra]
+    cells += [Cell(name, 4096, 3, "f16", "f16", fa, 512, unified=True)
+              for fa in ((True,) if quick else (True, False))]
+    return cells
 
 
-@dataclass(frozen=True)
-class Row:
-    model: str
-    num_ctx: int
-    num_parallel: int
-    kv_type: str
-    estimated: int
-    real: int
+def model_files(workdir: Path, wanted: set[str]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    if "smollm2" in wanted:
+        files["smollm2"] = llama_memory_rt.model(llama_memory_rt.SMOLLM2)
+    if "gemma3" in wanted:
+        files["gemma3"] = llama_memory_rt.model(llama_memory_rt.GEMMA3)
+    if "gqa" in wanted:
+        files["gqa"] = workdir / "gqa.gguf"
+        subprocess.run([sys.executable, str(ROOT / "tests" / "realrt" / "make_tiny_gguf.py"), str(files["gqa"]),
+                        "--embd", "512", "--layers", "6", "--heads", "8", "--kv-heads", "2", "--ff", "1024",
+                        "--f16", "--ctx", "8192"], check=True, capture_output=True)
+    for name in ("moe", "hybrid", "lfm2", "mla"):
+        if name in wanted:
+            files[name] = workdir / f"{name}.gguf"
+            tiny_arch_gguf.BUILDERS[name](files[name])
+    return files
 
-    @property
-    def error(self) -> float:
-        return (self.estimated - self.real) / self.real
+
+def mib(n: int | None) -> str:
+    return "-" if n is None else f"{n / MIB:8.2f}"
 
 
-def run_all(ollama: Ollama, workdir: Path, cases: tuple[tuple[int, str, tuple[int, ...]], ...] = CASES,
-            which: tuple[tuple[str, list[str]], ...] = TINY_MODELS) -> list[Row]:
-    files = make_models(workdir, which)
-    rows = []
-    for parallel, kv_type, contexts in cases:
-        env = {"OLLAMA_NUM_PARALLEL": str(parallel), "OLLAMA_KV_CACHE_TYPE": kv_type,
-               "OLLAMA_FLASH_ATTENTION": "1" if kv_type != "f16" else "0",
-               "OLLAMA_MAX_LOADED_MODELS": "1"}
-        with ollama_server(ollama, workdir, env) as server:
-            for name, path in files.items():
-                create_model(server, name, path)
-                info = model_info(server, name)
-                for ctx in contexts:
-                    real = measure(server, name, ctx)
-                    # CPU: Ollama turns flash attention off, so the cache stays f16.
-                    est = memory.estimate(info, ctx, parallel, "f16")
-                    rows.append(Row(name, ctx, parallel, kv_type, est.total, real))
-    return rows
+def print_rows(rows: list[Row]) -> None:
+    print(f"{'model':8} {'ctx':>5} {'np':>3} {'K/V':9} {'fa':3} {'ub':>4} | {'ours MiB':>8} "
+          f"{'real MiB':>8} {'err %':>6} | {'kv ours':>8} {'kv real':>8} {'cmp ours':>8} {'cmp real':>8} "
+          f"| {'fit-par':>7} {'srv fit':>7} {'RSS':>8}")
+    for r in rows:
+        c = r.cell
+        slots = f"{c.slots}{'u' if c.unified else ''}"
+        print(f"{c.model:8} {c.ctx_per_slot:5} {slots:>3} {c.type_k + '/' + c.type_v:9} "
+              f"{'on' if c.fa else 'off':3} {c.ubatch:4} | {mib(r.ours['total'])} {mib(r.real['total'])} "
+              f"{100 * r.error:+6.2f} | {mib(r.ours['kv'])} {mib(r.real['kv'])} {mib(r.ours['compute'])} "
+              f"{mib(r.real['compute'])} | {r.fit_params_mib if r.fit_params_mib is not None else '-':>7} "
+              f"{r.server_projection_mib if r.server_projection_mib is not None else '-':>7} "
+              f"{mib(r.rss_bytes)}{'' if r.ok else '  OUTSIDE +-3 % / 64 MiB'}")
+    errors = [r.error for r in rows]
+    print(f"\n{len(rows)} cells, total error {100 * min(errors):+.2f} % .. {100 * max(errors):+.2f} %, "
+          f"{sum(not r.ok for r in rows)} outside the goal")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prefix", type=Path,
-                    help="a prefix setup_ollama_cpu.sh installed into (default: the Ollama of the "
-                         "real-server tests, see tests/realserver.py; provisioned when missing)")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    ollama = from_prefix(args.prefix) if args.prefix else find_ollama()
-    if isinstance(ollama, str):
-        print(ollama, file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory(prefix="velollm-mem-") as tmp:
-        rows = run_all(ollama, Path(tmp))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin-dir", type=Path, help="a llama.cpp build with llama-server, llama-fit-params")
+    parser.add_argument("--quick", action="store_true", help="a smaller grid")
+    parser.add_argument("--models", default="smollm2,gemma3,gqa,moe,hybrid,lfm2,mla")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    bin_dir = args.bin_dir or llama_memory_rt.llama_bin_dir()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="velollm-memgrid-") as tmp:
+        workdir = Path(tmp)
+        for name, path in model_files(workdir, set(args.models.split(","))).items():
+            info = model_info(path, name)
+            for cell in grid(name, args.quick):
+                rows.append(measure(bin_dir, path, info, cell, workdir))
+                print(f"{len(rows):3} {cell}: {100 * rows[-1].error:+.2f} %", file=sys.stderr)
     if args.json:
-        print(json.dumps([{**r.__dict__, "error": r.error} for r in rows], indent=2))
-        return 0
-    print(f"{'model':<10} {'ctx':>6} {'par':>3} {'kv env':<6} {'estimated':>12} {'real':>12} "
-          f"{'error':>7}")
-    for r in rows:
-        print(f"{r.model:<10} {r.num_ctx:>6} {r.num_parallel:>3} {r.kv_type:<6} "
-              f"{r.estimated:>12,} {r.real:>12,} {r.error:>+7.1%}")
-    worst = max(abs(r.error) for r in rows)
-    print(f"worst |error| {worst:.1%} over {len(rows)} loads")
-    return 0
+        print(json.dumps([{**asdict(r), "error": r.error, "ok": r.ok} for r in rows], indent=1))
+    else:
+        print_rows(rows)
+    return 0 if all(r.ok for r in rows) else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """The memory model against a real Ollama: estimate vs /api/ps `size` for the same settings.
 
-Uses the harness in benchmarks/memory_accuracy.py (the Ollama of tests/realserver.py and tiny
+Uses the harness in benchmarks/memory_accuracy_ollama.py (the Ollama of tests/realserver.py and tiny
 generated GGUF models). On the CPU /api/ps `size` is Ollama's own estimate, which memory.py
 re-implements from the file size instead of per-tensor sizes, so it may be a little higher (the
 tokenizer metadata in the file), never lower by more than rounding.
@@ -18,15 +18,15 @@ import pytest
 from tests.realserver import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
-# Measured worst case +0.8 % (see benchmarks/memory_accuracy.py); the tiny models' tokenizer
+# Measured worst case +0.8 % (see benchmarks/memory_accuracy_ollama.py); the tiny models' tokenizer
 # metadata is 0.2-0.6 MB of their file size. 3 % leaves room without hiding a missing term (one
 # missing layer buffer alone is -2.5 to -8.5 %, a missing KV slot far more).
 OVER, UNDER = 0.03, 0.005
 
 
 def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("memory_accuracy",
-                                                  ROOT / "benchmarks" / "memory_accuracy.py")
+    spec = importlib.util.spec_from_file_location("memory_accuracy_ollama",
+                                                  ROOT / "benchmarks" / "memory_accuracy_ollama.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there

@@ -172,7 +172,7 @@ def make_plan(req: PlanRequest) -> Plan:
                 fingerprint=fingerprint, offline=not facts.models.reachable,
                 ollama_version=version,
                 inputs=req.to_inputs(), observed=observed, backend=backend.name,
-                pending=pending)
+                pending=pending, memory=settings.memory)
 
 
 def _orphans(state: State, files: tuple[RenderedFile, ...],

@@ -29,6 +29,7 @@ class Parts:
     compute: int
     host_compute: int  # the host's share when every layer runs on a GPU
     output: int  # logits buffer, host memory
+    output_copy: int  # a tied output head: token_embd copied to a GPU that runs the output layer
 
     @property
     def weights_total(self) -> int:
@@ -40,11 +41,11 @@ class Parts:
         layers, inp, out = _weights(model)
         experts = tuple(model.expert_bytes[:n]) if model.expert_bytes else (0,) * n
         return cls(layers, experts + (0,) * (n - len(experts)), inp, out,
-                   llama_kv.kv_layer_bytes(model, ctx, type_k, type_v),
+                   llama_kv.kv_layer_bytes(model, ctx, type_k, type_v, fa),
                    llama_kv.recurrent_layer_bytes(model, ctx),
-                   llama_kv.compute_bytes(model, ctx, fa),
+                   llama_kv.compute_bytes(model, ctx, fa, type_k),
                    4 * ctx.ubatch * model.embedding_length * 2,
-                   llama_kv.output_bytes(model, ctx))
+                   llama_kv.output_bytes(model, ctx), inp if model.tied_output else 0)
 
 
 def _weights(model: ModelInfo) -> tuple[tuple[int, ...], int, int]:
@@ -68,12 +69,15 @@ class Placement:
 
 def place(parts: Parts, gpus_free: list[int], margin: int, gpu_layers: int | None) -> Placement:
     n = len(parts.layer_weights)
+    if gpu_layers is not None and gpu_layers < 0:
+        gpu_layers = None  # -ngl -1 is llama.cpp's default: --fit decides
     if not gpus_free or gpu_layers == 0:
         return Placement((CPU,) * n, CPU, (False,) * n, 0, "Everything runs in host memory.")
     if gpu_layers is not None:
         placed = _fill(parts, gpus_free, margin, min(gpu_layers, n + 1), (False,) * n, strict=False)
         assert placed is not None
-        return _with_reason(placed, f"-ngl {gpu_layers} set: the last {placed.gpu_layers} layer(s) on the GPU(s).")
+        return _with_reason(placed, f"-ngl {gpu_layers} set: the last {placed.gpu_layers} "
+                                    "layer(s) on the GPU(s).")
     everything = _fill(parts, gpus_free, margin, n + 1, (False,) * n)
     if everything is not None:
         return _with_reason(everything, f"--fit: all {n + 1} layers fit on the GPU(s) with "
@@ -90,13 +94,15 @@ def place(parts: Parts, gpus_free: list[int], margin: int, gpu_layers: int | Non
                     break
                 best = trial
             moved = sum(best.experts_on_cpu)
-            return _with_reason(best, f"--fit: all layers on the GPU(s), the experts of {moved} layer(s) "
-                                      f"in host memory, {margin // 2**20} MiB left free on each GPU.")
+            return _with_reason(best, f"--fit: all layers on the GPU(s), the experts of {moved} "
+                                      f"layer(s) in host memory, {margin // 2**20} MiB left free "
+                                      "on each GPU.")
     for ngl in range(n, -1, -1):
         placed = _fill(parts, gpus_free, margin, ngl, tuple(bool(e) for e in parts.expert_weights))
         if placed is not None:
             return _with_reason(placed, f"--fit: {ngl} of {n + 1} layers fit on the GPU(s) with "
-                                        f"{margin // 2**20} MiB left free on each; the rest run on the CPU.")
+                                        f"{margin // 2**20} MiB left free on each; the rest run "
+                                        "on the CPU.")
     return Placement((CPU,) * n, CPU, (False,) * n, 0, "--fit: no layer fits on the GPU(s).")
 
 
@@ -106,43 +112,86 @@ def _with_reason(p: Placement, reason: str) -> Placement:
 
 def _fill(parts: Parts, gpus_free: list[int], margin: int, ngl: int, experts_cpu: tuple[bool, ...],
           strict: bool = True) -> Placement | None:
-    """The last `ngl` layers on the GPUs, the last GPU taking the last layers; None if one overflows."""
+    """The last `ngl` layers on the GPUs; None if a GPU would keep less than `margin` free.
+
+    First as llama.cpp splits layers by default (in order, in proportion to each GPU's free
+    memory, llama-model.cpp load_tensors), then, as --fit's tensor split does when that overflows
+    one GPU, the last GPU taking the last layers until it is full.
+    """
     n = len(parts.layer_weights)
-    devices = [CPU] * n
-    output_device = CPU
-    budget = [free - margin for free in gpus_free]
+    ngl = min(ngl, n + 1)
+    first = n + 1 - ngl
+    shares = _cumulative(gpus_free)
+    by_share = [_device(shares, (i - first) / ngl) for i in range(first, n + 1)] if ngl else []
+    placement = _assign(parts, first, by_share, experts_cpu, ngl)
+    if not strict or _within(parts, placement, gpus_free, margin):  # -ngl: no --fit
+        return placement
+    greedy: list[int] = []
     used = [0] * len(gpus_free)
     gpu = len(gpus_free) - 1
-    order = ([n] if ngl > n else []) + list(range(n - 1, n - min(ngl, n) - 1, -1))
-    for index in order:
+    for index in range(n, first - 1, -1):
         size = _layer_size(parts, index, experts_cpu)
-        while gpu > 0 and used[gpu] + size + parts.compute > budget[gpu]:
+        while gpu > 0 and used[gpu] + size + parts.compute > gpus_free[gpu] - margin:
             gpu -= 1
-        if strict and used[gpu] + size + parts.compute > budget[gpu]:
+        if strict and used[gpu] + size + parts.compute > gpus_free[gpu] - margin:
             return None
         used[gpu] += size
-        if index == n:
-            output_device = gpu
-        else:
-            devices[index] = gpu
-    return Placement(tuple(devices), output_device, experts_cpu if ngl else (False,) * n, ngl, "")
+        greedy.insert(0, gpu)
+    return _assign(parts, first, greedy, experts_cpu, ngl)
+
+
+def _cumulative(gpus_free: list[int]) -> list[float]:
+    total = sum(max(f, 0) for f in gpus_free) or 1
+    out, running = [], 0.0
+    for free in gpus_free:
+        running += max(free, 0) / total
+        out.append(running)
+    return out
+
+
+def _device(shares: list[float], position: float) -> int:
+    """llama.cpp's upper_bound over the cumulative split."""
+    return next((i for i, share in enumerate(shares) if share > position), len(shares) - 1)
+
+
+def _assign(parts: Parts, first: int, devices_from_first: list[int], experts_cpu: tuple[bool, ...],
+            ngl: int) -> Placement:
+    n = len(parts.layer_weights)
+    devices = [CPU] * first + devices_from_first
+    return Placement(tuple(devices[:n]), devices[n] if ngl else CPU,
+                     experts_cpu if ngl else (False,) * n, ngl, "")
+
+
+def _within(parts: Parts, placement: Placement, gpus_free: list[int], margin: int) -> bool:
+    need = [0] * len(gpus_free)
+    for index, dev in enumerate([*placement.layer_device, placement.output_device]):
+        if dev != CPU:
+            need[dev] += _layer_size(parts, index, placement.experts_on_cpu)
+    return all(need[g] + parts.compute <= gpus_free[g] - margin
+               for g in range(len(gpus_free)) if need[g])
 
 
 def _layer_size(parts: Parts, index: int, experts_cpu: tuple[bool, ...]) -> int:
     if index == len(parts.layer_weights):
-        return parts.output_weights
+        return parts.output_weights + parts.output_copy
     weights = parts.layer_weights[index] - (parts.expert_weights[index] if experts_cpu[index] else 0)
     return weights + parts.kv[index] + parts.recurrent[index]
 
 
-def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, tuple[int, int, int, int]]]:
+Sizes = tuple[int, int, int, int]  # weights, KV, compute, other
+
+
+def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, Sizes]]:
     """(device name, (weights, kv, compute, other)) for the host and each GPU that holds something."""
     weights = [0] * (n_gpus + 1)  # index n_gpus is the host
     kv = [0] * (n_gpus + 1)
     other = [0] * (n_gpus + 1)
     host = n_gpus
     weights[host] += parts.input_weights
-    weights[host if placement.output_device == CPU else placement.output_device] += parts.output_weights
+    if placement.output_device == CPU:
+        weights[host] += parts.output_weights
+    else:
+        weights[placement.output_device] += parts.output_weights + parts.output_copy
     other[host] += parts.output
     for i, dev in enumerate(placement.layer_device):
         slot = host if dev == CPU else dev
@@ -156,8 +205,9 @@ def devices(parts: Parts, placement: Placement, n_gpus: int) -> list[tuple[str, 
     for slot in [host, *range(n_gpus)]:
         if slot != host and slot not in used and placement.output_device != slot:
             continue
-        on_host_only = slot == host and host not in used and any(d != CPU for d in placement.layer_device)
-        compute = parts.host_compute if on_host_only else parts.compute
+        offloaded = any(d != CPU for d in placement.layer_device)
+        compute = parts.host_compute if slot == host and offloaded and host not in used \
+            else parts.compute
         name = "cpu" if slot == host else f"gpu{slot}"
         rows.append((name, (weights[slot], kv[slot], compute, other[slot])))
     return rows

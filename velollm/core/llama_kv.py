@@ -44,18 +44,22 @@ class Context:
     """What llama_context makes of -c, -np, -ub, -b (llama-context.cpp constructor)."""
 
     n_ctx: int  # all streams together
-    n_ctx_seq: int  # cells per stream (per slot)
-    n_stream: int  # one per slot: llama-server's KV cache is not unified by default
+    n_ctx_seq: int  # cells per stream (per slot, or all of them when unified)
+    n_stream: int  # one per slot unless the KV cache is unified
     ubatch: int
     slots: int
 
 
-def context(ctx_per_slot: int, slots: int, ubatch: int, batch: int) -> Context:
+def context(ctx_per_slot: int, slots: int, ubatch: int, batch: int,
+            unified: bool = False) -> Context:
+    """`unified`: one KV stream shared by the slots (--kv-unified; llama-server's own choice
+    when -np is not given: 4 slots, unified)."""
     slots = max(1, slots)
     n_ctx = pad(max(1, ctx_per_slot) * slots)
-    n_ctx_seq = pad(n_ctx // slots)
-    n_batch = min(n_ctx_seq * slots, batch)  # causal attention: the batch cannot exceed n_ctx
-    return Context(n_ctx_seq * slots, n_ctx_seq, slots, min(n_batch, ubatch), slots)
+    n_ctx_seq = n_ctx if unified else pad(n_ctx // slots)
+    streams = 1 if unified else slots
+    n_batch = min(n_ctx_seq * streams, batch)  # causal attention: the batch cannot exceed n_ctx
+    return Context(n_ctx_seq * streams, n_ctx_seq, streams, min(n_batch, ubatch), slots)
 
 
 def swa_layers(model: ModelInfo) -> tuple[bool, ...]:
@@ -80,18 +84,41 @@ def recurrent_layers(model: ModelInfo) -> tuple[bool, ...]:
 
 def kv_cells(model: ModelInfo, ctx: Context) -> tuple[int, ...]:
     """KV cells of each layer, all streams: 0 for recurrent layers; SWA layers keep window + ubatch."""
-    swa_size = pad(min(ctx.n_ctx_seq, (model.sliding_window or 0) + ctx.ubatch))
+    swa_size = pad(min(ctx.n_ctx_seq, _window_cells(model, ctx)))
     recurrent = recurrent_layers(model)
     return tuple(0 if recurrent[i] or model.head_count_kv[i] == 0
                  else (swa_size if swa else ctx.n_ctx_seq) * ctx.n_stream
                  for i, swa in enumerate(swa_layers(model)))
 
 
-def kv_layer_bytes(model: ModelInfo, ctx: Context, type_k: str, type_v: str) -> tuple[int, ...]:
+def _window_cells(model: ModelInfo, ctx: Context) -> int:
+    """A sliding-window stream: the window of each slot it holds, plus one ubatch."""
+    slots_per_stream = ctx.slots // ctx.n_stream
+    return (model.sliding_window or 0) * slots_per_stream + ctx.ubatch
+
+
+def kv_layer_bytes(model: ModelInfo, ctx: Context, type_k: str, type_v: str,
+                   flash_attention: bool = True) -> tuple[int, ...]:
+    """K and V rows of each layer (llama_kv_cache's constructor): a layer past kv_layer_count
+    reuses an earlier one's cache; MLA keeps no V; without flash attention V is stored transposed
+    at the widest layer's size when the sizes differ."""
     cells = kv_cells(model, ctx)
-    return tuple(
-        cells[i] * (row_bytes(type_k, model.key_length * heads) + row_bytes(type_v, model.value_length * heads))
-        for i, heads in enumerate(model.head_count_kv))
+    swa = swa_layers(model)
+    full = (model.key_length, model.value_length)
+    sliding = (model.key_length_swa or model.key_length,
+               model.value_length_swa or model.value_length)
+    dims = [sliding if swa[i] else full for i in range(model.block_count)]
+    widest_v = max((v * h for (_, v), h in zip(dims, model.head_count_kv, strict=False)),
+                   default=0)
+    out = []
+    for i, heads in enumerate(model.head_count_kv):
+        if model.kv_layer_count is not None and i >= model.kv_layer_count:
+            out.append(0)
+            continue
+        k, v = dims[i]
+        v_row = 0 if model.mla else widest_v if not flash_attention else v * heads
+        out.append(cells[i] * (row_bytes(type_k, k * heads) + row_bytes(type_v, v_row)))
+    return tuple(out)
 
 
 def recurrent_layer_bytes(model: ModelInfo, ctx: Context) -> tuple[int, ...]:
@@ -111,24 +138,49 @@ def output_bytes(model: ModelInfo, ctx: Context) -> int:
     return 4 * (model.vocab_size or 0) * max(1, ctx.slots)
 
 
-def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool) -> int:
+def compute_bytes(model: ModelInfo, ctx: Context, flash_attention: bool, type_k: str = "f16") -> int:
     """Peak of the worst-case prompt graph (ubatch tokens over a full cache), as sched_reserve finds.
 
-    Per token the graph holds the residual stream and the FFN's gate/up/act (3 x ff + 5 x embd
-    floats), or while attending without flash attention, the f32 KQ scores of every head over the
-    whole cache of the largest stream; the KQ mask (f16 with FA, f32 without) lives throughout.
+    Fitted to llama-server's `compute buffer size` (benchmarks/memory_accuracy.py). Per token the
+    graph holds the residual stream and the FFN's gate/up/act (3 x ff + 5 x embd floats); while
+    attending, Q/K/V and their copies, plus without flash attention the f32 KQ scores of every head
+    over the whole cache of one stream; in a Mamba-2 layer the projections, the convolution and
+    the scan with its per-slot states. The KQ mask (f16 with FA, f32 without) lives throughout.
+    The ubatch is split evenly over the streams (one per slot), rounded up.
     """
-    ub, n_kv = ctx.ubatch, ctx.n_ctx_seq
+    n_kv = ctx.n_ctx_seq
+    ub = -(-ctx.ubatch // ctx.n_stream) * ctx.n_stream
     embd = model.embedding_length
     ff = model.feed_forward_length or 4 * embd
     if model.expert_used_count and model.expert_feed_forward_length:
-        ff = model.expert_used_count * model.expert_feed_forward_length  # the routed experts' FFN
+        # the routed (and shared) experts' FFN, or a dense layer's where that is wider (DeepSeek's
+        # leading dense layers; a feed_forward_length no layer uses only errs on the safe side)
+        experts = model.expert_used_count + (model.expert_shared_count or 0)
+        ff = max(model.feed_forward_length or 0, experts * model.expert_feed_forward_length)
     swa = any(swa_layers(model))
-    swa_kv = pad(min(n_kv, (model.sliding_window or 0) + ub)) if swa else 0
+    swa_kv = pad(min(n_kv, _window_cells(model, ctx))) if swa else 0
     mask = (2 if flash_attention else 4) * (n_kv + swa_kv) * ub
-    ffn_phase = 4 * ub * (3 * ff + 5 * embd)
-    kv_dims = model.max_head_count_kv * (model.key_length + model.value_length)
-    attn_phase = 4 * ub * (6 * embd + kv_dims)
-    if not flash_attention:
-        attn_phase += 4 * n_kv * ub * model.head_count
-    return mask + max(ffn_phase, attn_phase)
+    phases = [3 * ff + 5 * embd]  # floats per token
+    if any(h for h in model.head_count_kv):
+        kv_dims = model.max_head_count_kv * (model.key_length + model.value_length)
+        phases.append(embd + 5 * model.head_count * model.key_length + kv_dims
+                      + (0 if flash_attention else n_kv * model.head_count))
+    peak = 4 * ub * max(phases)
+    if any(recurrent_layers(model)) and model.ssm_state_size and model.ssm_inner_size:
+        peak = max(peak, 4 * _mamba2_floats(model, ub, ctx.slots))  # states: every slot
+    if flash_attention and type_k.lower() not in ("f16", "f32", "bf16"):
+        # Measured, not traced to one tensor: a quantized K cache adds about 2 bytes per
+        # vocabulary entry (Gemma 3 270M: +0.50 MiB at every context and ubatch), at least 64 KiB.
+        peak += max(64 * 1024, 2 * (model.vocab_size or 0))
+    return mask + peak
+
+
+def _mamba2_floats(model: ModelInfo, ub: int, seqs: int) -> int:
+    """A Mamba-2 layer's live tensors: in-projection, convolution input, x/B/C, scan output, gating."""
+    inner, state = model.ssm_inner_size or 0, model.ssm_state_size or 0
+    groups = model.ssm_group_count or 1
+    conv_dim = inner + 2 * groups * state
+    in_proj = 2 * inner + 2 * groups * state
+    per_state = state * inner
+    return (ub * (model.embedding_length + in_proj + conv_dim + 4 * inner)
+            + seqs * (2 * per_state + 4 * conv_dim) + 2 * per_state)

@@ -42,6 +42,7 @@ class ModelInfo:
     expert_count: int | None = None
     expert_used_count: int | None = None
     expert_feed_forward_length: int | None = None
+    expert_shared_count: int | None = None
     ssm_conv_kernel: int | None = None
     ssm_inner_size: int | None = None
     ssm_state_size: int | None = None
@@ -51,6 +52,11 @@ class ModelInfo:
     expert_bytes: tuple[int, ...] | None = None  # of which in MoE expert tensors
     input_bytes: int | None = None  # token embeddings: always in host memory
     output_bytes: int | None = None  # output norm + output head
+    tied_output: bool = False  # no output head: llama.cpp copies token_embd to the output's device
+    kv_layer_count: int | None = None  # only the first N layers own a KV cache (Gemma 3n/4 share)
+    key_length_swa: int | None = None  # head sizes of the sliding-window layers (Gemma 4)
+    value_length_swa: int | None = None
+    mla: bool = False  # DeepSeek's multi-head latent attention: the V cache is a view of K
 
     @property
     def offline(self) -> bool:
@@ -120,7 +126,60 @@ def from_metadata(name: str, info: Mapping[str, Any], size_bytes: int, *,
         vocab_size=_vocab(info, arch),
         sliding_window=int(key("attention.sliding_window") or 0) or None,
         source=source,
+        **_llama_facts(info, arch, layers, heads if kv_heads is None else kv_heads),
     )
+
+
+# How llama.cpp tells recurrent layers (llm_arch_is_recurrent, models/<arch>.cpp load_arch_hparams).
+_ALL_RECURRENT = {"mamba", "mamba2", "falcon-h1"}
+_RECURRENT_WITHOUT_KV = {"jamba", "granitehybrid", "lfm2", "lfm2moe", "plamo2", "nemotron_h",
+                         "nemotron_h_moe", "bailingmoe3", "kimi-linear", "glm5-next"}
+_RECURRENT_BY_INTERVAL = {"qwen3next", "qwen35", "qwen35moe", "minimax-01"}
+
+
+def _llama_facts(info: Mapping[str, Any], arch: str, layers: int, kv_heads: Any) -> dict[str, Any]:
+    """The optional fields the llama.cpp memory model reads, from GGUF metadata."""
+
+    def key(k: str) -> Any:
+        return info.get(f"{arch}.{k}")
+
+    def opt(k: str) -> int | None:
+        value = key(k)
+        return _max_int(value) or None if value is not None else None
+
+    kv = _per_layer(kv_heads, layers)
+    recurrent: tuple[bool, ...] | None = None
+    listed = key("attention.recurrent_layers")
+    if isinstance(listed, (list, tuple)):
+        recurrent = tuple(bool(v) for v in listed[:layers])
+    elif arch in _ALL_RECURRENT:
+        recurrent = (True,) * layers
+    elif arch in _RECURRENT_WITHOUT_KV:
+        recurrent = tuple(h == 0 for h in kv)
+    elif arch in _RECURRENT_BY_INTERVAL:
+        every = int(key("full_attention_interval") or 4)
+        recurrent = tuple((i + 1) % every != 0 for i in range(layers))
+    pattern = key("attention.sliding_window_pattern")
+    swa: tuple[bool, ...] | None = None
+    if isinstance(pattern, (list, tuple)):
+        swa = tuple(bool(v) for v in pattern[:layers])
+    elif arch in ("lfm2", "lfm2moe") and key("attention.sliding_window") and recurrent:
+        swa = tuple(not r for r in recurrent)
+    elif isinstance(pattern, int) and pattern > 0:
+        swa = tuple(i % pattern < pattern - 1 for i in range(layers))
+    shared = opt("attention.shared_kv_layers")
+    kv_layers = 20 if arch == "gemma3n" else (layers - shared if shared else None)
+    return {"kv_layer_count": kv_layers, "key_length_swa": opt("attention.key_length_swa"),
+            "value_length_swa": opt("attention.value_length_swa"),
+            "mla": bool(key("attention.key_length_mla") and key("attention.value_length_mla")),
+            "feed_forward_length": opt("feed_forward_length"), "swa_layers": swa,
+            "recurrent_layers": recurrent, "expert_count": opt("expert_count"),
+            "expert_used_count": opt("expert_used_count"),
+            "expert_feed_forward_length": opt("expert_feed_forward_length"),
+            "expert_shared_count": opt("expert_shared_count"),
+            "ssm_conv_kernel": opt("ssm.conv_kernel"), "ssm_inner_size": opt("ssm.inner_size"),
+            "ssm_state_size": opt("ssm.state_size"), "ssm_group_count": opt("ssm.group_count"),
+            "shortconv_l_cache": opt("shortconv.l_cache")}
 
 
 def from_show(show_json: Mapping[str, Any], tags_entry: Mapping[str, Any]) -> ModelInfo:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from velollm.core.facts import Capabilities
 from velollm.core.hardware import Hardware
 from velollm.core.memory import Estimate, gib
+from velollm.core.memory_rows import rows
 from velollm.core.models import ModelInfo
 from velollm.core.optimizer_profiles import OBJECTIVES, PROFILES, Budget, Objective, budget
 from velollm.core.optimizer_values import choose, server_values
@@ -49,6 +50,8 @@ class Settings:
     objective: str = "balanced"
     # pinned values this server version does not read: what became of each (once, not a warning)
     notes: tuple[str, ...] = ()
+    # per model and device, for these settings: plan --json `memory` (core/memory_rows.py)
+    memory: tuple[dict[str, object], ...] = ()
 
     def server_env(self) -> dict[str, Any]:
         return {r.key: r.value for r in self.server if r.value is not None}
@@ -83,9 +86,16 @@ def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelI
                 else "velollm does not write it")
              for key, value in desired.server.items()
              if value not in (None, AUTO) and not caps.reads(key)]
+    memory = tuple(row for est in plan.estimates.values()
+                   for row in rows(est, hw.gpus, _num_gpu(desired.models.get(est.model.name))))
     return Settings(tuple(Recommendation(**r) for r in server),
                     tuple(Recommendation(**r) for r in model_recs), tuple(warnings),
-                    any(m.offline for m in models), obj.name, tuple(notes))
+                    any(m.offline for m in models), obj.name, tuple(notes), memory)
+
+
+def _num_gpu(params: Mapping[str, Any] | None) -> int | None:
+    value = (params or {}).get("num_gpu")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _model_values(obj: Objective, hw: Budget, wanted: Mapping[str, Mapping[str, Any]],

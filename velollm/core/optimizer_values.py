@@ -9,6 +9,7 @@ from typing import Any
 from velollm.core import gotypes
 from velollm.core.facts import Capabilities
 from velollm.core.memory import Estimate, Placement, estimate, gib
+from velollm.core.memory_llama import LlamaEstimate, estimate_llama, runs_llama_server
 from velollm.core.models import ModelInfo
 from velollm.core.optimizer_profiles import Budget, Objective
 
@@ -63,9 +64,12 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
         (p, c) for p in parallels for c in contexts]
 
     hopeless: set[str] = set()
+    llama = runs_llama_server(caps)  # Ollama >= 0.30: llama-server's allocation and --fit
+    # llama-server's --flash-attn auto: on where the device runs it, unless switched off
+    fa_auto = runs_fa and ("flash_attention" not in pins or truthy(pins["flash_attention"]))
 
     def ests(p: int, c: int) -> dict[str, Estimate]:
-        out = {}
+        out: dict[str, Estimate] = {}
         for m in models:
             mp = model_pins.get(m.name, {})
             # A model that cannot fit anyway gets the smallest context: the least spill.
@@ -74,7 +78,12 @@ def choose(obj: Objective, hw: Budget, pins: Mapping[str, Any],
                 want, m.context_length)
             batch = int(mp.get("num_batch") or obj.num_batch or 512) if not hw.cpu_only else 512
             slots = 1 if m.architecture in caps.single_slot else p
-            out[m.name] = estimate(m, ctx, slots, _kv_for(m, kv, fa and kv_read, caps), batch)
+            kv_m = _kv_for(m, kv, fa and kv_read, caps)
+            if llama:  # an unset num_batch is Ollama's own choice by context
+                wanted = int(mp.get("num_batch") or (obj.num_batch if not hw.cpu_only else 0) or 0)
+                out[m.name] = estimate_llama(m, ctx, slots, kv_m, wanted or None, fa_auto)
+            else:
+                out[m.name] = estimate(m, ctx, slots, kv_m, batch)
         return out
 
     smallest = ests(*cands[-1])
@@ -138,6 +147,14 @@ def _together(final: dict[str, Estimate], hw: Budget, obj: Objective, overhead: 
         used += size
         count += 1
     return max(count, 1)
+
+
+def _f16_kv(est: Estimate) -> int:
+    """The KV cache the same settings would take in f16 (what a quantized cache saves)."""
+    if isinstance(est, LlamaEstimate):
+        return estimate_llama(est.model, est.num_ctx, est.num_parallel, "f16", est.batch,
+                              est.settings.flash_attention).kv
+    return estimate(est.model, est.num_ctx, est.num_parallel, "f16", est.batch).kv
 
 
 def _biggest(choice: Choice) -> Estimate | None:
@@ -234,7 +251,7 @@ def _attention(obj: Objective, hw: Budget, choice: Choice, add: Any, caps: Capab
     note = ""
     if saved and choice.kv_type != "f16":
         big = max(saved.values(), key=lambda e: e.kv)
-        f16 = estimate(big.model, big.num_ctx, big.num_parallel, "f16", big.batch).kv
+        f16 = _f16_kv(big)
         note = f" ({gib(big.kv)} instead of {gib(f16)} for {big.model.name})"
     add("kv_cache_type", choice.kv_type, f"kv_cache_type = {choice.kv_type}: {obj.name} profile"
         f"{note}", "profile")

@@ -56,6 +56,9 @@ class Plan:
     # With no changes: managed settings the running server still has otherwise (it did not
     # restart since the files got them), {env, now, wants, source, restart}; now/wants None: unset
     pending: tuple[dict[str, str | None], ...] = ()
+    # What the server allocates with these settings, per model and device (core/memory_rows.py):
+    # {model, device, weights_bytes, kv_bytes, compute_bytes, other_bytes, total_bytes}
+    memory: tuple[dict[str, Any], ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -211,6 +214,7 @@ def plan_from_dict(doc: Mapping[str, Any]) -> Plan:
             backend=str(doc.get("backend") or "ollama"),
             unset=tuple(str(n) for n in doc.get("unset") or ()),
             pending=tuple(doc.get("pending") or ()),
+            memory=tuple(doc.get("memory") or ()),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"the plan file is damaged or incomplete ({exc})",
@@ -241,7 +245,7 @@ def _check_files(files: Any) -> None:
 def _check_lists(doc: Mapping[str, Any]) -> None:
     """The shown-only parts of a saved plan: lists of text or of objects, as plan wrote them."""
     for key, kind in (("warnings", str), ("notes", str), ("settings", dict), ("changes", dict),
-                      ("observed", dict), ("pending", dict), ("unset", str)):
+                      ("observed", dict), ("pending", dict), ("unset", str), ("memory", dict)):
         value = doc.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
             raise TypeError(f"{key} is not a list of {kind.__name__}s")

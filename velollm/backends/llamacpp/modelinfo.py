@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from velollm.core.models import ModelInfo, from_metadata
+from velollm.core.tensors import summarize
 from velollm.errors import ConfigError
 
 # Arrays read whole (per-layer values); other arrays (the vocabulary) are only counted.
@@ -39,23 +40,9 @@ def _field_value(field: Any, key: str) -> Any:
 
 
 def _tensor_bytes(tensors: Any, layers: int) -> dict[str, Any]:
-    """Bytes per repeating layer (blk.N.*), of which MoE experts (*_exps*), the token embedding
-    and the output head: the weights the memory model places per device."""
-    per_layer, experts = [0] * layers, [0] * layers
-    inp = out = 0
-    for t in tensors:
-        name, size = str(t.name), int(t.n_bytes)
-        if name.startswith("blk."):
-            index = int(name.split(".")[1])
-            if index < layers:
-                per_layer[index] += size
-                experts[index] += size if "_exps" in name else 0
-        elif name.startswith("token_embd"):
-            inp += size
-        elif name.startswith("output"):
-            out += size
-    return {"layer_bytes": tuple(per_layer), "expert_bytes": tuple(experts) if any(experts)
-            else None, "input_bytes": inp, "output_bytes": out}
+    """Bytes per repeating layer (blk.N.*), of which MoE experts, the input (token embedding)
+    and the output head: the weights the memory model places per device (core/tensors.py)."""
+    return summarize(((str(t.name), int(t.n_bytes)) for t in tensors), layers)
 
 
 def read_metadata(path: Path) -> tuple[dict[str, Any], int | None, str | None]:
