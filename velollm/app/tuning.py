@@ -46,7 +46,8 @@ def tune(args: argparse.Namespace, workdir: Path, progress: Callable[[str], None
         backend = backend.for_config(config.server)
     workload = _workload(args, dict(config.raw.get("workload") or {}) if config else {})
     progress("detecting the hardware")
-    request = TuneRequest(workload, load_hardware(None), workdir, args.model, args.binary)
+    request = TuneRequest(workload, load_hardware(None), workdir, args.model, args.binary,
+                          tuple(m.name for m in config.models) if config else ())
     try:
         tuning = backend.tuning(request)
     except TuningUnsupported as exc:
