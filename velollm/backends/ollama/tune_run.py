@@ -70,13 +70,13 @@ def server_env(runtime: OllamaRuntime, candidate: Candidate, home: Path, port: i
 
 
 @contextlib.contextmanager
-def serve(runtime: OllamaRuntime, candidate: Candidate, number: int, *,
+def serve(runtime: OllamaRuntime, candidate: Candidate, label: str, *,
           start_timeout_s: float = 120.0) -> Iterator[Launched]:
     """A fresh `ollama serve` with the candidate's server knobs, stopped by its PID at the end."""
-    home = runtime.workdir / f"tune-{number:03d}-home"
+    home = runtime.workdir / f"tune-{label}-home"
     home.mkdir(parents=True, exist_ok=True)
     with launched(lambda _port: [str(runtime.binary), "serve"],
-                  log_path=runtime.workdir / f"tune-{number:03d}.log", ready=ready,
+                  log_path=runtime.workdir / f"tune-{label}.log", ready=ready,
                   deadline_s=start_timeout_s,
                   title=f"ollama serve ({key(candidate) or 'defaults'})",
                   env=lambda port: server_env(runtime, candidate, home, port, os.environ)
@@ -90,7 +90,7 @@ def launcher(runtime: OllamaRuntime, workload: Workload, *, seed: int = 0
 
     @contextlib.contextmanager
     def launch(candidate: Candidate) -> Iterator[Callable[[], float | None]]:
-        with serve(runtime, candidate, next(counter)) as server:
+        with serve(runtime, candidate, f"{next(counter):03d}") as server:
             rng = random.Random(seed)
             job = Job(server.base_url, runtime.model, ollama_options(candidate, workload),
                       workload)

@@ -123,7 +123,7 @@ def probe(runtime: OllamaRuntime) -> tuple[str | None, ModelInfo | None]:
     from velollm.backends.ollama.client import OllamaClient
     from velollm.backends.ollama.modelinfo import gather
 
-    with tune_run.serve(runtime, {}, 999) as server:
+    with tune_run.serve(runtime, {}, "probe") as server:
         client = OllamaClient(server.base_url, retries=0)
         try:
             version = client.version() or None
