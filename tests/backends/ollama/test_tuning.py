@@ -78,7 +78,7 @@ def test_a_round_streams_the_workload_with_the_candidates_options(httpserver: HT
     assert [len(b["prompt"].split()) for b in bodies] == [24] + [19] * 4  # calibrated
     assert bodies[0]["options"]["num_predict"] == 4  # the warm-up is short
     for body in bodies[1:]:
-        assert body["model"] == "tiny"
+        assert body["model"] == "tiny" and body["raw"] is True
         assert {k: body["options"][k] for k in ("num_ctx", "num_batch", "num_predict")} == {
             "num_ctx": 256, "num_batch": 128, "num_predict": 8}
     assert len({b["options"]["seed"] for b in bodies}) == 5

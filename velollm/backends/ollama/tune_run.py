@@ -30,7 +30,8 @@ from velollm.io.launch import Launched, launched
 # Short common English words: with a leading space each is one token in the usual BPE
 # vocabularies, so a prompt of N words is about N tokens. Ollama takes text, not token ids, so
 # the length is approximate: each launch calibrates the words per token from the warm-up
-# request's prompt_eval_count (the tokens the server really evaluated).
+# request's prompt_eval_count (the tokens the server really evaluated). The prompts go raw, so
+# the model's template (a system prompt of its own) adds nothing the workload did not declare.
 WORDS = ("the", "of", "and", "to", "in", "is", "was", "for", "on", "with", "as", "by", "at",
          "from", "that", "this", "it", "are", "be", "or", "an", "not", "but", "all", "can",
          "one", "new", "time", "year", "day", "way", "man", "work", "life", "world", "house",
@@ -150,7 +151,7 @@ class Job:
         started = time.monotonic()
         ttft: float | None = None
         try:
-            for chunk in client.generate(self.model, prompt, options):
+            for chunk in client.generate(self.model, prompt, options, raw=True):
                 if isinstance(chunk, Token) and ttft is None:
                     ttft = (time.monotonic() - started) * 1000
                 if isinstance(chunk, Done):
