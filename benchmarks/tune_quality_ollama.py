@@ -78,6 +78,9 @@ def main() -> int:
     winner = max(full, key=lambda t: statistics.fmean(t.scores))
     best = max((lb for lb in means if lb not in ("defaults", "rule-based")), key=means.__getitem__)
     cost = counted.rounds / (len(runnable) * args.rounds)
+    print("\noracle (mean of the rounds, side by side):")
+    for label in sorted(means, key=means.__getitem__, reverse=True):
+        print(f"  {means[label]:6.1f} t/s  {label}")
     print(f"\noracle best   {best}: {means[best]:.1f} t/s")
     print(f"tune winner   {winner.name}: {means[winner.name]:.1f} t/s in the oracle's "
           f"measurement = {means[winner.name] / means[best]:.1%} of the best (goal >= 95 %)")
