@@ -81,3 +81,14 @@ def test_flags_and_pins_use_the_context_per_slot() -> None:
                                 "-ctk", "q8_0", "-ctv", "q8_0"]
     assert to_args({}, w) == ["-c", "1024"]  # the server's defaults, with room for the load
     assert pins(cand, w) == {"context_length": 512, **cand}
+
+
+def test_the_roofline_of_one_stream_and_of_many() -> None:
+    from velollm.core.workload import roofline
+
+    one = roofline("decode_speed", 30.0, 4, 4e9, "cpu", 100_000_000)
+    assert one is not None and one.per_stream_tps == 40.0 and one.streams == 1
+    assert one.share == 0.75
+    many = roofline("throughput", 120.0, 4, 4e9, "cpu", 100_000_000)
+    assert many is not None and many.share == 0.75  # 4 streams share one read of the weights
+    assert roofline("ttft_p95", -100.0, 1, 4e9, "cpu", 100_000_000) is None

@@ -4,14 +4,14 @@ search, the side-by-side confirmation, and the pins."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from velollm.bench.tuner import Search, Trial, confirm, search
 from velollm.core.tune_space import Candidate, key
-from velollm.core.workload import Workload, parse_duration
+from velollm.core.workload import Roofline, Workload, parse_duration, roofline
 from velollm.errors import UsageError
 
 
@@ -24,6 +24,7 @@ class TuneResult:
     winner: Trial | None
     comparison: dict[str, tuple[Candidate, list[float]]] = field(default_factory=dict)
     pins: dict[str, object] = field(default_factory=dict)
+    roofline: Roofline | None = None
     written: tuple[str, str] | None = None  # (velollm.yaml, its backup)
 
 
@@ -74,11 +75,32 @@ def tune(args: argparse.Namespace, workdir: Path, progress: Callable[[str], None
         first = unique[key(cand)][0]
         result.comparison[label] = (cand, scores.get(first, []))
     result.pins = tuning.pins(winner.candidate)
+    result.roofline = _roofline(workload, request, tuning.described, winner.candidate,
+                                result.comparison["winner"][1])
     if args.write and path is not None:
         from velollm.config.pins import write_pins
 
         result.written = (str(path), str(write_pins(path, result.pins)))
     return result
+
+
+def _roofline(workload: Workload, request: Any, described: Mapping[str, str],
+              winner: Candidate, scores: list[float]) -> Roofline | None:
+    """The winner against the memory-bandwidth ceiling: a GPU's bandwidth from detect, else the
+    CPU's measured (a copy loop: a lower bound of what all cores reach)."""
+    model = Path(described.get("model", ""))
+    if not scores or not model.is_file():
+        return None
+    gpus = [g for g in request.hardware.gpus if g.memory_bandwidth_gbps]
+    if gpus:
+        bandwidth, source = gpus[0].memory_bandwidth_gbps * 1e9, f"GPU 0 {gpus[0].name} (detect)"
+    else:
+        from velollm.io.membw import copy_bandwidth
+
+        bandwidth, source = copy_bandwidth(), "CPU, measured by a one-thread copy"
+    streams = int(winner.get("parallel", 1))  # type: ignore[call-overload]
+    return roofline(workload.objective, sum(scores) / len(scores), streams, bandwidth, source,
+                    model.stat().st_size)
 
 
 def _workload(args: argparse.Namespace, declared: dict[str, Any]) -> Workload:

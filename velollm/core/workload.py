@@ -136,3 +136,31 @@ def summary(values: Sequence[float]) -> tuple[float, float, float]:
         return mean, math.nan, math.nan
     half = 2 * statistics.stdev(values) / math.sqrt(len(values))
     return mean, mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """How close a decode figure is to the memory-bandwidth ceiling (the seed's roofline)."""
+
+    bandwidth_bytes_s: float
+    source: str  # "measured CPU copy" or "GPU 0 (detect)"
+    weights_bytes: int
+    per_stream_tps: float  # bandwidth / weights: every weight is read once per token
+    streams: int
+    achieved_tps: float
+    share: float  # achieved / (per_stream x streams)
+
+
+def roofline(objective: Objective, achieved: float, streams: int, bandwidth: float,
+             source: str, weights_bytes: int) -> Roofline | None:
+    """For the decode objectives (throughput, decode speed); None where it does not apply.
+
+    With `streams` slots decoding together the weights are read once per step for all of them,
+    so the ceiling of the aggregate is streams x the one-stream ceiling (the KV cache reads,
+    ignored here, only lower it: the share is an upper bound of the headroom)."""
+    if objective not in ("throughput", "decode_speed") or bandwidth <= 0 or weights_bytes <= 0:
+        return None
+    per_stream = bandwidth / weights_bytes
+    n = streams if objective == "throughput" else 1
+    return Roofline(bandwidth, source, weights_bytes, per_stream, n, achieved,
+                    achieved / (per_stream * n))

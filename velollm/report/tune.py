@@ -37,6 +37,7 @@ def document(r: TuneResult) -> dict[str, object]:
             "comparison": comparison, "gain": _gains(r), "pins": r.pins,
             "written": None if r.written is None else {"file": r.written[0],
                                                         "backup": r.written[1]},
+            "roofline": None if r.roofline is None else vars(r.roofline),
             "elapsed_s": r.search.elapsed_s, "interrupted": r.search.interrupted}
 
 
@@ -82,6 +83,13 @@ def render(r: TuneResult) -> list[str]:
     for label, gain in gains.items():
         if gain is not None:
             lines.append(f"  winner / {label[5:].replace('_', '-')}: {gain:.2f}x")
+    if r.roofline is not None:
+        roof = r.roofline
+        lines += ["", *wrap_text(
+            f"Roofline: {roof.bandwidth_bytes_s / 1e9:.1f} GB/s ({roof.source}) over "
+            f"{roof.weights_bytes / 2**20:.0f} MiB of weights = {roof.per_stream_tps:.1f} "
+            f"tokens/s per stream at most; the winner reaches {roof.achieved_tps:.1f} t/s with "
+            f"{roof.streams} stream(s), {roof.share:.0%} of the ceiling")]
     if r.pins:
         lines += ["", "The winner as velollm.yaml pins (server:):"]
         lines += [f"  {k}: {v}" for k, v in r.pins.items()]
