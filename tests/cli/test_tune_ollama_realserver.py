@@ -64,6 +64,8 @@ workload:
     assert doc["winner"] in [t["settings"] for t in measured]
     assert set(doc["pins"]) == {"num_parallel", "flash_attention", "kv_cache_type"}
     assert doc["written"]["file"] == str(config)
+    # the roofline from the weights' size Ollama reported (the tiny model: 533 KB)
+    assert doc["roofline"]["weights_bytes"] == int(doc["server"]["model_bytes"]) > 500_000
     code, _out, err = cli(capsys, "validate", str(config))
     assert code == 0, err
     assert f"num_parallel: {doc['winner']['num_parallel']}" in config.read_text()

@@ -55,9 +55,12 @@ class OllamaTuning:
 
     @property
     def described(self) -> Mapping[str, str]:
-        return {"binary": str(self.runtime.binary), "model": self.runtime.model,
-                "build": f"Ollama {self.version or '?'}",
-                "models_dir": str(self.runtime.models_dir)}
+        out = {"binary": str(self.runtime.binary), "model": self.runtime.model,
+               "build": f"Ollama {self.version or '?'}",
+               "models_dir": str(self.runtime.models_dir)}
+        if self.info is not None:  # the weights' size, for the roofline
+            out["model_bytes"] = str(self.info.size_bytes)
+        return out
 
     def prune(self, candidate: Candidate) -> str | None:
         return ollama_prune(candidate, self.request.workload, self.info,
