@@ -59,9 +59,3 @@ def test_tune_without_a_model_says_what_to_give(tmp_path: Path,
     assert code == 2
     assert "no model to tune" in err and "--model" in err
 
-
-def test_tune_on_ollama_is_a_clear_refusal(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = cli(capsys, "tune", "--backend", "ollama")
-    assert code == 2
-    assert "not built yet" in err

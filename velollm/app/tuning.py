@@ -47,7 +47,8 @@ def tune(args: argparse.Namespace, workdir: Path, progress: Callable[[str], None
         backend = backend.for_config(config.server)
     workload = _workload(args, dict(config.raw.get("workload") or {}) if config else {})
     progress("detecting the hardware")
-    request = TuneRequest(workload, load_hardware(None), workdir, args.model, args.binary)
+    request = TuneRequest(workload, load_hardware(None), workdir, args.model, args.binary,
+                          tuple(m.name for m in config.models) if config else ())
     try:
         tuning = backend.tuning(request)
     except TuningUnsupported as exc:
@@ -88,7 +89,9 @@ def _roofline(workload: Workload, request: Any, described: Mapping[str, str],
     """The winner against the memory-bandwidth ceiling: a GPU's bandwidth from detect, else the
     CPU's measured (a copy loop: a lower bound of what all cores reach)."""
     model = Path(described.get("model", ""))
-    if not scores or not model.is_file():
+    # a GGUF file (llama-server), else the weights' size the backend read (an Ollama model name)
+    weights = model.stat().st_size if model.is_file() else int(described.get("model_bytes", 0))
+    if not scores or not weights:
         return None
     gpus = [g for g in request.hardware.gpus if g.memory_bandwidth_gbps]
     if gpus:
@@ -97,9 +100,9 @@ def _roofline(workload: Workload, request: Any, described: Mapping[str, str],
         from velollm.io.membw import copy_bandwidth
 
         bandwidth, source = copy_bandwidth(), "CPU, measured by a one-thread copy"
-    streams = int(winner.get("parallel", 1))  # type: ignore[call-overload]
+    streams = int(winner.get("parallel", winner.get("num_parallel", 1)))  # type: ignore[call-overload]
     return roofline(workload.objective, sum(scores) / len(scores), streams, bandwidth, source,
-                    model.stat().st_size)
+                    weights)
 
 
 def _workload(args: argparse.Namespace, declared: dict[str, Any]) -> Workload:

@@ -111,6 +111,7 @@ class TuneRequest:
     workdir: Path  # server logs
     model: Path | None = None
     binary: Path | None = None
+    model_names: tuple[str, ...] = ()  # velollm.yaml's models: (Ollama tunes the first)
 
 
 class Tuning(Protocol):

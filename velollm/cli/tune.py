@@ -25,10 +25,11 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "./velollm.yaml when it exists)")
     p.add_argument("--backend", metavar="NAME", help="the kind of server (default: the "
                    "config's; llamacpp when only --model is given)")
-    p.add_argument("--model", type=Path, metavar="FILE.gguf", help="the model to tune with "
-                   "(default: the first of server.models)")
+    p.add_argument("--model", type=Path, metavar="FILE.gguf|NAME", help="the model to tune "
+                   "with: a GGUF file for llama-server, a name for Ollama (default: the first "
+                   "of server.models, for Ollama of models:)")
     p.add_argument("--binary", type=Path, metavar="PATH", help="the server binary (default: "
-                   "server.binary, else PATH)")
+                   "server.binary, else llama-server or ollama on PATH)")
     w = p.add_argument_group("workload (overrides velollm.yaml's workload:)")
     w.add_argument("--concurrency", type=int, metavar="N", help="requests at once")
     w.add_argument("--prompt-tokens", type=int, metavar="N", help="tokens per prompt")

@@ -1,4 +1,4 @@
-"""The settings `velollm tune` tries on llama-server, and which of them it never runs. Pure.
+"""The settings `velollm tune` tries on llama-server and Ollama, and which it never runs. Pure.
 
 A candidate is a dict of llama.cpp knob keys (velollm.yaml names: parallel, batch_size, ...).
 Before any candidate is run, the memory model (core/llama_memory.py) prunes every one that would
@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from velollm.core.llama_memory import LlamaSettings, allocate
+from velollm.core.memory import DEFAULT_BATCH, Gpu, estimate
 from velollm.core.models import ModelInfo
 from velollm.core.workload import Workload
 
@@ -105,3 +106,81 @@ def to_args(candidate: Candidate, workload: Workload) -> list[str]:
 def pins(candidate: Candidate, workload: Workload) -> dict[str, object]:
     """The candidate as velollm.yaml `server:` pins (context_length is per slot)."""
     return {"context_length": workload.context_per_slot, **dict(candidate)}
+
+
+# -- Ollama ---------------------------------------------------------------------------------------
+# A candidate holds server knobs (set in the environment of `ollama serve`) and model parameters
+# (sent with every request in `options`); velollm.yaml pins only the server knobs.
+OLLAMA_SERVER_KEYS = ("num_parallel", "flash_attention", "kv_cache_type")
+
+
+def ollama_space(workload: Workload, cores: int, *, flash_attention: bool = True,
+                 kv_cache_type: bool = True) -> Space:
+    """What matters for speed on `ollama serve`; a knob the version does not read is left out."""
+    slots = sorted({1, 2, 4, 8, 16, workload.concurrency} & set(range(1, workload.concurrency + 1)))
+    dims: dict[str, tuple[object, ...]] = {
+        "num_parallel": tuple(slots),
+        "num_batch": (128, 512),  # Ollama's default is 512
+        "num_thread": tuple(sorted({1, max(1, cores // 2), max(1, cores)})),
+    }
+    if flash_attention:
+        dims["flash_attention"] = (True, False)
+    if kv_cache_type:
+        dims["kv_cache_type"] = ("f16", "q8_0")
+    return Space(dims)
+
+
+@dataclass(frozen=True)
+class OllamaRules:
+    """What the detected Ollama version and this machine allow (the backend computes it)."""
+
+    gpus: Sequence[Gpu] = ()  # the VRAM Ollama may use, per GPU; () = CPU only
+    quantized_kv_needs_gpu: bool = True  # Ollama < 0.30 keeps an f16 cache without a GPU
+    flash_attention_dropped: bool = False  # this version drops it for the model's architecture
+
+
+def ollama_prune(candidate: Candidate, workload: Workload, model: ModelInfo | None,
+                 memory_bytes: int, rules: OllamaRules) -> str | None:
+    """Why `candidate` is never run on Ollama (None: run it)."""
+    parallel = int(candidate.get("num_parallel", 1))  # type: ignore[call-overload]
+    fa = candidate.get("flash_attention") is True
+    kv = str(candidate.get("kv_cache_type", "f16"))
+    if parallel > workload.concurrency:
+        return (f"{parallel} slots for {workload.concurrency} concurrent requests: idle slots "
+                "only cost memory")
+    if kv != "f16" and not fa:
+        return f"a {kv} K/V cache needs flash attention; without it Ollama silently keeps f16"
+    if kv != "f16" and not rules.gpus and rules.quantized_kv_needs_gpu:
+        return (f"a {kv} K/V cache needs a GPU before Ollama 0.30: on the CPU Ollama turns flash "
+                "attention off and keeps f16")
+    if fa and not rules.gpus and rules.quantized_kv_needs_gpu:
+        return ("Ollama before 0.30 turns flash attention off without a GPU: the same as "
+                "flash_attention=false")
+    if fa and rules.flash_attention_dropped:
+        return ("this Ollama version drops flash attention for the model's architecture: the "
+                "same as flash_attention=false")
+    if model is None:
+        return None
+    batch = int(candidate.get("num_batch", DEFAULT_BATCH))  # type: ignore[call-overload]
+    ctx = workload.context_per_slot
+    place = estimate(model, ctx, parallel, kv if fa else "f16", batch).fits(rules.gpus)
+    if place.cpu_bytes > memory_bytes:
+        return (f"needs {place.cpu_bytes / GIB:.2f} GiB of memory, {memory_bytes / GIB:.2f} GiB "
+                "available (memory model)")
+    if rules.gpus and not place.full and estimate(model, ctx).fits(rules.gpus).full:
+        return (f"spills {place.total_layers - place.layers} of {place.total_layers} layers to "
+                "the CPU where one slot fits the GPU (memory model)")
+    return None
+
+
+def ollama_options(candidate: Candidate, workload: Workload) -> dict[str, object]:
+    """The request `options` of a candidate: its model parameters, and the context per slot
+    (Ollama sizes the cache at num_ctx x num_parallel)."""
+    options: dict[str, object] = {"num_ctx": workload.context_per_slot}
+    options.update({k: v for k, v in candidate.items() if k not in OLLAMA_SERVER_KEYS})
+    return options
+
+
+def ollama_pins(candidate: Candidate) -> dict[str, object]:
+    """The candidate's server knobs as velollm.yaml `server:` pins."""
+    return {k: candidate[k] for k in OLLAMA_SERVER_KEYS if k in candidate}

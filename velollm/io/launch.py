@@ -56,8 +56,10 @@ def free_port() -> int:
 @contextlib.contextmanager
 def launched(argv: Callable[[int], Sequence[str]], *, log_path: Path,
              ready: Callable[[str], bool], deadline_s: float, title: str,
-             env: Mapping[str, str] | None = None) -> Iterator[Launched]:
-    """Run argv(port) until the block ends; `ready(base_url)` says when it serves.
+             env: Mapping[str, str] | Callable[[int], Mapping[str, str]] | None = None
+             ) -> Iterator[Launched]:
+    """Run argv(port) until the block ends; `ready(base_url)` says when it serves. `env` is
+    the whole environment, or env(port) for a server that takes its port from there (Ollama).
 
     Raises LaunchError when the process exits or is not ready within deadline_s; the process is
     stopped (SIGTERM, then SIGKILL after a grace period) whatever happens.
@@ -68,7 +70,8 @@ def launched(argv: Callable[[int], Sequence[str]], *, log_path: Path,
         try:
             proc = subprocess.Popen(list(argv(port)), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                    env=None if env is None else dict(env))
+                                    env=None if env is None else
+                                    dict(env(port) if callable(env) else env))
         except OSError as exc:
             raise LaunchError(f"cannot start {title}: {exc.strerror or exc}",
                               hint="check the binary path and its permissions") from None

@@ -20,7 +20,6 @@ from velollm.backends.base import (
     SpeculativeSweep,
     TuneRequest,
     Tuning,
-    TuningUnsupported,
     Verification,
 )
 from velollm.backends.ollama import knobs
@@ -255,11 +254,17 @@ class OllamaBackend:
                  "`velollm benchmark --speculative --backend llamacpp --model FILE.gguf`")
 
 
-    def tuning(self, request: TuneRequest) -> Tuning:  # noqa: ARG002 - nothing to run yet
-        raise TuningUnsupported(
-            "velollm tune measures llama-server candidates so far; for Ollama it is not built "
-            "yet", hint="velollm plan's rule-based choice applies; `velollm benchmark` measures "
-            "the result")
+    def tuning(self, request: TuneRequest) -> Tuning:
+        from velollm.backends.ollama import tuning
+        from velollm.core.optimizer import DesiredInput
+
+        def rules(info: ModelInfo | None, caps: Capabilities
+                  ) -> tuple[dict[str, object], dict[str, object]]:
+            settings = self.recommend(request.hardware, DesiredInput(), [info] if info else [],
+                                      caps)
+            return settings.server_env(), settings.model_params(info.name) if info else {}
+
+        return tuning.tuning(request, rules)
 
 
 def _server_pid(base_url: str) -> int | None:

@@ -96,10 +96,14 @@ class OllamaClient:
             for i, m in enumerate(read_objects(data, "models"))])
 
     def generate(self, model: str, prompt: str, options: dict[str, Any] | None = None,
-                 keep_alive: str | int | None = None) -> Iterator[Token | Done]:
-        """Stream /api/generate: Token chunks, then exactly one Done; or a GenerationError."""
+                 keep_alive: str | int | None = None, *, raw: bool = False
+                 ) -> Iterator[Token | Done]:
+        """Stream /api/generate: Token chunks, then exactly one Done; or a GenerationError.
+        `raw`: the prompt as it is, without the model's template."""
         body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True,
                                 "options": dict(options or {})}
+        if raw:
+            body["raw"] = True
         if keep_alive is not None:
             body["keep_alive"] = keep_alive
         try:
