@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.realllama import find_llama_runtime
-
 from velollm.backends.llamacpp.tune_run import launcher
 from velollm.bench.tuner import confirm, search
 from velollm.core.tune_space import Candidate, Space, key

@@ -48,3 +48,31 @@ def test_plan_json_has_memory_per_model_and_device(project: Path, isolated_home:
     assert cli(capsys, "plan", "--hardware", "hw.json", "--out", "p.json")[0] == 0
     saved = planner.plan_from_dict(json.loads((project / "p.json").read_text()))
     assert list(saved.memory) == memory
+
+
+def test_a_llamacpp_plan_carries_the_memory_of_what_it_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    tiny = tmp_path / "tiny.gguf"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "realrt" /
+                                        "make_tiny_gguf.py"), str(tiny)], check=True)
+    (tmp_path / "velollm.yaml").write_text(
+        f"version: 1\nbackend: llamacpp\nserver:\n  models:\n    - path: {tiny}\n"
+        "  parallel: 2\n  context_length: 1024\ntarget: {kind: shell}\n")
+    hwdocs.write(tmp_path / "hw.json", hwdocs.hardware(gpus=[]))
+    code, out, err = cli(capsys, "plan", "--hardware", "hw.json", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (row,) = doc["memory"]
+    assert set(row) == KEYS and row["model"] == "tiny" and row["device"] == "cpu"
+    assert row["total_bytes"] == sum(row[k] for k in ("weights_bytes", "kv_bytes",
+                                                      "compute_bytes", "other_bytes"))
+    # the KV cache of 2 slots x 1024 tokens: 2 layers x 2 (K and V) x 64 dims, of the type the
+    # plan writes (f16: 2 bytes; q8_0: 34 bytes per 32 values)
+    kv = doc["env"]["LLAMA_ARG_CACHE_TYPE_K"]
+    per_value = {"f16": 2.0, "q8_0": 34 / 32}[kv]
+    assert row["kv_bytes"] == int(2048 * 2 * 2 * 64 * per_value)

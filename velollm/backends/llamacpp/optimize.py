@@ -106,4 +106,28 @@ def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelI
         add(key, pins[key], f"{key} = {pins[key]}")
     return Settings(tuple(Recommendation(**r) for r in out if r["scope"] == "server"),
                     tuple(Recommendation(**r) for r in out if r["scope"] == "model"),
-                    tuple(dict.fromkeys(warnings)), False, obj.name, tuple(notes))
+                    tuple(dict.fromkeys(warnings)), False, obj.name, tuple(notes),
+                    _memory(models, {r["key"]: r["value"] for r in out
+                                     if r["scope"] == "server"}, hw))
+
+
+def _memory(models: Sequence[ModelInfo], chosen: dict[str, Any], hw: Budget
+            ) -> tuple[dict[str, object], ...]:
+    """plan --json `memory`: each model, per device, at the settings the plan writes."""
+    from velollm.core.llama_memory import LlamaSettings, allocate
+
+    def number(key: str, default: int) -> int:
+        value = chosen.get(key)
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else default
+
+    slots = number("parallel", 1)
+    layers = chosen.get("gpu_layers")
+    settings = LlamaSettings(
+        ctx_per_slot=max(1, number("ctx_size", 4096 * slots) // slots), slots=slots,
+        ubatch=number("ubatch_size", 512), batch=number("batch_size", 2048),
+        type_k=str(chosen.get("kv_cache_type_k") or "f16"),
+        type_v=str(chosen.get("kv_cache_type_v") or "f16"),
+        flash_attention=chosen.get("flash_attention") != "off",
+        gpu_layers=layers if isinstance(layers, int) and not isinstance(layers, bool) else None)
+    gpus = [g.free_bytes for g in hw.gpus]
+    return tuple(row for m in models for row in allocate(m, settings, gpus).as_rows())
