@@ -94,11 +94,14 @@
       renderMemory(s.models, now.capacity);
     }
     const t = now.throughput;
-    document.getElementById("throughput").textContent = t && t.summary ?
+    const live = now.live ? "Live: " + velollmRound(now.live.tokens_per_s) +
+      " tokens/s generated over the last " + velollmRound(now.live.window_s) + " s (the " +
+      "server's own counters). " : "";
+    document.getElementById("throughput").textContent = live + (t && t.summary ?
       "Throughput: " + velollmRound(t.summary.average_tokens_per_s) + " tokens/s decode, " +
       "TTFT " + velollmRound((t.summary.average_ttft_s || 0) * 1000) + " ms (" + t.model +
       ", " + t.started_at + "). " + now.throughput_why + "." :
-      "Throughput: no benchmark kept yet (run `velollm benchmark`). " + now.throughput_why + ".";
+      "Throughput: no benchmark kept yet (run `velollm benchmark`). " + now.throughput_why + ".");
     problem(now.state_error);
     mark("now");
   }

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from velollm.app.dashboard_live import live_rate, slots_of
 from velollm.errors import ServerResponseError, ServerUnreachableError, VelollmError
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Dashboard:
     state_dir: Path | None = None
     hardware: dict[str, Any] | None = None
     _sizes: dict[tuple[str, int, int, str], dict[str, int]] = field(default_factory=dict)
+    _counters: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     def _state(self) -> tuple[State, str | None]:
         from velollm.io.state import State, load_state
@@ -77,10 +79,14 @@ class Dashboard:
             return {"checked_at": _now(), "servers": [server], "state_error": problem,
                     "capacity": capacity(self.hardware),
                     "throughput": _last_throughput(self.state_dir), "throughput_why": ""}
+        live = None
         try:
             server["version"] = client.version()
             loaded = client.ps()
             server["up"] = True
+            slots, why = slots_of(client)
+            server["slots"], server["slots_why"] = slots, why or server["slots_why"]
+            live = live_rate(client, self._counters)
         except (ServerUnreachableError, ServerResponseError) as exc:
             server["error"] = exc.message
             loaded = []
@@ -89,10 +95,11 @@ class Dashboard:
         env = _applied_env(state)
         server["models"] = [self._model(backend, client.base_url, m, env) for m in loaded]
         return {"checked_at": _now(), "servers": [server], "state_error": problem,
-                "capacity": capacity(self.hardware),
+                "capacity": capacity(self.hardware), "live": live,
                 "throughput": _last_throughput(self.state_dir),
-                "throughput_why": f"{backend.title} reports no live throughput: the figures are "
-                                  "the last benchmark velollm kept"}
+                "throughput_why": "the last benchmark velollm kept" if live is not None or
+                isinstance(server["slots"], str) else f"{backend.title} reports no live "
+                "throughput: the figures are the last benchmark velollm kept"}
 
     def _model(self, backend: Backend, url: str, model: RunningModel,
                env: dict[str, str]) -> dict[str, Any]:
