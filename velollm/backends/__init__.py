@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from velollm.backends import llamacpp, ollama
+from velollm.backends import llamacpp, ollama, vllm
 from velollm.backends.base import Backend
 from velollm.errors import ConfigError
 
 BACKENDS: Mapping[str, Backend] = {
     "llamacpp": llamacpp.BACKEND,
     "ollama": ollama.BACKEND,
+    "vllm": vllm.BACKEND,
 }
 DEFAULT = "ollama"
 
