@@ -119,7 +119,9 @@ def value_problem(key: str, value: object) -> str | None:
     if knob is None:
         return f"{key} is not a vLLM setting velollm knows"
     if value == "auto":
-        return None if knob.tunable else f"{key} cannot be auto: give a value"
+        # dtype: auto is vLLM's own default, which leaving it unset gives too
+        ok = knob.tunable or "auto" in knob.choices
+        return None if ok else f"{key} cannot be auto: give a value"
     texts = value if isinstance(value, list) else [value]
     if any(isinstance(t, str) and control_character(t) for t in texts):
         return CONTROL_PROBLEM
