@@ -134,8 +134,8 @@ def test_argv_reader_takes_short_and_equals_forms() -> None:
 
 def test_traps() -> None:
     warned = knobs.trap_warnings({"max_model_len": "32k"}, "0.32.0")
-    assert warned == ["max_model_len 32k is 32,000 tokens: vLLM reads a lower-case suffix as a "
-                      "power of 1000 (write 32K for 32,768)"]
+    assert warned == [("max_model_len 32k is 32,000 tokens: vLLM reads a lower-case suffix as a "
+                      "power of 1000 (write 32K for 32,768)")]
     assert "catalogue of 0.32.0" in knobs.trap_warnings({}, "0.11.0")[0]
     assert knobs.trap_warnings({}, "0.32.0+cpu") == []
     both = knobs.trap_warnings({"kv_cache_memory_bytes": "4G", "gpu_memory_utilization": 0.5},

@@ -137,7 +137,7 @@ def test_compose_file_is_valid_against_the_compose_spec(tmp_path: Path) -> None:
 
 
 def test_a_target_without_a_model_says_what_to_set(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="server.model is not set"):
+    with pytest.raises(ConfigError, match=r"server\.model is not set"):
         render_target("systemd-unit", {}, path=None, home=tmp_path, start=START, model=None)
 
 

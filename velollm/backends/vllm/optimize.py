@@ -117,7 +117,7 @@ def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelI
                        "is reserved at start, and vLLM refuses to start when it is not free; "
                        "velollm leaves the OS headroom and the profile's spare share")
     else:
-        share = round(0.92 * (1 - obj.spare) / 0.9, 2)
+        share = round(min(0.92, 1 - obj.spare), 2)  # 0.92: vLLM's own default
         util_reason = f"{share:.2f} of each GPU's memory: the {obj.name} profile leaves " \
                       f"{obj.spare:.0%} for other programs and estimate error"
     utilization = float(pins.get("gpu_memory_utilization", share))
@@ -143,6 +143,6 @@ def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelI
         warnings.append("the model's config.json was not read: max_model_len is left to vLLM "
                         "(the model's own length, refused at start if it does not fit)")
     for key in sorted(set(pins) - {r.key for r in out}):
-        add(key, pins[key], f"{key} = {pins[key]}")
+        add(key, pins[key], "as velollm.yaml says")
     return Settings(tuple(out), (), tuple(dict.fromkeys(warnings)), False, obj.name,
                     tuple(notes))
