@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.realserver import DEFAULT_CACHE
 from velollm.backends.vllm import BACKEND
 from velollm.backends.vllm.knobs import settings_argv
 from velollm.backends.vllm.targets import default_path, render_target
@@ -125,7 +126,7 @@ def test_compose_service_is_yaml_with_the_whole_command(tmp_path: Path) -> None:
 def test_compose_file_is_valid_against_the_compose_spec(tmp_path: Path) -> None:
     """With the compose-spec schema (compose-spec/compose-spec, schema/compose-spec.json) put in
     the test cache by hand; `docker compose config` is not on the CI machines."""
-    schema_path = Path.home() / ".cache" / "velollm-tests" / "compose-spec.json"
+    schema_path = DEFAULT_CACHE.parent / "compose-spec.json"  # the real user cache
     if "VELOLLM_COMPOSE_SCHEMA" in os.environ:
         schema_path = Path(os.environ["VELOLLM_COMPOSE_SCHEMA"])
     if not schema_path.is_file():
@@ -147,3 +148,13 @@ def test_hand_edited_unit_reads_back_what_it_runs(tmp_path: Path) -> None:
     assert BACKEND.read_back("systemd-unit", text)[0] == {
         "--max-model-len": "2048", "--tensor-parallel-size": "2", "--enforce-eager": "false",
         "VLLM_CPU_KVCACHE_SPACE": "8"}
+
+
+def test_an_api_key_is_written_for_its_owner_only(tmp_path: Path) -> None:
+    for kind in ("systemd-unit", "env", "compose"):
+        [f] = render_target(kind, {"VLLM_API_KEY": "s3cret"}, path=None, home=tmp_path,
+                            start=START, model=MODEL)
+        assert f.mode == 0o600 and "s3cret" in f.content and "--api-key" not in f.content
+    [plain] = render_target("env", {"VLLM_CPU_KVCACHE_SPACE": "1"}, path=None, home=tmp_path,
+                            start=START, model=MODEL)
+    assert plain.mode == 0o644

@@ -17,6 +17,7 @@ import json
 import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from velollm.backends.vllm.knobs import argv_settings, settings_argv
@@ -81,9 +82,18 @@ def _variables(settings: Mapping[str, str]) -> list[tuple[str, str]]:
 def render_target(kind: str, settings: Mapping[str, str], *, path: Path | None, home: Path,
                   start: Sequence[str], model: str | None, image: str = IMAGE,
                   unset: Collection[str] = ()) -> list[RenderedFile]:  # noqa: ARG001
+    """One target's files. `unset` is not needed: every target but env holds the whole command
+    and env file holds every variable, so a setting velollm no longer wants is simply gone."""
     if kind not in KINDS:
         raise ConfigError(f"unknown target {kind!r}", hint=f"use one of: {', '.join(KINDS)}, auto")
-    where = path or default_path(kind, home)
+    files = _render(kind, settings, path or default_path(kind, home), start, model, image)
+    if "VLLM_API_KEY" in settings:  # the key is a secret: readable by its owner only
+        return [replace(f, mode=0o600) for f in files]
+    return files
+
+
+def _render(kind: str, settings: Mapping[str, str], where: Path, start: Sequence[str],
+            model: str | None, image: str) -> list[RenderedFile]:
     header = [f"# {line}" for line in comment_lines(HEADER)]
     env = _variables(settings)
     if kind == "env":
