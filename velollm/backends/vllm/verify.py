@@ -50,7 +50,11 @@ def server_facts(samples: list[Sample]) -> dict[str, object]:
 
     info = next((s.labels for s in samples if s.name == "vllm:cache_config_info"), {})
     blocks = info.get("num_gpu_blocks")
+    tokens = info.get("kv_cache_size_tokens")
+    concurrency = info.get("kv_cache_max_concurrency")
     return {"num_gpu_blocks": int(blocks) if blocks and blocks.isdigit() else None,
+            "kv_cache_size_tokens": int(tokens) if tokens and tokens.isdigit() else None,
+            "max_concurrency": _float(concurrency),
             "num_requests_running": gauge("vllm:num_requests_running"),
             "num_requests_waiting": gauge("vllm:num_requests_waiting"),
             "kv_cache_usage_perc": gauge("vllm:kv_cache_usage_perc")}
@@ -58,6 +62,13 @@ def server_facts(samples: list[Sample]) -> dict[str, object]:
 
 def _canonical(settings: Mapping[str, str]) -> dict[str, str]:
     return {k: knobs.canonical(k, v) for k, v in settings.items()}
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
 
 
 def verify(state: State, wanted: Mapping[str, str], target: str, client: ServerClient,
