@@ -194,9 +194,10 @@ def parse_stream(lines: Iterator[bytes], base_url: str) -> Iterator[Token | Done
             for choice in chunk.get("choices") or []:
                 if isinstance(choice, dict):
                     delta = choice.get("delta")
-                    text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-                    if text:
-                        yield Token(str(text))
+                    piece = delta.get("content") if isinstance(delta, dict) \
+                        else choice.get("text")
+                    if piece:
+                        yield Token(str(piece))
                     if choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
     except ServerTimeoutError as exc:
