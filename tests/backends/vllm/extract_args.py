@@ -16,6 +16,7 @@ import json
 import re
 import sys
 import zipfile
+from pathlib import Path
 from typing import Any
 
 SOURCES = {"args": "vllm/engine/arg_utils.py",
@@ -72,11 +73,24 @@ def _flags(tree: ast.Module) -> set[str]:
     return found
 
 
-def extract(wheel: str) -> dict[str, Any]:
-    with zipfile.ZipFile(wheel) as z:
-        trees = {k: ast.parse(z.read(v).decode("utf-8")) for k, v in SOURCES.items()}
-        version = next(re.search(r"-([0-9][^-]*)\.dist-info/", n).group(1)  # type: ignore[union-attr]
-                       for n in z.namelist() if re.search(r"-[0-9][^-]*\.dist-info/METADATA$", n))
+def _read(source: str) -> tuple[dict[str, ast.Module], str]:
+    """(parsed SOURCES, version) of a wheel, or of an installed site-packages directory."""
+    if Path(source).is_dir():
+        root = Path(source)
+        trees = {k: ast.parse((root / v).read_text(encoding="utf-8")) for k, v in SOURCES.items()}
+        names = [p.name + "/METADATA" for p in root.glob("vllm*.dist-info")]
+    else:
+        with zipfile.ZipFile(source) as z:
+            trees = {k: ast.parse(z.read(v).decode("utf-8")) for k, v in SOURCES.items()}
+            names = z.namelist()
+    version = next(m.group(1) for n in names
+                   if (m := re.search(r"-([0-9][^-/]*)\.dist-info/METADATA$", n)))
+    return trees, version
+
+
+def extract(source: str) -> dict[str, Any]:
+    """From a wheel file or a site-packages directory holding vllm/."""
+    trees, version = _read(source)
     flags = _flags(trees["args"])
     frontend = _class_fields(trees["frontend"], "FrontendArgs")
     base = _class_fields(trees["frontend"], "BaseFrontendArgs")

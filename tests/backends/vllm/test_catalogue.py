@@ -147,3 +147,16 @@ def test_canonical_forms_compare_equal() -> None:
     assert knobs.canonical("--max-model-len", "1k") == knobs.canonical("--max-model-len", "1000")
     assert knobs.canonical("--gpu-memory-utilization", "0.90") == \
         knobs.canonical("--gpu-memory-utilization", "0.9")
+
+
+@pytest.mark.heavy
+def test_the_saved_extract_is_what_the_installed_vllm_says() -> None:
+    """data/ re-extracted from the provisioned venv (tests/realvllm.py), so it cannot go stale."""
+    from tests.backends.vllm.extract_args import extract
+    from tests.realvllm import find_runtime
+
+    runtime = find_runtime()
+    if isinstance(runtime, str):
+        pytest.skip(runtime)
+    [site] = runtime.python.parent.parent.glob("lib/python3*/site-packages")
+    assert extract(str(site)) == DATA

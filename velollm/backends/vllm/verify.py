@@ -109,6 +109,7 @@ def verify(state: State, wanted: Mapping[str, str], target: str, client: ServerC
         "pid": None if process is None else process.pid, "managed_by": managed_by(),
         "restarted_since_apply": restarted, "log": None if log_path is None else str(log_path),
         **server_facts(samples)}
-    loaded = tuple({"name": m.get("id"), "max_model_len": m.get("max_model_len")}
-                   for m in models)
+    # vLLM serves its model for as long as it runs: nothing expires
+    loaded = tuple({"name": m.get("id"), "expires_at": None,
+                    "context_length": m.get("max_model_len")} for m in models)
     return Verification(tuple(effects), server, loaded, tuple(notes))
