@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realserver import ROOT, user_cache_dir
+from tests.realserver import DEFAULT_CACHE, ROOT
 
 START_TIMEOUT_S = 600.0  # 43 s measured alone; the CI machine may be busy
 PROVISION_TIMEOUT_S = 1800
@@ -41,11 +41,13 @@ class VllmRuntime:
         return self.prefix / "smollm2-hf"
 
 
+# Beside the Ollama runtime, in the user cache read when the tests are imported: every test runs
+# with a scratch HOME and XDG_CACHE_HOME (conftest.py), which must not get a 3.5 GB copy.
+DEFAULT_PREFIX = DEFAULT_CACHE.parent / "vllm"
+
+
 def prefix() -> Path:
-    configured = os.environ.get("VELOLLM_TEST_VLLM_PREFIX")
-    if configured:
-        return Path(configured)
-    return user_cache_dir(os.environ, Path.home()).parent / "vllm"
+    return Path(os.environ.get("VELOLLM_TEST_VLLM_PREFIX") or DEFAULT_PREFIX)
 
 
 @contextlib.contextmanager
