@@ -49,19 +49,24 @@ def runtime() -> VllmRuntime:
     return found
 
 
+def _home(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """The HOME whose state the module's apply wrote (each test gets a scratch one otherwise)."""
+    mp.setenv("HOME", str(home))
+    for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state"),
+                     ("XDG_CACHE_HOME", ".cache"), ("XDG_DATA_HOME", ".local/share")):
+        mp.setenv(var, str(home / sub))
+
+
 @pytest.fixture(scope="module")
 def served(runtime: VllmRuntime, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[Path, RunningVllm]]:
     """(the project directory, the server started from the applied unit)."""
     project = tmp_path_factory.mktemp("vllm-project")
-    home = tmp_path_factory.mktemp("vllm-home")
+    home = project / "home"
     port = free_port()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(project)
-        mp.setenv("HOME", str(home))
-        for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state"),
-                         ("XDG_CACHE_HOME", ".cache"), ("XDG_DATA_HOME", ".local/share")):
-            mp.setenv(var, str(home / sub))
+        _home(mp, home)
         mp.setenv("COLUMNS", "400")
         (project / "velollm.yaml").write_text(CONFIG.format(
             model=runtime.model, python=runtime.python, port=port))
@@ -89,6 +94,7 @@ def test_verify_finds_every_setting_effective(served: tuple[Path, RunningVllm],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     project, server = served
     monkeypatch.chdir(project)
+    _home(monkeypatch, project / "home")
     code, out, err = cli(capsys, "verify", "--skip-benchmark", "--json", "--host",
                          server.base_url)
     doc = json.loads(out)
