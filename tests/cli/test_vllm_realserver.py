@@ -99,10 +99,10 @@ def test_verify_finds_every_setting_effective(served: tuple[Path, RunningVllm],
                          server.base_url)
     doc = json.loads(out)
     assert code == 0, (out, err)
-    effects = {e["env"]: e for e in doc["effects"]}
+    effects = {e["env"]: e for e in doc["settings"]}
     assert effects["--max-model-len"]["status"] == "effective"
     assert effects["VLLM_CPU_KVCACHE_SPACE"]["observed"] == "1"
-    assert all(e["status"] == "effective" for e in doc["effects"]), doc["effects"]
+    assert all(e["status"] == "effective" for e in doc["settings"]), doc["settings"]
     assert doc["server"]["pid"] == server.pid
 
 
