@@ -159,8 +159,8 @@ def test_the_backend_s_own_schema_and_advice_check_its_file(
 
 def test_an_unknown_backend_names_the_known_ones(toy: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    (toy / "velollm.yaml").write_text("version: 1\nbackend: vllm\n")
+    (toy / "velollm.yaml").write_text("version: 1\nbackend: sglang\n")
     code, out, err = cli(capsys, "validate")
     assert code == 1
     err += out
-    assert "$.backend: unknown backend 'vllm': velollm supports llamacpp, ollama, toy" in err
+    assert "$.backend: unknown backend 'sglang': velollm supports llamacpp, ollama, toy, vllm" in err

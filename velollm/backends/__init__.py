@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, cast
 from velollm.backends.base import Backend
 from velollm.errors import ConfigError
 
-NAMES = ("llamacpp", "ollama")
+NAMES = ("llamacpp", "ollama", "vllm")
 DEFAULT = "ollama"
 
 if TYPE_CHECKING:  # mypy checks every backend against the protocol here
-    from velollm.backends import llamacpp, ollama
+    from velollm.backends import llamacpp, ollama, vllm
 
     _CHECKED: Mapping[str, Backend] = {
         "llamacpp": llamacpp.BACKEND,
         "ollama": ollama.BACKEND,
+        "vllm": vllm.BACKEND,
     }
 
 
