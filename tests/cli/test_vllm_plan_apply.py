@@ -126,10 +126,10 @@ def test_compose_target(project: Path, isolated_home: Path,
     config = project / "velollm.yaml"
     config.write_text(config.read_text().replace("kind: systemd-unit", "kind: compose")
                       .replace("  host: 127.0.0.1\n", ""))
-    code, out, _ = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--json")
-    assert code == 0
+    code, out, err = cli(capsys, "apply", "--hardware", "hw.json", "--auto-approve", "--json")
+    assert code == 0, out + err
     compose = isolated_home / ".config" / "velollm" / "vllm-compose.yaml"
     assert json.loads(out)["files"] == [str(compose)]
     assert '"--max-model-len", "8192"' in compose.read_text()
-    code, out, _ = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
-    assert code == 0, out
+    code, out, err = cli(capsys, "plan", "--hardware", "hw.json", "--detailed-exitcode")
+    assert code == 0, out + err

@@ -17,7 +17,9 @@ from typing import Any
 MAX_FILES = 10_000
 MAX_DEPTH = 8  # state.json's deepest value: settings.models.<model>.<param>[i]
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# a variable (OLLAMA_NUM_PARALLEL), or a command-line option for settings a server reads only
+# from its arguments (vLLM: --max-model-len)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z|--[a-z0-9][a-z0-9-]{0,80}\Z")
 _TARGET = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z|\Z")
 
 
@@ -76,11 +78,11 @@ def check_settings(settings: object) -> None:
     env = settings.get("env", {})
     if not isinstance(env, dict) or not all(
             isinstance(k, str) and _NAME.match(k) and isinstance(v, str) for k, v in env.items()):
-        raise Damaged("settings.env is not a map of variable names to text")
+        raise Damaged("settings.env is not a map of setting names to text")
     unset = settings.get("unset", [])
     if not isinstance(unset, list) or not all(isinstance(n, str) and _NAME.match(n)
                                               for n in unset):
-        raise Damaged("settings.unset is not a list of variable names")
+        raise Damaged("settings.unset is not a list of setting names")
     models = settings.get("models", {})
     if not isinstance(models, dict) or not all(
             isinstance(m, str) and isinstance(p, dict) and all(_param(v) for v in p.values())
