@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from velollm.io.state import State
@@ -62,3 +62,38 @@ def managed_files_ages(state: State, target: str, now: float) -> list[float]:
         except OSError:
             continue
     return ages
+
+
+def parse_environ(raw: bytes) -> dict[str, str]:
+    """/proc/<pid>/environ: NUL-separated K=V pairs."""
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+    return env
+
+
+def find_processes(is_server: Callable[[tuple[str, ...]], bool], proc: Path = Path("/proc")
+                   ) -> list[tuple[int, tuple[str, ...], dict[str, str] | None]]:
+    """(pid, argv, environ or None when unreadable) of every process whose argv `is_server`
+    accepts, by pid; no other process's environment is read."""
+    found: list[tuple[int, tuple[str, ...], dict[str, str] | None]] = []
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = tuple(a.decode("utf-8", "replace")
+                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
+        except OSError:
+            continue
+        if not is_server(argv):
+            continue
+        try:
+            environ: dict[str, str] | None = parse_environ((entry / "environ").read_bytes())
+        except OSError:
+            environ = None
+        found.append((int(entry.name), argv, environ))
+    return sorted(found, key=lambda p: p[0])

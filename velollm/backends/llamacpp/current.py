@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from velollm.backends.base import Observed, ServerProcess
+from velollm.io.processes import find_processes
 
 BINARY = "llama-server"
 # The loader's options that take a value (glibc's ld.so --help), skipped to reach the program.
@@ -93,16 +94,6 @@ def settings_of(process: ServerProcess, flag_env: Mapping[str, str]) -> dict[str
     return found
 
 
-def parse_environ(raw: bytes) -> dict[str, str]:
-    """/proc/<pid>/environ: NUL-separated K=V pairs."""
-    env: dict[str, str] = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.partition(b"=")
-        if sep:
-            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
-    return env
-
-
 # -- which process serves host:port ---------------------------------------------------------------
 def split_url(base_url: str) -> tuple[str, int | None]:
     """(host, port) of an http:// URL; port None when the URL names none."""
@@ -157,25 +148,8 @@ def listening_inodes(port: int, host: str, proc: Path = Path("/proc")) -> set[st
 
 def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
     """Every llama-server process visible here (its argv says so: no other process is read)."""
-    found: list[ServerProcess] = []
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = tuple(a.decode("utf-8", "replace")
-                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
-        except OSError:
-            continue
-        if program_args(argv) is None:
-            continue
-        try:
-            environ: Mapping[str, str] | None = parse_environ((entry / "environ").read_bytes())
-        except OSError:
-            environ = None
-        found.append(ServerProcess(int(entry.name), argv, environ))
-    return sorted(found, key=lambda p: p.pid)
+    return [ServerProcess(pid, argv, environ) for pid, argv, environ
+            in find_processes(lambda argv: program_args(argv) is not None, proc)]
 
 
 def _holds(pid: int, inodes: set[str], proc: Path) -> bool | None:

@@ -21,6 +21,7 @@ from velollm.backends.base import Observed, ServerProcess
 from velollm.backends.ollama.host import connect_url, parse_host
 from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.io import systemd
+from velollm.io.processes import find_processes
 
 PROBE_TIMEOUT = 2.0
 SYSTEMD_DIRS = systemd.UNIT_DIRS  # read_current's default
@@ -53,36 +54,13 @@ def _ollama_only(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("OLLAMA_")}
 
 
-def parse_environ(raw: bytes) -> dict[str, str]:
-    """/proc/<pid>/environ: NUL-separated K=V pairs."""
-    env: dict[str, str] = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.partition(b"=")
-        if sep:
-            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
-    return env
-
-
 def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
-    found: list[ServerProcess] = []
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = tuple(a.decode("utf-8", "replace")
-                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
-        except OSError:
-            continue
-        if len(argv) < 2 or "ollama" not in Path(argv[0]).name or argv[1] != "serve":
-            continue
-        try:
-            environ: Mapping[str, str] | None = parse_environ((entry / "environ").read_bytes())
-        except OSError:
-            environ = None
-        found.append(ServerProcess(int(entry.name), argv, environ))
-    return sorted(found, key=lambda p: p.pid)
+    """Every `ollama serve` visible here (its argv says so: no other process is read)."""
+    def serves(argv: tuple[str, ...]) -> bool:
+        return len(argv) >= 2 and "ollama" in Path(argv[0]).name and argv[1] == "serve"
+
+    return [ServerProcess(pid, argv, environ) for pid, argv, environ
+            in find_processes(serves, proc)]
 
 
 def _run(argv: list[str]) -> str | None:

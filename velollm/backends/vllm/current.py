@@ -7,23 +7,15 @@ vLLM has no endpoint that reports its arguments, so argv is the first evidence; 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from velollm.backends.base import Observed, ServerProcess
 from velollm.backends.vllm.address import base_url as to_url
 from velollm.backends.vllm.knobs import argv_settings
+from velollm.io.processes import find_processes
 
 _MODULES = ("vllm.entrypoints.openai.api_server", "vllm.entrypoints.cli.main")
-
-
-def parse_environ(raw: bytes) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.partition(b"=")
-        if sep:
-            env[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
-    return env
 
 
 def is_vllm(argv: Sequence[str]) -> bool:
@@ -36,25 +28,8 @@ def is_vllm(argv: Sequence[str]) -> bool:
 
 
 def find_server_processes(proc: Path = Path("/proc")) -> list[ServerProcess]:
-    found: list[ServerProcess] = []
-    if not proc.is_dir():
-        return found
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = tuple(a.decode("utf-8", "replace")
-                         for a in (entry / "cmdline").read_bytes().split(b"\0") if a)
-        except OSError:
-            continue
-        if not is_vllm(argv):
-            continue
-        try:
-            environ: Mapping[str, str] | None = parse_environ((entry / "environ").read_bytes())
-        except OSError:
-            environ = None
-        found.append(ServerProcess(int(entry.name), argv, environ))
-    return sorted(found, key=lambda p: p.pid)
+    return [ServerProcess(pid, argv, environ) for pid, argv, environ
+            in find_processes(lambda argv: is_vllm(argv), proc)]
 
 
 def _port(url: str) -> str:
