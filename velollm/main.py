@@ -7,13 +7,10 @@ jinja2, requests, deepdiff) are imported inside `run()`, so `velollm --version` 
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import os
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -54,6 +51,7 @@ COMMANDS: Mapping[str, ModuleType] = _Commands((
 ))
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CHANGES = 2  # plan/status --detailed-exitcode: changes present (a result, as terraform's)
 
 
 def _global_options(suppress: bool) -> argparse.ArgumentParser:
@@ -110,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     if word and word not in COMMANDS:  # argparse would print the usage and every choice
+        import difflib  # only for a mistyped command
+
         close = difflib.get_close_matches(word, COMMANDS, n=1)
         OUT.error(f"unknown command {word!r}; " + (f"did you mean {close[0]!r}?" if close
                                                    else "`velollm --help` lists the commands"))
@@ -121,7 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(color=args.color, verbosity=args.verbose - args.quiet, json_mode=args.json)
     with _error_handler(args.command) as result:
         result.code = COMMANDS[args.command].run(args)
+        if result.code in (EXIT_OK, EXIT_CHANGES):  # returned, not raised: the run succeeded
+            _keep_valid_documents()
     return result.code
+
+
+def _keep_valid_documents() -> None:
+    """A run that failed writes nothing, not even a cache entry: the documents it found valid
+    are remembered (io/validmemo.py) only once it has succeeded."""
+    memo = sys.modules.get("velollm.io.validmemo")  # imported only when a document was checked
+    if memo is not None:
+        memo.flush()
 
 
 def _command_word(args: Sequence[str]) -> str | None:
@@ -206,6 +216,9 @@ def crash_log_dir() -> Path:
 
 
 def write_crash_log(command: str, exc: BaseException) -> Path:
+    import tempfile  # a crash is rare: not imported by every start
+    import traceback
+
     text = (f"# velollm crash report\n\nversion: {__version__}\ncommand: {command}\n"
             f"python: {sys.version.split()[0]}\nplatform: {sys.platform}\n"
             f"argv: {sys.argv!r}\n\n```\n"

@@ -35,9 +35,13 @@ class Facts:
 
 def load_hardware(path: Path | None) -> Hardware:
     """This machine, detected; or the machine a `velollm detect --json` document describes."""
-    from velollm.io.hardware import detect, load_document
+    if path is not None:  # a document: the probes (and what they import) are not needed
+        from velollm.io.hardware.document import load_document
 
-    return detect() if path is None else load_document(path)
+        return load_document(path)
+    from velollm.io.hardware.detector import detect
+
+    return detect()
 
 
 def gather_facts(backend: Backend, hardware: Hardware, models: Iterable[str], *,

@@ -41,12 +41,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from velollm.app.planning import make_plan
-    from velollm.io.fileops import atomic_write
     from velollm.report.plan import render_plan
 
     plan = make_plan(request_from(args))
-    doc = plan.to_dict()
+    # the document holds the files' text: rendered only when it is saved or printed as JSON
+    doc = plan.to_dict() if args.out or OUT.json_mode else {}
     if args.out:
+        from velollm.io.fileops import atomic_write
+
         saved = (json.dumps(saved_plan_document(doc), indent=2) + "\n").encode("utf-8")
         # a plan may hold settings: never readable by others
         atomic_write(Path(args.out), saved, 0o600, keep_mode=False)

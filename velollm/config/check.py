@@ -59,13 +59,12 @@ def check(loaded: Loaded, kind: Kind, base_dir: Path) -> list[Problem]:
         found = type(data).__name__ if data is not None else "null"
         return [problem("$", 1, f"the top level must be a mapping of keys (version: 1, "
                                 f"server: ...), not a {found}")]
-    from velollm.io.schemas import validator as schema_validator
+    from velollm.io.schemas import schema_errors
 
     backend = backend_of(data)
-    validator = schema_validator(schema_for(kind, backend))
     knobs = _knob_problems(data, loaded, backend)
     said = {p["path"] for p in knobs}  # the catalogue's message beats the schema's
-    problems = knobs + [p for err in validator.iter_errors(data)
+    problems = knobs + [p for err in schema_errors(schema_for(kind, backend), data)
                         for p in _translate(err, loaded, backend) if p["path"] not in said]
     problems += _control_characters(data, "$", loaded)
     if kind == "config":

@@ -5,32 +5,63 @@ One type from render to disk, so nothing is copied field by field on the way. Pu
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 
 def sha256_text(text: str) -> str:
+    import hashlib  # loads OpenSSL (~5 ms): not at import, `detect` never hashes
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
 class RenderedFile:
-    """Where, what, and how the server picks the change up."""
+    """Where, what, and how the server picks the change up.
 
-    path: Path
-    content: str
-    mode: int = 0o644
-    kind: str = ""  # target kind that rendered it: shell, fish, systemd, launchd, modelfile
-    # Shell command lines (shlex.split gives argv) that make the server read the new file:
-    # daemon-reload, `ollama create`.
-    follow_up: tuple[str, ...] = ()
-    pickup: str = ""  # one sentence for the user: how the server picks the change up
-    # The command line that restarts the server with the file where velollm cannot (it did not
-    # start an `ollama serve` run from a shell): the user runs it, --restart only says so.
-    by_hand: str = ""
+    `content` is the text, or a function that renders it: rendering means jinja2 (~30 ms to
+    import), and a plan that only lists the files (`velollm plan` in a terminal) never needs
+    the text. It is rendered once, on first use, and is then a plain value."""
+
+    __slots__ = ("_content", "by_hand", "follow_up", "kind", "mode", "path", "pickup")
+
+    def __init__(self, path: Path, content: str | Callable[[], str], mode: int = 0o644,
+                 kind: str = "", follow_up: tuple[str, ...] = (), pickup: str = "",
+                 by_hand: str = "") -> None:
+        self.path = path
+        self._content = content
+        self.mode = mode
+        self.kind = kind  # target kind that rendered it: shell, fish, systemd, launchd, modelfile
+        # Shell command lines (shlex.split gives argv) that make the server read the new file:
+        # daemon-reload, `ollama create`.
+        self.follow_up = follow_up
+        self.pickup = pickup  # one sentence for the user: how the server picks the change up
+        # The command line that restarts the server with the file where velollm cannot (it did
+        # not start an `ollama serve` run from a shell): the user runs it, --restart only says so.
+        self.by_hand = by_hand
+
+    @property
+    def content(self) -> str:
+        if callable(self._content):
+            self._content = self._content()
+        return self._content
+
+    def with_mode(self, mode: int) -> RenderedFile:
+        return RenderedFile(self.path, self._content, mode, self.kind, self.follow_up,
+                            self.pickup, self.by_hand)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.path, self.content, self.mode, self.kind, self.follow_up, self.pickup,
+                self.by_hand)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RenderedFile) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"RenderedFile(path={self.path!r}, kind={self.kind!r}, mode={self.mode:#o})"
 
     @property
     def sha256(self) -> str:

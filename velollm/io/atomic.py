@@ -9,7 +9,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from velollm.errors import WriteError, write_error
@@ -93,6 +92,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, keep_mode: bool 
     and owner of a file it replaces. A symbolic link at `path` is refused, never followed: the
     rename would replace the link anyway, and writing through it is how a swapped link makes
     velollm write another file (issue 15)."""
+    import tempfile  # not at import: reading (plan, status) never needs it
+
     old = check_plain(path)
     tmp = ""
     try:

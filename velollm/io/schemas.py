@@ -24,6 +24,20 @@ def validator(schema: Mapping[str, Any]) -> Validator:
     return made
 
 
+def schema_errors(schema: Mapping[str, Any], data: Any) -> list[ValidationError]:
+    """Every error of `data` against `schema`; a document that passed before with the same
+    schema and validator is not checked again (io/validmemo.py: jsonschema is not imported)."""
+    from velollm.io import validmemo
+
+    marker = validmemo.key(schema, data)
+    if validmemo.known_valid(marker):
+        return []
+    errors = list(validator(schema).iter_errors(data))
+    if not errors:
+        validmemo.remember_valid(marker)
+    return errors
+
+
 def best_match(errors: Iterable[ValidationError]) -> ValidationError:
     from jsonschema.exceptions import best_match as pick
 
@@ -34,7 +48,7 @@ def best_match(errors: Iterable[ValidationError]) -> ValidationError:
 
 def document_problems(schema: Mapping[str, Any], data: Any) -> list[dict[str, str]]:
     """Every problem of `data`, as {path: "$.a[0].b", message}, in path order."""
-    errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    errors = sorted(schema_errors(schema, data), key=lambda e: list(map(str, e.path)))
     return [{"path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path),
              "message": _shortened(e.message)} for e in errors]
 

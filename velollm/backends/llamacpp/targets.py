@@ -12,10 +12,11 @@ either end are dropped, so such values are refused rather than written wrong.
 
 from __future__ import annotations
 
+import functools
 import plistlib
 import re
 import shlex
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from velollm.backends.llamacpp.install import SYSTEMD_UNIT
@@ -95,25 +96,27 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None, home:
     start = f"{shlex.quote(binary or 'llama-server')}"
     if kind == "shell":
         by_hand = f". {shlex.quote(str(where))} && {start}"
-        text = render("llamacpp-shell.sh.j2", header_lines=lines, env=pairs, unset=gone)
+        text = functools.partial(render, "llamacpp-shell.sh.j2", header_lines=lines, env=pairs,
+                                 unset=gone)
         return [_file(where, text, kind, f"read when the shell that starts llama-server "
                       f"sources {where}: stop the server and start it with `{by_hand}`",
                       by_hand=by_hand), *extra]
     if kind == "fish":
         by_hand = f"source {fish_word(str(where))}; and {start}"
-        text = render("llamacpp-fish.fish.j2", header_lines=lines, env=pairs, unset=gone)
+        text = functools.partial(render, "llamacpp-fish.fish.j2", header_lines=lines, env=pairs,
+                                 unset=gone)
         return [_file(where, text, kind, "fish shells read it after `source "
                       f"{where}`: stop llama-server and start it with `{by_hand}`",
                       by_hand=by_hand), *extra]
     if kind == "systemd":
-        text = render("systemd.conf.j2", header_lines=lines, env=pairs)
+        text = functools.partial(render, "systemd.conf.j2", header_lines=lines, env=pairs)
         return [_file(where, text, kind, "systemd reads drop-ins on daemon-reload; the restart "
                       "starts llama-server with them",
                       ("systemctl daemon-reload", f"systemctl restart {SYSTEMD_UNIT}")), *extra]
     if kind == "systemd-user":
         exec_start = systemd_executable(binary) if binary else "/usr/bin/env llama-server"
-        text = render("llamacpp-server.service.j2", header_lines=lines, env=pairs,
-                      exec_start=exec_start)
+        text = functools.partial(render, "llamacpp-server.service.j2", header_lines=lines,
+                                 env=pairs, exec_start=exec_start)
         return [_file(where, text, kind, "the user unit runs llama-server with them: "
                       "daemon-reload reads it and the restart starts it (`systemctl --user "
                       f"enable {SYSTEMD_UNIT}` starts it at every login)",
@@ -122,7 +125,7 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None, home:
     return [_launchd(where, pairs, gone), *extra]
 
 
-def _file(path: Path, content: str, kind: str, pickup: str, follow_up: tuple[str, ...] = (),
+def _file(path: Path, content: str | Callable[[], str], kind: str, pickup: str, follow_up: tuple[str, ...] = (),
           by_hand: str = "") -> RenderedFile:
     return RenderedFile(path=path, content=content, kind=kind, follow_up=follow_up,
                         pickup=pickup, by_hand=by_hand)

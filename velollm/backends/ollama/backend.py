@@ -23,7 +23,7 @@ from velollm.backends.base import (
     Verification,
 )
 from velollm.backends.ollama import knobs
-from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.backends.ollama.names import SYSTEMD_UNIT
 from velollm.io import systemd
 
 if TYPE_CHECKING:

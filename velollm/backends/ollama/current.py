@@ -19,7 +19,7 @@ from pathlib import Path
 
 from velollm.backends.base import Observed, ServerProcess
 from velollm.backends.ollama.host import connect_url, parse_host
-from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.backends.ollama.names import SYSTEMD_UNIT
 from velollm.io import systemd
 from velollm.io.processes import find_processes
 

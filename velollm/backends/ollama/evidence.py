@@ -26,7 +26,6 @@ from velollm.backends.ollama.current import (
     match_server,
 )
 from velollm.backends.ollama.host import parse_host
-from velollm.backends.ollama.install import SYSTEMD_UNIT
 from velollm.backends.ollama.knobdata import SINGLE_SLOT_ARCHS
 from velollm.backends.ollama.logs import (
     ignored_by_log,
@@ -34,6 +33,7 @@ from velollm.backends.ollama.logs import (
     parse_server_config,
     read_log,
 )
+from velollm.backends.ollama.names import SYSTEMD_UNIT
 from velollm.backends.ollama.runnerlog import RunnerLoad, last_load
 from velollm.backends.wire import RunningModel
 from velollm.core import effect, gotypes

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from velollm.backends.ollama.host import connect_url, parse_host
+from velollm.backends.ollama.names import SYSTEMD_UNIT
 from velollm.core.hardware import ManagedBy, Probe, ProbeStatus
 from velollm.io import systemd
 from velollm.io.hardware.runner import ProbeContext, run_tool
 
-SYSTEMD_UNIT = "ollama.service"
 APP = "/Applications/Ollama.app"
 LAUNCHD_DIRS = ("Library/LaunchAgents",)  # under HOME; plus the system dirs below
 SYSTEM_LAUNCHD_DIRS = ("/Library/LaunchAgents", "/Library/LaunchDaemons")

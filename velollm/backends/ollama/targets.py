@@ -7,17 +7,18 @@ takes the facts it decides on as parameters; `detect_facts()` gathers them at th
 
 from __future__ import annotations
 
+import functools
 import os
 import plistlib
 import re
 import shlex
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from velollm.backends.ollama.install import SYSTEMD_UNIT
+from velollm.backends.ollama.names import SYSTEMD_UNIT
 from velollm.core.files import RenderedFile
 from velollm.core.secrets import has_secret
 from velollm.errors import ConfigError
@@ -30,6 +31,7 @@ from velollm.io.render import (
     check_value,
     comment_lines,
     fish_quote,
+    modelfile_value,
     render,
     sh_quote,
     systemd_executable,
@@ -97,21 +99,24 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
     gone = sorted(check_name(k) for k in set(unset) - set(env))
     if target == "shell":
         restart = f". {shlex.quote(str(where))} && ollama serve"
-        return [_file(where, render("shell.sh.j2", header_lines=lines, env=pairs, unset=gone),
-                      target,
+        return [_file(where, lambda: render("shell.sh.j2", header_lines=lines, env=pairs,
+                                            unset=gone), target,
                       "Ollama reads it when the shell or service that runs `ollama serve` sources "
                       f"{where}: stop the running server and start it with `{restart}`",
-                      by_hand=restart)]
+                      by_hand=restart, values=_assignments(pairs))]
     if target == "fish":
         restart = f"source {_fish_word(str(where))}; and ollama serve"
-        return [_file(where, render("fish.fish.j2", header_lines=lines, env=pairs, unset=gone),
-                      target,
+        return [_file(where, lambda: render("fish.fish.j2", header_lines=lines, env=pairs,
+                                            unset=gone), target,
                       f"fish shells read it after `source {where}`: stop the running `ollama "
-                      f"serve` and start it with `{restart}`", by_hand=restart)]
+                      f"serve` and start it with `{restart}`", by_hand=restart,
+                      values=_assignments(pairs))]
     if target == "systemd":
-        return [_file(where, render("systemd.conf.j2", header_lines=lines, env=pairs), target,
+        return [_file(where, lambda: render("systemd.conf.j2", header_lines=lines, env=pairs),
+                      target,
                       "systemd reads drop-ins on daemon-reload; the restart starts Ollama with them",
-                      ("systemctl daemon-reload", "systemctl restart ollama"))]
+                      ("systemctl daemon-reload", "systemctl restart ollama"),
+                      values=_assignments(pairs))]
     if target == "systemd-user":
         return [_user_unit(where, lines, pairs, ollama)]
     if target == "launchd":
@@ -119,11 +124,19 @@ def render_target(kind: str, env: Mapping[str, str], *, path: Path | None = None
     return _modelfiles(where, models or {}, lines)
 
 
-def _file(path: Path, content: str, target: str, pickup: str,
-          follow_up: tuple[str, ...] = (), by_hand: str = "") -> RenderedFile:
-    # A credential (a proxy's user:password) makes the file readable by its owner only.
+def _file(path: Path, content: str | Callable[[], str], target: str, pickup: str,
+          follow_up: tuple[str, ...] = (), by_hand: str = "", *,
+          values: Iterable[str] = ()) -> RenderedFile:
+    """`content` may be a function that renders it (when it is needed); then `values` are what
+    it will hold (the settings): a credential among them (a proxy's user:password) makes the
+    file readable by its owner only."""
+    text = content if isinstance(content, str) else "\n".join(values)
     return RenderedFile(path=path, content=content, kind=target, follow_up=follow_up,
-                        pickup=pickup, by_hand=by_hand, mode=0o600 if has_secret(content) else 0o644)
+                        pickup=pickup, by_hand=by_hand, mode=0o600 if has_secret(text) else 0o644)
+
+
+def _assignments(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    return [f"{k}={v}" for k, v in pairs]
 
 
 def _fish_word(text: str) -> str:
@@ -141,13 +154,14 @@ def _user_unit(path: Path, lines: list[str], pairs: list[tuple[str, str]],
                ollama: str | None) -> RenderedFile:
     """A complete `systemctl --user` unit that runs `ollama serve` with the settings."""
     binary = systemd_executable(ollama) if ollama else "/usr/bin/env ollama"
-    content = render("systemd-user.service.j2", header_lines=lines, env=pairs,
-                     exec_start=f"{binary} serve")
+    content = functools.partial(render, "systemd-user.service.j2", header_lines=lines,
+                                env=pairs, exec_start=f"{binary} serve")
     return _file(path, content, "systemd-user",
                  "the user unit runs `ollama serve` with them: systemctl --user daemon-reload "
                  "reads it and the restart starts the server (`systemctl --user enable ollama` "
                  "starts it at every login; stop any other Ollama server on the port first)",
-                 ("systemctl --user daemon-reload", "systemctl --user restart ollama"))
+                 ("systemctl --user daemon-reload", "systemctl --user restart ollama"),
+                 values=[*_assignments(pairs), binary])
 
 
 def _launchd(path: Path, pairs: list[tuple[str, str]], gone: list[str]) -> RenderedFile:
@@ -176,12 +190,15 @@ def _modelfiles(directory: Path, models: Mapping[str, Mapping[str, ParamValue]],
             # A tuple (stop sequences) is one PARAMETER line per item, as Ollama collects them.
             for one in value if isinstance(value, tuple) else (value,):
                 params.append((name, check_value(one, f"{model}.{name}")))
+                modelfile_value(one)  # refused now, not when the text is rendered later
         path = directory / f"{modelfile_stem(model)}.Modelfile"
-        content = render("modelfile.j2", header_lines=header_lines, model=model, params=params)
+        content = functools.partial(render, "modelfile.j2", header_lines=header_lines,
+                                    model=model, params=params)
         command = f"ollama create {shlex.quote(model)} -f {shlex.quote(str(path))}"
         out.append(_file(path, content, "modelfile",
                          f"`ollama create` bakes the parameters into {model}; requests for it "
-                         "use them from the next load", (command,)))
+                         "use them from the next load", (command,),
+                         values=[model, *(f"{k} {v}" for k, v in params)]))
     return out
 
 

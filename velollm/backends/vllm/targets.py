@@ -17,7 +17,6 @@ import json
 import re
 import shlex
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from velollm.backends.vllm.knobs import argv_settings, settings_argv
@@ -88,7 +87,7 @@ def render_target(kind: str, settings: Mapping[str, str], *, path: Path | None, 
         raise ConfigError(f"unknown target {kind!r}", hint=f"use one of: {', '.join(KINDS)}, auto")
     files = _render(kind, settings, path or default_path(kind, home), start, model, image)
     if "VLLM_API_KEY" in settings:  # the key is a secret: readable by its owner only
-        return [replace(f, mode=0o600) for f in files]
+        return [f.with_mode(0o600) for f in files]
     return files
 
 
