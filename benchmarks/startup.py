@@ -20,6 +20,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,12 +41,16 @@ def measure(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float,
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     walls: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, list[int]] = {name: [] for name in commands}
-    for i in range(runs + 1):
-        for name, argv in commands.items():
-            wall, rss = run_once(argv, env)
-            if i:  # the first round warms the page cache and .pyc files
-                walls[name].append(wall)
-                peaks[name].append(rss)
+    with tempfile.TemporaryDirectory(prefix="velollm-startup-") as scratch:
+        # a scratch HOME: nothing of the real one is read or written
+        env.update(HOME=scratch, XDG_CONFIG_HOME=f"{scratch}/config",
+                   XDG_STATE_HOME=f"{scratch}/state", XDG_CACHE_HOME=f"{scratch}/cache")
+        for i in range(runs + 1):
+            for name, argv in commands.items():
+                wall, rss = run_once(argv, env)
+                if i:  # the first round warms the page cache and .pyc files
+                    walls[name].append(wall)
+                    peaks[name].append(rss)
     return {name: (statistics.median(walls[name]), max(walls[name]), max(peaks[name]))
             for name in commands}
 

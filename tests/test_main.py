@@ -134,18 +134,20 @@ def test_version_does_not_import_heavy_libraries() -> None:
 
 def test_plan_in_a_terminal_imports_only_what_it_uses(tmp_path: Path) -> None:
     """An offline `velollm plan` on a velollm.yaml that passed before imports no jsonschema (the
-    pass is remembered, io/validmemo.py), no jinja2 (the files' text is not shown), no probe
-    of this machine and no HTTP client; with --json the files' text is rendered after all."""
+    pass is remembered, io/validmemo.py), no jinja2 (the files' text is not shown), no deepdiff
+    (nothing written yet: every setting is an addition), no probe of this machine and no HTTP
+    client; with --json the files' text is rendered; against other values, deepdiff runs."""
     import json
 
     (tmp_path / "velollm.yaml").write_text(
-        "version: 1\nbackend: ollama\ntarget: {kind: shell}\nmodels:\n  - name: llama3.1:8b\n")
+        "version: 1\nbackend: ollama\ntarget: {kind: shell, path: ollama.env.sh}\n"
+        "models:\n  - name: llama3.1:8b\n")
     hw = subprocess.run([sys.executable, "-m", "velollm", "detect", "--json"],
                         capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     (tmp_path / "hw.json").write_text(hw)
     code = ("import sys; from velollm.main import main; code = main(sys.argv[1:]); "
-            "watched = {'jsonschema', 'jinja2', 'requests', 'aiohttp', 'psutil', 'pynvml', "
-            "'velollm.io.hardware.detector'};"
+            "watched = {'jsonschema', 'jinja2', 'deepdiff', 'requests', 'aiohttp', 'psutil', "
+            "'pynvml', 'velollm.io.hardware.detector'};"
             "print(json.dumps(sorted(watched & set(sys.modules))), file=sys.stderr); "
             "sys.exit(code)").replace("import sys;", "import sys, json;")
 
@@ -159,3 +161,5 @@ def test_plan_in_a_terminal_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert imported() == ["jsonschema"]  # the first plan of this file validates it
     assert imported() == []
     assert imported("--json") == ["jinja2"]
+    (tmp_path / "ollama.env.sh").write_text("export OLLAMA_NUM_PARALLEL=1\n")
+    assert imported() == ["deepdiff"]

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from velollm.core import planner
 from velollm.core.files import RenderedFile, sha256_text
@@ -120,3 +123,26 @@ def test_disjoint_keys_are_listed_one_by_one() -> None:
                        desired_env={"OLLAMA_NUM_PARALLEL": "4"})
     assert [(c.action, c.key) for c in changes] == [("remove", "OLLAMA_DEBUG"),
                                                     ("add", "OLLAMA_NUM_PARALLEL")]
+
+
+_VALUES = st.one_of(st.text(max_size=5), st.tuples(st.text(max_size=3)))
+_SIDE = st.fixed_dictionaries({"server": st.dictionaries(st.text(min_size=1, max_size=4), _VALUES,
+                                                         max_size=4),
+                               "model": st.dictionaries(st.text(min_size=1, max_size=4), _VALUES,
+                                                        max_size=4)})
+
+
+def _by_deepdiff(before: dict[str, Any], after: dict[str, Any]) -> set[tuple[str, str]]:
+    diff = planner._deepdiff()(before, after, view="tree", threshold_to_diff_deeper=0)
+    return {(str(i.path(output_format="list")[0]), str(i.path(output_format="list")[1]))
+            for items in diff.values() for i in items}
+
+
+@given(side=_SIDE, empty=st.sampled_from(["before", "after", "equal"]))
+def test_the_shortcuts_agree_with_deepdiff(side: dict[str, Any], empty: str) -> None:
+    """Without a diff library when there is nothing to compare (the same values; nothing on one
+    side): the same settings as deepdiff finds."""
+    nothing: dict[str, dict[str, Any]] = {"server": {}, "model": {}}
+    before, after = {"before": (nothing, side), "after": (side, nothing),
+                     "equal": (side, {k: dict(v) for k, v in side.items()})}[empty]
+    assert planner._touched(before, after) == _by_deepdiff(before, after)

@@ -131,19 +131,11 @@ def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, s
     A value compares whole: deepdiff may report a stop list's change inside the tuple (one
     sequence added), and that is one change of the list's setting.
     """
-    DeepDiff = _deepdiff()
-
     before: dict[str, dict[str, ParamValue]] = {"server": dict(current_env),
                                                 "model": _flat(current_models)}
     after: dict[str, dict[str, ParamValue]] = {"server": dict(desired_env),
                                                "model": _flat(desired_models)}
-    # threshold 0: always list single keys, never replace a whole dict that shares no key.
-    diff = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
-    touched: set[tuple[str, str]] = set()
-    for items in diff.values():
-        for item in items:
-            scope, key = item.path(output_format="list")[:2]
-            touched.add((str(scope), str(key)))
+    touched = _touched(before, after)
     outside = " (changed outside velollm)" if drifted else ""
     changes: list[Change] = []
     for scope, key in sorted(touched, key=lambda sk: (sk[0] != "server", sk[1])):
@@ -155,6 +147,26 @@ def diff_settings(*, current_env: Mapping[str, str], desired_env: Mapping[str, s
             reason += outside
         changes.append(Change(action, scope, key, old, new, reason))  # type: ignore[arg-type]
     return tuple(changes)
+
+
+def _touched(before: Mapping[str, Mapping[str, ParamValue]],
+             after: Mapping[str, Mapping[str, ParamValue]]) -> set[tuple[str, str]]:
+    """(scope, key) of every setting that differs. Nothing to compare (the same values, or one
+    side empty: the first plan, or nothing wanted any more) needs no diff library, and a plan
+    then spares its import (~40 ms of a 200 ms start)."""
+    if before == after:
+        return set()
+    if not any(before.values()) or not any(after.values()):
+        return {(scope, key) for side in (before, after) for scope, values in side.items()
+                for key in values}
+    # threshold 0: always list single keys, never replace a whole dict that shares no key.
+    diff = _deepdiff()(before, after, view="tree", threshold_to_diff_deeper=0)
+    touched: set[tuple[str, str]] = set()
+    for items in diff.values():
+        for item in items:
+            scope, key = item.path(output_format="list")[:2]
+            touched.add((str(scope), str(key)))
+    return touched
 
 
 def file_drift(path: str) -> Change:
