@@ -11,7 +11,7 @@ import statistics
 import time
 from typing import Any
 
-from velollm.bench.tune_pipeline import TOP, Outcome, run
+from velollm.bench.tune_pipeline import DEFAULTS, TOP, Outcome, run
 from velollm.bench.tuner import confirm
 from velollm.core.tune_space import Candidate, key
 
@@ -44,7 +44,7 @@ def compare(tuning: Any, runnable: list[Candidate], args: argparse.Namespace) ->
     rule_based = tuning.rule_based()
     everyone: dict[str, Candidate] = {key(c): c for c in runnable}
     everyone.setdefault(key(rule_based), rule_based)
-    everyone.setdefault("", {})  # the server's defaults
+    everyone.setdefault(DEFAULTS, {})
     sweep_rounds = len(runnable) * args.oracle_rounds
     trials = args.trials or default_trials(sweep_rounds, args.rounds, args.confirm_rounds)
     print(f"oracle: {len(runnable)} of {tuning.space.size()} candidates run (the rest pruned) "
@@ -64,7 +64,7 @@ def compare(tuning: Any, runnable: list[Candidate], args: argparse.Namespace) ->
 def _report(means: dict[str, float], runnable: list[Candidate], rule_based: Candidate,
             outcome: Outcome, sweep_rounds: int, oracle_s: float) -> None:
     def name(k: str) -> str:
-        return "defaults" if k == "" else ("rule-based " if k == key(rule_based) else "") + k
+        return ("rule-based " if k == key(rule_based) else "") + k
 
     print("\noracle (mean of the rounds, side by side):")
     for k in sorted(means, key=means.__getitem__, reverse=True):
@@ -85,7 +85,7 @@ def _report(means: dict[str, float], runnable: list[Candidate], rule_based: Cand
     print(f"tune wall     {outcome.elapsed_s:.0f} s = {outcome.elapsed_s / oracle_s:.0%} of the "
           f"oracle's {oracle_s:.0f} s (server start-ups included; the oracle's also runs the "
           "defaults and the rule-based choice)")
-    for label, k in (("defaults", ""), ("rule-based", key(rule_based))):
+    for label, k in ((DEFAULTS, DEFAULTS), ("rule-based", key(rule_based))):
         if k in means:  # oriented so that > 1 is better (ttft_p95 scores are negative)
             print(f"best / {label:<10} {_gain(means[best], means[k])}   winner / {label:<10} "
                   f"{_gain(won, means[k])}")
