@@ -1,8 +1,9 @@
 """`velollm tune` on Ollama through the CLI on a tiny space, against real `ollama serve`s it
 starts itself (Ollama 0.5.4 on the CPU, the tiny model, 8 tokens an answer): candidates measured
-or pruned with Ollama's reason, the winner compared side by side with Ollama's defaults and
-velollm's rule-based choice and written as pins that `velollm validate` accepts, and the model
-store left as it was. No timing asserted."""
+or pruned with Ollama's reason, the search's best compared side by side with Ollama's defaults
+and velollm's rule-based choice, the best of that written as pins (the model parameters under
+models:) that `velollm validate` accepts, and the model store left as it was. No timing
+asserted."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ workload:
   budget: 10m
 """)
     code, out, err = cli(capsys, "--json", "tune", "--config", str(config), "--binary",
-                         str(ollama_runtime.binary), "--trials", "2", "--rounds", "1", "--write")
+                         str(ollama_runtime.binary), "--trials", "2", "--rounds", "1",
+                         "--confirm-rounds", "1", "--write")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["server"]["model"] == "tiny" and doc["server"]["build"].startswith("Ollama ")
@@ -61,14 +63,20 @@ workload:
     assert set(doc["comparison"]) == {"winner", "defaults", "rule-based"}
     assert doc["comparison"]["defaults"]["settings"] == {}
     assert all(c["scores"] for c in doc["comparison"].values())
-    assert doc["winner"] in [t["settings"] for t in measured]
-    assert set(doc["pins"]) == {"num_parallel", "flash_attention", "kv_cache_type"}
+    assert doc["winner"] == doc["confirmation"][doc["winner_from"]]["settings"]
+    assert doc["comparison"]["rule-based"]["settings"]["num_parallel"] == 2  # the concurrency
+    assert "num_parallel" in doc["pins"]
+    assert set(doc["pins"]) <= {"num_parallel", "flash_attention", "kv_cache_type"}
+    params = doc["model_pins"]["tiny"]
+    assert params and set(params) <= {"num_batch", "num_thread"}
     assert doc["written"]["file"] == str(config)
     # the roofline from the weights' size Ollama reported (the tiny model: 533 KB)
     assert doc["roofline"]["weights_bytes"] == int(doc["server"]["model_bytes"]) > 500_000
     code, _out, err = cli(capsys, "validate", str(config))
     assert code == 0, err
-    assert f"num_parallel: {doc['winner']['num_parallel']}" in config.read_text()
+    text = config.read_text()
+    assert f"num_parallel: {doc['winner']['num_parallel']}" in text
+    assert "".join(f"    {k}: {v}\n" for k, v in params.items()) in text  # under - name: tiny
     assert _files(store) == before  # the user's store is only read
     assert os.environ["OLLAMA_NUM_PARALLEL"] == "3"
 

@@ -1,7 +1,8 @@
 """`velollm tune` through the CLI on a tiny space, against real llama-servers it starts itself
 (SmolLM2-135M, -t 1 and 2, a few tokens): candidates measured or pruned with a reason, the
-winner compared side by side with the server's defaults and velollm's rule-based choice, and the
-winner written into velollm.yaml as pins that `velollm validate` accepts. No timing asserted."""
+search's best compared side by side with the server's defaults and velollm's rule-based choice,
+the best of that comparison the winner, written into velollm.yaml as pins that `velollm
+validate` accepts. No timing asserted."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ workload:
   budget: 10m
 """)
     code, out, err = cli(capsys, "--json", "tune", "--config", str(config), "--trials", "2",
-                         "--rounds", "1", "--write")
+                         "--rounds", "1", "--confirm-rounds", "1", "--write")
     assert code == 0, err
     doc = json.loads(out)
     measured = [t for t in doc["trials"] if t["scores"]]
@@ -42,7 +43,12 @@ workload:
     assert all(t["pruned"] and not t["scores"] for t in pruned)
     assert set(doc["comparison"]) == {"winner", "defaults", "rule-based"}
     assert doc["comparison"]["defaults"]["settings"] == {}
-    assert doc["winner"] in [t["settings"] for t in measured]
+    # the winner: the best side by side of the search's best and the rule-based choice (the
+    # search's first candidate, sized to the workload's one request)
+    assert doc["winner_from"] in ("search #1", "search #2", "rule-based")
+    assert doc["winner"] == doc["confirmation"][doc["winner_from"]]["settings"]
+    assert doc["comparison"]["rule-based"]["settings"]["parallel"] == 1
+    assert doc["model_pins"] == {}
     assert doc["pins"]["context_length"] == 256 and doc["written"]["file"] == str(config)
     assert Path(doc["written"]["backup"]).read_text().count("parallel:") == 0
     code, _out, err = cli(capsys, "validate", str(config))

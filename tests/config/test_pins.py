@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from velollm.config.pins import pinned_text, write_pins
+from velollm.config.pins import pinned_model_text, pinned_text, write_pins
 from velollm.config.yamlload import load_text
 from velollm.errors import ConfigError
 
@@ -69,3 +69,50 @@ def test_a_section_ending_in_a_list_gets_the_new_key_inside_it() -> None:
     data = load_text(out, "t").data
     assert data["server"] == {"models": [{"path": "/m.gguf"}], "parallel": 2}
     assert data["workload"] == {"concurrency": 2}
+
+
+OLLAMA = """\
+version: 1
+backend: ollama
+server:
+  num_parallel: 2
+models:
+  - name: qwen3:8b    # the big one
+    num_ctx: 8192
+  - name: tiny
+    num_batch: 512
+workload:
+  concurrency: 2
+"""
+
+
+def test_a_models_parameters_change_in_their_entry_and_the_rest_stays() -> None:
+    out = pinned_model_text(OLLAMA, "tiny", {"num_batch": 128, "num_thread": 2})
+    assert out == OLLAMA.replace("    num_batch: 512\n", "    num_batch: 128\n    num_thread: 2\n")
+    assert pinned_model_text(OLLAMA, "tiny:latest", {"num_batch": 128}) == \
+        OLLAMA.replace("num_batch: 512", "num_batch: 128")  # Ollama's default tag
+
+
+def test_a_model_without_an_entry_gets_one_and_a_file_without_models_a_list() -> None:
+    out = pinned_model_text(OLLAMA, "llama3.2:3b", {"num_thread": 4})
+    data = load_text(out, "t").data
+    assert data["models"][2] == {"name": "llama3.2:3b", "num_thread": 4}
+    assert data["workload"] == {"concurrency": 2} and "# the big one" in out
+    out = pinned_model_text("version: 1\nbackend: ollama\n", "tiny", {"num_batch": 128})
+    assert load_text(out, "t").data["models"] == [{"name": "tiny", "num_batch": 128}]
+
+
+def test_a_flow_style_models_list_is_refused() -> None:
+    with pytest.raises(ConfigError, match="not a block list"):
+        pinned_model_text("version: 1\nmodels: [{name: a}]\n", "tiny", {"num_batch": 128})
+
+
+def test_write_pins_puts_server_and_model_pins_in_one_validated_write(tmp_path: Path) -> None:
+    path = tmp_path / "velollm.yaml"
+    path.write_text(OLLAMA)
+    backup = write_pins(path, {"num_parallel": 1}, models={"tiny": {"num_batch": 128,
+                                                                    "num_thread": 2}})
+    assert backup.read_text() == OLLAMA
+    data = load_text(path.read_text(), "t").data
+    assert data["server"] == {"num_parallel": 1}
+    assert data["models"][1] == {"name": "tiny", "num_batch": 128, "num_thread": 2}

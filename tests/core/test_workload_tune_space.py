@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from velollm.core.models import ModelInfo
-from velollm.core.tune_space import llama_space, pins, prune, to_args
+from velollm.core.tune_space import Candidate, for_workload, llama_space, pins, prune, to_args
 from velollm.core.workload import RequestResult, Round, Workload, parse_duration, score
 
 OK = RequestResult(ttft_ms=100.0, decode_tps=20.0, tokens=50)
@@ -92,3 +92,19 @@ def test_the_roofline_of_one_stream_and_of_many() -> None:
     many = roofline("throughput", 120.0, 4, 4e9, "cpu", 100_000_000)
     assert many is not None and many.share == 0.75  # 4 streams share one read of the weights
     assert roofline("ttft_p95", -100.0, 1, 4e9, "cpu", 100_000_000) is None
+
+
+def test_the_rule_based_choice_gets_a_slot_per_concurrent_request_that_fits() -> None:
+    w = Workload(concurrency=4, prompt_tokens=1000, output_tokens=200)
+    rules = {"parallel": 1, "batch_size": 2048, "ubatch_size": 512, "flash_attention": "on",
+             "kv_cache_type": "f16"}
+
+    def fits(c: Candidate) -> str | None:
+        return prune(c, w, MODEL, 8 * 2**30)
+
+    assert for_workload(rules, "parallel", 4, fits) == {**rules, "parallel": 4}
+    two_fit = {**rules, "parallel": 8}  # the generic rules' guess, more than the load needs
+    assert for_workload(two_fit, "parallel", 4,
+                        lambda c: "needs 9 GiB" if c["parallel"] > 2 else None)["parallel"] == 2
+    refused = {**rules, "flash_attention": "off", "kv_cache_type": "q8_0"}  # not the slots
+    assert for_workload(refused, "parallel", 4, fits)["parallel"] == 4

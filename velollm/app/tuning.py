@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from velollm.bench.tuner import Search, Trial, confirm, search
-from velollm.core.tune_space import Candidate, key
+from velollm.bench.tune_pipeline import DEFAULTS, RULE_BASED, run
+from velollm.bench.tuner import Search
+from velollm.core.tune_space import Candidate
 from velollm.core.workload import Roofline, Workload, parse_duration, roofline
 from velollm.errors import UsageError
 
@@ -21,9 +22,15 @@ class TuneResult:
     described: dict[str, str]
     space: dict[str, tuple[object, ...]]
     search: Search
-    winner: Trial | None
+    winner: Candidate | None
+    winner_label: str | None  # "search #1", "rule-based": its entry in the confirmation
+    # every candidate measured side by side: label -> (settings, scores)
+    confirmation: dict[str, tuple[Candidate, list[float]]]
+    # the winner, the defaults and the rule-based choice, from the confirmation
     comparison: dict[str, tuple[Candidate, list[float]]] = field(default_factory=dict)
-    pins: dict[str, object] = field(default_factory=dict)
+    pins: dict[str, object] = field(default_factory=dict)  # server:
+    model_pins: dict[str, dict[str, object]] = field(default_factory=dict)  # models[]: by name
+    rounds: int = 0  # rounds run, the search's and the confirmation's
     roofline: Roofline | None = None
     written: tuple[str, str] | None = None  # (velollm.yaml, its backup)
 
@@ -34,9 +41,9 @@ def tune(args: argparse.Namespace, workdir: Path, progress: Callable[[str], None
     from velollm.backends.base import TuneRequest, TuningUnsupported
     from velollm.config import load_config
 
-    for name in ("trials", "rounds"):
+    for name in ("trials", "rounds", "confirm_rounds"):
         if getattr(args, name) < 1:
-            raise UsageError(f"--{name} must be at least 1")
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     path = args.config or (Path("velollm.yaml") if Path("velollm.yaml").is_file() else None)
     if args.write and path is None:
         raise UsageError("--write needs a velollm.yaml", hint="give it with --config FILE")
@@ -53,34 +60,27 @@ def tune(args: argparse.Namespace, workdir: Path, progress: Callable[[str], None
         tuning = backend.tuning(request)
     except TuningUnsupported as exc:
         raise UsageError(exc.message, hint=exc.hint) from None
-    found = search(tuning.space, tuning.prune, tuning.launch, rounds=args.rounds,
-                   budget_s=workload.budget_s, max_trials=args.trials, progress=progress)
-    measured = [t for t in found.trials if len(t.scores) == args.rounds and not t.stopped_early]
-    winner = max(measured, key=lambda t: sum(t.scores) / len(t.scores), default=None)
-    result = TuneResult(workload, dict(tuning.described), dict(tuning.space.dimensions), found,
-                        winner)
-    if winner is None or found.interrupted:
+    outcome = run(tuning, trials=args.trials, rounds=args.rounds,
+                  confirm_rounds=args.confirm_rounds, budget_s=workload.budget_s,
+                  progress=progress)
+    result = TuneResult(workload, dict(tuning.described), dict(tuning.space.dimensions),
+                        outcome.search, outcome.winner, outcome.winner_label,
+                        outcome.confirmation, rounds=outcome.rounds)
+    winner = outcome.winner
+    if winner is None or outcome.search.interrupted or not outcome.confirmation:
         return result
-    others: dict[str, Candidate] = {"winner": winner.candidate, "defaults": {},
-                                    "rule-based": tuning.rule_based()}
-    unique: dict[str, tuple[str, Candidate]] = {}
-    for label, cand in others.items():
-        unique.setdefault(key(cand), (label, cand))
-    try:
-        scores = confirm(list(unique.values()), tuning.launch, args.rounds, progress)
-    except KeyboardInterrupt:
-        found.interrupted = True
-        return result
-    for label, cand in others.items():
-        first = unique[key(cand)][0]
-        result.comparison[label] = (cand, scores.get(first, []))
-    result.pins = tuning.pins(winner.candidate)
-    result.roofline = _roofline(workload, request, tuning.described, winner.candidate,
+    side_by_side = outcome.confirmation.get(outcome.winner_label or "", (winner, []))[1]
+    result.comparison = {"winner": (winner, side_by_side),
+                         **{k: outcome.confirmation[k] for k in (DEFAULTS, RULE_BASED)}}
+    result.pins = tuning.pins(winner)
+    result.model_pins = tuning.model_pins(winner)
+    result.roofline = _roofline(workload, request, tuning.described, winner,
                                 result.comparison["winner"][1])
     if args.write and path is not None:
         from velollm.config.pins import write_pins
 
-        result.written = (str(path), str(write_pins(path, result.pins)))
+        backup = write_pins(path, result.pins, models=result.model_pins)
+        result.written = (str(path), str(backup))
     return result
 
 

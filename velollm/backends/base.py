@@ -128,6 +128,8 @@ class Tuning(Protocol):
                ) -> AbstractContextManager[Callable[[], float | None]]: ...
     def rule_based(self) -> Candidate: ...  # velollm's rule-based choice ({}: the defaults)
     def pins(self, candidate: Candidate) -> dict[str, object]: ...  # as velollm.yaml server:
+    # its model parameters as velollm.yaml models[] entries: model name -> parameters
+    def model_pins(self, candidate: Candidate) -> dict[str, dict[str, object]]: ...
 
 
 class TuningUnsupported(VelollmError):

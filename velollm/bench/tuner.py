@@ -1,5 +1,6 @@
-"""The search of `velollm tune`: Optuna's TPE sampler picks candidates, its median pruner stops
-the clearly worse ones after a round, and the best few are measured again side by side.
+"""The search of `velollm tune`: Optuna's TPE sampler picks candidates (the first one enqueued:
+velollm's rule-based choice), its median pruner stops the clearly worse ones after a round, and the
+best few are measured again side by side (bench/tune_pipeline.py picks the winner from that).
 
 The only module that imports optuna (an optional extra: `pip install 'velollm[tune]'`). Optuna is
 a maintained search library with samplers and pruners that a hand-written loop would only
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -53,15 +55,42 @@ def optuna_module() -> ModuleType:
     return optuna
 
 
+def startup_trials(max_trials: int) -> int:
+    """Trials TPE samples at random before it models the scores (Optuna's default: 10).
+
+    With the 4-20 trials `velollm tune` runs, 10 would make the whole search random. TPE needs
+    one trial better and one worse than the rest to contrast (its split puts ceil(10 %) of the
+    trials on the good side), so at least 2: the enqueued rule-based choice and one random
+    draw; a third of the trials keeps some exploration in longer searches; 10 caps it."""
+    return min(10, max(2, max_trials // 3))
+
+
+def seed_params(space: Space, candidate: Candidate) -> dict[str, object]:
+    """The part of `candidate` that is a point of `space` (a value outside a dimension's
+    choices is left for the sampler: Optuna refuses it), for study.enqueue_trial."""
+    return {k: v for k, v in candidate.items() if k in space.dimensions and
+            any(type(v) is type(c) and v == c for c in space.dimensions[k])}
+
+
 def search(space: Space, prune: Callable[[Candidate], str | None], launch: Launch, *,
            rounds: int, budget_s: float, max_trials: int, seed: int = 0,
+           seeds: Sequence[Candidate] = (),
            progress: Callable[[str], None] = lambda _m: None) -> Search:
-    """Measure candidates until the budget, max_trials or the space is spent (or ^C)."""
+    """Measure candidates until the budget, max_trials or the space is spent (or ^C); `seeds`
+    (velollm's rule-based choice) are tried first."""
     optuna = optuna_module()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=seed),
+    with warnings.catch_warnings():  # multivariate TPE is still marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # multivariate: the knobs interact (ubatch only within batch, a quantized cache only
+        # with flash attention, slots with threads), which independent per-knob models miss.
+        # `group` is for spaces whose dimensions change between trials; ours never do.
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True,
+                                             n_startup_trials=startup_trials(max_trials))
+    study = optuna.create_study(direction="maximize", sampler=sampler,
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+    for cand in seeds:
+        study.enqueue_trial(seed_params(space, cand), skip_if_exists=True)
     dists = {k: optuna.distributions.CategoricalDistribution(list(v))
              for k, v in space.dimensions.items()}
     states = optuna.trial.TrialState

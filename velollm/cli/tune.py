@@ -18,8 +18,9 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description=HELP + ". Each candidate runs on a fresh server of its own (127.0.0.1, a "
         "free port, stopped by its PID); candidates that would not fit in memory, or that the "
         "server would refuse, are never run; Optuna picks the next candidate and stops clearly "
-        "worse ones early; the best is then measured again side by side with the server's "
-        "defaults and velollm's rule-based choice. ^C keeps what was measured.")
+        "worse ones early; the best two are then measured again side by side with the "
+        "server's defaults and velollm's rule-based choice (the search's first candidate), "
+        "and the best of that comparison wins. ^C keeps what was measured.")
     p.add_argument("--config", type=Path, metavar="VELOLLM.yaml",
                    help="velollm.yaml with backend:, server: and workload: (default: "
                         "./velollm.yaml when it exists)")
@@ -43,7 +44,10 @@ def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, default=20, metavar="N",
                    help="most candidates measured (default: 20)")
     p.add_argument("--rounds", type=int, default=3, metavar="N",
-                   help="rounds of the workload per candidate (default: 3)")
+                   help="rounds of the workload per candidate in the search (default: 3)")
+    p.add_argument("--confirm-rounds", type=int, default=3, metavar="N",
+                   help="rounds of the side-by-side comparison that picks the winner "
+                        "(default: 3)")
     p.add_argument("--write", action="store_true",
                    help="write the winner into velollm.yaml as pins (a backup is kept)")
     p.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON result to FILE")

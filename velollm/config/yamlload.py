@@ -236,19 +236,21 @@ class _Converter:
 
 
 @dataclass(frozen=True)
-class Section:
-    """Where a top-level mapping's entries sit in the text, for an edit that keeps the rest."""
+class Node:
+    """Where a value sits in the text (offsets), for edits that keep the rest of the file."""
 
-    present: bool
-    block: bool  # written in block style (flow style `{a: 1}` cannot take a new line)
-    indent: int  # column of its keys
-    values: dict[str, tuple[int, int]]  # key -> (start, end) offsets of its scalar value
-    nested: frozenset[str]  # keys whose value is a mapping or a list (not replaced here)
-    end: int  # offset where a new entry line goes (after its last entry)
+    kind: str  # "map", "seq" or "scalar"
+    start: int
+    end: int
+    column: int
+    flow: bool  # written in flow style ({a: 1}, [1, 2])
+    text: str = ""  # a scalar's value as written
+    entries: tuple[tuple[str, Node], ...] = ()  # a map's (key, value) pairs
+    items: tuple[Node, ...] = ()  # a sequence's values
 
 
-def section_spans(text: str, name: str) -> Section:
-    """The top-level mapping `name` of a velollm.yaml (already loaded once, so it is valid)."""
+def layout(text: str) -> Node | None:
+    """The positions of a document's values (None: empty). Loaded once already, so valid."""
     import yaml
 
     loader = _loader_class()(text)
@@ -256,21 +258,17 @@ def section_spans(text: str, name: str) -> Section:
         root = loader.get_single_node()
     finally:
         loader.dispose()
-    if not isinstance(root, yaml.MappingNode):
-        return Section(False, True, 2, {}, frozenset(), len(text))
-    for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == name:
-            if not isinstance(value, yaml.MappingNode) or not value.value:
-                return Section(True, False, 2, {}, frozenset(), value.end_mark.index)
-            spans = {k.value: (v.start_mark.index, v.end_mark.index) for k, v in value.value
-                     if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)}
-            nested = frozenset(k.value for k, v in value.value
-                               if isinstance(k, yaml.ScalarNode)
-                               and not isinstance(v, yaml.ScalarNode))
-            last = value.value[-1][1].end_mark.index
-            while last > 0 and text[last - 1] in " \n":  # a block list ends at the next key
-                last -= 1
-            end = text.find("\n", last)
-            return Section(True, not value.flow_style, value.value[0][0].start_mark.column,
-                           spans, nested, len(text) if end < 0 else end + 1)
-    return Section(False, True, 2, {}, frozenset(), len(text))
+
+    def convert(node: yaml.Node) -> Node:
+        start, end = node.start_mark.index, node.end_mark.index
+        col = node.start_mark.column
+        if isinstance(node, yaml.MappingNode):
+            return Node("map", start, end, col, bool(node.flow_style), entries=tuple(
+                (str(k.value), convert(v)) for k, v in node.value
+                if isinstance(k, yaml.ScalarNode)))
+        if isinstance(node, yaml.SequenceNode):
+            return Node("seq", start, end, col, bool(node.flow_style),
+                        items=tuple(convert(v) for v in node.value))
+        return Node("scalar", start, end, col, False, text=str(node.value))
+
+    return None if root is None else convert(root)

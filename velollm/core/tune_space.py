@@ -7,7 +7,7 @@ not fit, and plain rules prune the ones llama-server would refuse or that cannot
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from velollm.core.llama_memory import LlamaSettings, allocate
@@ -52,6 +52,19 @@ def llama_space(workload: Workload, cores: int, gpus: int = 0) -> Space:
     if gpus:
         dims["fit_target"] = (512, 1024)
     return Space(dims)
+
+
+def for_workload(candidate: Candidate, slots_key: str, concurrency: int,
+                 prune: Callable[[Candidate], str | None]) -> dict[str, object]:
+    """velollm's rule-based choice sized for the declared workload: one slot per concurrent
+    request (the rules alone size slots for a generic load), fewer where the memory model says
+    that many do not fit. When no slot count passes, what prunes it is not the slots (e.g. flash
+    attention an old Ollama ignores on the CPU): one per request then."""
+    for slots in range(max(1, concurrency), 0, -1):
+        sized = {**candidate, slots_key: slots}
+        if prune(sized) is None:
+            return sized
+    return {**candidate, slots_key: max(1, concurrency)}
 
 
 def key(candidate: Candidate) -> str:

@@ -6,7 +6,7 @@ import math
 
 from velollm.app.tuning import TuneResult
 from velollm.bench.tuner import Trial
-from velollm.core.tune_space import key
+from velollm.core.tune_space import Candidate, key
 from velollm.core.workload import OBJECTIVES, shown, summary
 from velollm.report.layout import fit_table, wrap_text
 
@@ -26,15 +26,19 @@ def _trial(t: Trial) -> dict[str, object]:
 
 def document(r: TuneResult) -> dict[str, object]:
     w = r.workload
-    comparison = {label: {"settings": dict(cand), "scores": scores, **_figures(scores)}
-                  for label, (cand, scores) in r.comparison.items()}
+    def measured(entries: dict[str, tuple[Candidate, list[float]]]) -> dict[str, object]:
+        return {label: {"settings": dict(cand), "scores": scores, **_figures(scores)}
+                for label, (cand, scores) in entries.items()}
+
     return {"workload": {"concurrency": w.concurrency, "prompt_tokens": w.prompt_tokens,
                          "output_tokens": w.output_tokens, "objective": w.objective,
                          "ttft_limit_ms": w.ttft_limit_ms, "budget_s": w.budget_s},
             "server": r.described, "space": {k: list(v) for k, v in r.space.items()},
             "trials": [_trial(t) for t in r.search.trials],
-            "winner": None if r.winner is None else r.winner.candidate,
-            "comparison": comparison, "gain": _gains(r), "pins": r.pins,
+            "winner": None if r.winner is None else dict(r.winner),
+            "winner_from": r.winner_label, "confirmation": measured(r.confirmation),
+            "comparison": measured(r.comparison), "gain": _gains(r), "pins": r.pins,
+            "model_pins": r.model_pins, "rounds": r.rounds,
             "written": None if r.written is None else {"file": r.written[0],
                                                         "backup": r.written[1]},
             "roofline": None if r.roofline is None else vars(r.roofline),
@@ -59,7 +63,8 @@ def render(r: TuneResult) -> list[str]:
     lines = wrap_text(f"Tuned {r.described.get('model')} on {r.described.get('binary')} for "
                       f"{w.concurrency} concurrent request(s) of {w.prompt_tokens} + "
                       f"{w.output_tokens} tokens; objective: {w.objective} "
-                      f"({OBJECTIVES[w.objective]}); {r.search.elapsed_s:.0f} s")
+                      f"({OBJECTIVES[w.objective]}); {r.search.elapsed_s:.0f} s of search, "
+                      f"{r.rounds} rounds in all")
     lines.append("")
     rows = [["candidate", "score (mean, +-2 s.e.)", "outcome"]]
     for t in r.search.trials:
@@ -75,10 +80,14 @@ def render(r: TuneResult) -> list[str]:
     if r.winner is None:
         lines += ["", "No candidate was measured completely; nothing to recommend."]
         return lines
-    lines += ["", "Side by side (servers up together, rounds taking turns):"]
-    for label, (cand, scores) in r.comparison.items():
+    if r.confirmation:
+        lines += ["", *wrap_text("Side by side (servers up together, rounds taking turns; the "
+                                 "best of the search's and the rule-based wins, *):")]
+    for label, (cand, scores) in r.confirmation.items():
         mean = summary(scores)[0] if scores else None
-        lines.append(f"  {label:<11} {shown(w, mean):>12}  {key(cand) or '(server defaults)'}")
+        mark = "*" if label == r.winner_label else " "
+        lines.append(f" {mark}{label:<11} {shown(w, mean):>12}  "
+                     f"{key(cand) or '(server defaults)'}")
     gains = _gains(r)
     for label, gain in gains.items():
         if gain is not None:
@@ -93,6 +102,8 @@ def render(r: TuneResult) -> list[str]:
     if r.pins:
         lines += ["", "The winner as velollm.yaml pins (server:):"]
         lines += [f"  {k}: {v}" for k, v in r.pins.items()]
+    for model, params in r.model_pins.items():
+        lines += [f"and under models: for {model}:", *(f"  {k}: {v}" for k, v in params.items())]
     if r.written:
         lines.append(f"Written to {r.written[0]} (the original is {r.written[1]}); run "
                      "`velollm plan`.")

@@ -155,3 +155,8 @@ def test_the_rule_based_choice_and_the_space_come_from_the_version(
     assert tuned.rule_based() and set(tuned.rule_based()) <= set(tuned.space.dimensions)
     assert tuned.described["build"] == "Ollama 0.4.7" and tuned.described["model"] == "tiny"
     assert tuned.pins({"num_parallel": 2, "num_thread": 4}) == {"num_parallel": 2}
+    assert tuned.model_pins({"num_parallel": 2, "num_thread": 4, "num_batch": 128}) == {
+        "tiny": {"num_batch": 128, "num_thread": 4}}
+    assert tuned.model_pins({"num_parallel": 2}) == {}
+    # one slot per concurrent request (the workload's 2), whatever the generic rules said
+    assert tuned.rule_based()["num_parallel"] == 2

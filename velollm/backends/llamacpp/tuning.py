@@ -12,7 +12,14 @@ from pathlib import Path
 from velollm.backends.base import TuneRequest
 from velollm.backends.llamacpp import tune_run
 from velollm.core.models import ModelInfo
-from velollm.core.tune_space import Candidate, Space, llama_space, pins, prune
+from velollm.core.tune_space import (
+    Candidate,
+    Space,
+    for_workload,
+    llama_space,
+    pins,
+    prune,
+)
 from velollm.errors import UsageError
 
 # Settings keys of the rule-based recommendation that are dimensions of the search.
@@ -49,10 +56,15 @@ class LlamaTuning:
         return self._launch(candidate)
 
     def rule_based(self) -> Candidate:
-        return self.rules
+        return for_workload(self.rules, "parallel", self.request.workload.concurrency,
+                            self.prune)
 
     def pins(self, candidate: Candidate) -> dict[str, object]:
         return pins(candidate, self.request.workload)
+
+    def model_pins(self, candidate: Candidate  # noqa: ARG002 - no model parameters
+                   ) -> dict[str, dict[str, object]]:
+        return {}  # every llama-server knob tune tries is a server: pin
 
 
 def tuning(request: TuneRequest, binary: Path | None, model: Path | None,

@@ -24,6 +24,7 @@ from velollm.core.tune_space import (
     Candidate,
     OllamaRules,
     Space,
+    for_workload,
     ollama_pins,
     ollama_prune,
     ollama_space,
@@ -71,10 +72,15 @@ class OllamaTuning:
         return self._launch(candidate)
 
     def rule_based(self) -> Candidate:
-        return self.rule_choice
+        return for_workload(self.rule_choice, "num_parallel", self.request.workload.concurrency,
+                            self.prune)
 
     def pins(self, candidate: Candidate) -> dict[str, object]:
         return ollama_pins(candidate)
+
+    def model_pins(self, candidate: Candidate) -> dict[str, dict[str, object]]:
+        params = {k: candidate[k] for k in _MODEL_KEYS if k in candidate}
+        return {self.runtime.model: params} if params else {}
 
 
 Rules = Callable[[ModelInfo | None, Capabilities], tuple[Mapping[str, object],
