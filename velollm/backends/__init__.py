@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from velollm.backends.base import Backend
 from velollm.errors import ConfigError
 
 NAMES = ("llamacpp", "ollama", "vllm")
@@ -21,6 +20,7 @@ DEFAULT = "ollama"
 
 if TYPE_CHECKING:  # mypy checks every backend against the protocol here
     from velollm.backends import llamacpp, ollama, vllm
+    from velollm.backends.base import Backend
 
     _CHECKED: Mapping[str, Backend] = {
         "llamacpp": llamacpp.BACKEND,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # mypy checks every backend against the protocol here
     }
 
 
-class _Table(MutableMapping[str, Backend]):
+class _Table(MutableMapping[str, "Backend"]):
     """NAMES, each imported on first use; a backend registered at run time (a test's toy) is
     kept beside them."""
 
@@ -41,7 +41,7 @@ class _Table(MutableMapping[str, Backend]):
             return self._extra[name]
         if name not in NAMES:
             raise KeyError(name)
-        return cast(Backend, importlib.import_module(f"velollm.backends.{name}").BACKEND)
+        return cast("Backend", importlib.import_module(f"velollm.backends.{name}").BACKEND)
 
     def __setitem__(self, name: str, backend: Backend) -> None:
         self._extra[name] = backend
@@ -59,6 +59,16 @@ class _Table(MutableMapping[str, Backend]):
 BACKENDS: Mapping[str, Backend] = _Table()
 
 __all__ = ["BACKENDS", "DEFAULT", "Backend", "get_backend"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Backend` on first use (PEP 562): `velollm detect` imports an install probe of a backend's
+    folder, and the protocol's module (~7 ms) is not needed there."""
+    if name == "Backend":
+        from velollm.backends.base import Backend
+
+        return Backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_backend(name: str | None) -> Backend:
