@@ -113,7 +113,7 @@ def main() -> int:
             commands[f"plan, {n} model{'s' if n > 1 else ''}"] = (
                 [*velollm, "plan", "--hardware", str(work / "hw.json"), "--detailed-exitcode"],
                 folder)
-        first = commands[list(commands)[1]]
+        one_model = commands[list(commands)[1]]
         # Settings applied earlier with other values: the plan compares them (deepdiff).
         changing = f"plan, {counts[0]}, changing"
         folder = work / "changing"
@@ -121,11 +121,11 @@ def main() -> int:
         (folder / "velollm.yaml").write_text(config(counts[0]))
         (folder / "ollama.env.sh").write_text("export OLLAMA_NUM_PARALLEL=1\n"
                                               "export OLLAMA_KEEP_ALIVE=5m\n")
-        commands[changing] = (first[0], folder)
+        commands[changing] = (one_model[0], folder)
         # A velollm.yaml just edited: nothing of it is remembered yet (io/validmemo.py), so
         # this run pays for jsonschema; every round gets an empty cache.
         edited = f"plan, {counts[0]}, just edited"
-        commands[edited] = first
+        commands[edited] = one_model
         walls: dict[str, list[float]] = {name: [] for name in commands}
         peaks: dict[str, list[int]] = {name: [] for name in commands}
         for i in range(args.runs + 1):

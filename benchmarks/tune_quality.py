@@ -43,6 +43,9 @@ from velollm.core.workload import Workload
 SPACE = Space({"parallel": (1, 2), "ubatch_size": (128, 512), "batch_size": (512, 2048),
                "kv_cache_type": ("f16", "q8_0"), "flash_attention": ("on",), "threads": (1,)})
 
+# llama-server's own values (common/common.h: n_batch 2048, n_ubatch 512, cache_type f16)
+SERVER_DEFAULTS = {"batch_size": 2048, "ubatch_size": 512, "kv_cache_type": "f16"}
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -58,7 +61,7 @@ def main() -> int:
             workload, load_hardware(None), Path(work), runtime.model, runtime.server))
         tuning.space = SPACE  # type: ignore[misc]  # the benchmark's small space
         runnable = [c for c in SPACE.all() if tuning.prune(c) is None]
-        return common.compare(tuning, runnable, args)
+        return common.compare(tuning, runnable, args, SERVER_DEFAULTS)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from velollm.bench.tune_pipeline import DEFAULTS, TOP, Outcome, run
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser, confirm_rounds: int) -> None:
     parser.add_argument("--confirm-rounds", type=int, default=confirm_rounds,
                         help=f"tune's side-by-side rounds (default: {confirm_rounds})")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="the search's seed (default: 0)")
 
 
 def default_trials(sweep_rounds: int, search_rounds: int, confirm_rounds: int) -> int:
@@ -39,14 +41,17 @@ def default_trials(sweep_rounds: int, search_rounds: int, confirm_rounds: int) -
     return max(2, left // search_rounds)
 
 
-def within(space: Any, candidate: Candidate) -> Candidate:
+def within(space: Any, candidate: Candidate, defaults: Candidate) -> Candidate:
     """`candidate` moved into the space: a value the space lacks becomes its nearest one, a
-    setting the space fixes (one value) is set to it, a setting the space does not vary is
-    dropped. The benchmark compares tune with a sweep of the same space; a rule-based choice
-    outside it (threads=2 where the space fixes 1 thread) would win by the difference alone."""
+    setting the space fixes (one value) is set to it, one it leaves to the server is spelled
+    out with the server's default (`defaults`), a setting the space does not vary is dropped.
+    The benchmark compares tune with a sweep of the same space: a rule-based choice outside it
+    (threads=2 where the space fixes 1 thread) would win by the difference alone, and one that
+    is a candidate of the space under another name would be measured twice, its two figures
+    differing by the machine's noise alone."""
     out: dict[str, object] = {}
     for name, values in space.dimensions.items():
-        value = candidate.get(name, values[0] if len(values) == 1 else None)
+        value = candidate.get(name, values[0] if len(values) == 1 else defaults.get(name))
         if value is None:
             continue
         if value not in values:
@@ -59,20 +64,23 @@ def within(space: Any, candidate: Candidate) -> Candidate:
 class SameSpace:
     """The backend's tuning with its rule-based choice inside the space (see within)."""
 
-    def __init__(self, tuning: Any) -> None:
+    def __init__(self, tuning: Any, defaults: Candidate) -> None:
         self._tuning = tuning
+        self._defaults = defaults
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tuning, name)
 
     def rule_based(self) -> Candidate:
-        return within(self._tuning.space, self._tuning.rule_based())
+        return within(self._tuning.space, self._tuning.rule_based(), self._defaults)
 
 
-def compare(tuning: Any, runnable: list[Candidate], args: argparse.Namespace) -> int:
-    """Run the oracle, then tune's pipeline, and print how close and how cheap tune is."""
+def compare(tuning: Any, runnable: Sequence[Candidate], args: argparse.Namespace,
+            defaults: Candidate) -> int:
+    """Run the oracle, then tune's pipeline, and print how close and how cheap tune is.
+    `defaults`: the server's own values of the space's settings (from its source)."""
     print(f"rule-based choice: {key(tuning.rule_based()) or 'defaults'}")
-    tuning = SameSpace(tuning)
+    tuning = SameSpace(tuning, defaults)
     rule_based = tuning.rule_based()
     print(f"inside the space:  {key(rule_based) or 'defaults'}")
     everyone: dict[str, Candidate] = {key(c): c for c in runnable}
@@ -89,12 +97,12 @@ def compare(tuning: Any, runnable: list[Candidate], args: argparse.Namespace) ->
     print(f"\ntune: {trials} trials x {args.rounds} round(s), then {args.confirm_rounds} "
           "side-by-side round(s)")
     outcome = run(tuning, trials=trials, rounds=args.rounds, confirm_rounds=args.confirm_rounds,
-                  budget_s=3600, progress=print)
+                  budget_s=3600, seed=args.seed, progress=print)
     _report(means, runnable, rule_based, outcome, sweep_rounds, oracle_s)
     return 0
 
 
-def _report(means: dict[str, float], runnable: list[Candidate], rule_based: Candidate,
+def _report(means: dict[str, float], runnable: Sequence[Candidate], rule_based: Candidate,
             outcome: Outcome, sweep_rounds: int, oracle_s: float) -> None:
     def name(k: str) -> str:
         return ("rule-based " if k == key(rule_based) else "") + k

@@ -43,6 +43,9 @@ from velollm.backends.ollama.tune_run import OllamaRuntime, serve
 from velollm.core.workload import Workload
 
 MODEL = "bench"
+# Ollama's own values (api/types.go DefaultOptions: NumBatch 512; envconfig: flash attention
+# off, an f16 KV cache)
+SERVER_DEFAULTS = {"num_batch": 512, "flash_attention": False, "kv_cache_type": "f16"}
 
 
 def main() -> int:
@@ -65,7 +68,7 @@ def main() -> int:
                                                     Path(MODEL), runtime.binary))
         print(f"{tuning.described['build']}, {args.gguf or runtime.gguf}")
         runnable = [c for c in tuning.space.all() if tuning.prune(c) is None]
-        return common.compare(tuning, runnable, args)
+        return common.compare(tuning, runnable, args, SERVER_DEFAULTS)
 
 
 def _create(runtime: OllamaRuntime, gguf: Path) -> None:
