@@ -121,14 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(color=args.color, verbosity=args.verbose - args.quiet, json_mode=args.json)
     with _error_handler(args.command) as result:
         result.code = COMMANDS[args.command].run(args)
-        if result.code in (EXIT_OK, EXIT_CHANGES):  # returned, not raised: the run succeeded
+        # returned, not raised: the run succeeded; a dry run (--check) writes nothing at all
+        if result.code in (EXIT_OK, EXIT_CHANGES) and not getattr(args, "check", False):
             _keep_valid_documents()
     return result.code
 
 
 def _keep_valid_documents() -> None:
-    """A run that failed writes nothing, not even a cache entry: the documents it found valid
-    are remembered (io/validmemo.py) only once it has succeeded."""
+    """A run that failed, or a dry run (`apply --check`, `destroy --check`: Ansible's check
+    mode), writes nothing, not even a cache entry: the documents it found valid are remembered
+    (io/validmemo.py) only once a real run has succeeded."""
     memo = sys.modules.get("velollm.io.validmemo")  # imported only when a document was checked
     if memo is not None:
         memo.flush()

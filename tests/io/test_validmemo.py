@@ -122,3 +122,22 @@ def test_an_unwritable_cache_only_costs_the_memo(tmp_path: Path,
     assert document_problems(SCHEMA, {"n": 3}) == []
     validmemo.flush()  # validated, nothing remembered, no error
     assert not validmemo.known_valid(validmemo.key(SCHEMA, {"n": 3}))
+
+
+def test_a_dry_run_writes_no_marker_and_a_plan_does(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`apply --check` (Ansible's check mode) promises to write nothing: not even the cache."""
+    from tests.cli import hwdocs
+    from tests.cli.cliutil import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "velollm.yaml").write_text(
+        "version: 1\nbackend: ollama\ntarget: {kind: shell, path: env.sh}\n")
+    hwdocs.write(tmp_path / "hw.json", hwdocs.hardware())
+    code, _out, err = cli(capsys, "apply", "--check", "--hardware", "hw.json", "--auto-approve")
+    assert code in (0, 2), err
+    assert markers() == [] and not (tmp_path / "env.sh").exists()
+    code, _out, err = cli(capsys, "plan", "--hardware", "hw.json")
+    assert code == 0, err
+    assert len(markers()) == 3  # velollm.yaml, the profile, the hardware document
