@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from velollm.backends.llamacpp.knobdata import DERIVED, KNOBS, LlamaKnob
+from velollm.core.backend_schema import config_schema as shared_config_schema
 
 TARGET_KINDS = ("shell", "fish", "systemd", "systemd-unit", "launchd", "preset")
 _AUTO = {"const": "auto"}
@@ -83,15 +84,6 @@ def server_schema() -> dict[str, Any]:
 
 
 def config_schema(shipped: Mapping[str, Any]) -> dict[str, Any]:
-    defs = dict(shipped["$defs"])
-    defs["server"] = server_schema()
-    target = dict(defs["target"])
-    target["properties"] = {**target["properties"],
-                            "kind": {"description": "where llama-server's settings are "
-                                                    "written",
-                                     "enum": ["auto", *TARGET_KINDS]}}
-    defs["target"] = target
-    # Per-model parameters are Ollama's (Modelfiles): llama.cpp lists its models in server:.
-    defs["models"] = {"description": "not used by llama.cpp: list GGUF files under "
-                                     "server.models", "type": "array", "maxItems": 0}
-    return {**shipped, "$defs": defs}
+    return shared_config_schema(shipped, server_schema(), server_name="llama-server",
+                                     target_kinds=TARGET_KINDS,
+                                     models_instead="list GGUF files under server.models")

@@ -10,6 +10,7 @@ holds is refused, because vLLM itself refuses to start with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from velollm.backends.vllm.knobdata import KNOBS
@@ -74,17 +75,11 @@ def _choose(model: ModelInfo, base: VllmSettings, candidates: list[tuple[int, in
     tried: list[tuple[int, VllmMemory]] = []
     for parallel, ctx in candidates:
         length = pinned_len or min(ctx, trained)
-        m = allocate(shape, _replace(base, max_model_len=length))
+        m = allocate(shape, replace(base, max_model_len=length))
         if m.max_concurrency >= parallel:
             return length, m
         tried.append((length, m))
     return tried[-1]
-
-
-def _replace(s: VllmSettings, **kw: Any) -> VllmSettings:
-    from dataclasses import replace
-
-    return replace(s, **kw)
 
 
 def recommend(hardware: Hardware, desired: DesiredInput, models: Sequence[ModelInfo],

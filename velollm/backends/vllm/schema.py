@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from velollm.backends.vllm.knobdata import KNOBS, VllmKnob
+from velollm.core.backend_schema import config_schema as shared_config_schema
 
 TARGET_KINDS = ("systemd-unit", "systemd", "env", "compose")
 _AUTO = {"const": "auto"}
@@ -72,14 +73,6 @@ def server_schema() -> dict[str, Any]:
 
 
 def config_schema(shipped: Mapping[str, Any]) -> dict[str, Any]:
-    defs = dict(shipped["$defs"])
-    defs["server"] = server_schema()
-    target = dict(defs["target"])
-    target["properties"] = {**target["properties"],
-                            "kind": {"description": "where vLLM's settings are written",
-                                     "enum": ["auto", *TARGET_KINDS]}}
-    defs["target"] = target
-    # Per-model parameters are Ollama's (Modelfiles): vLLM serves the one server.model.
-    defs["models"] = {"description": "not used by vLLM: name the model in server.model",
-                      "type": "array", "maxItems": 0}
-    return {**shipped, "$defs": defs}
+    return shared_config_schema(shipped, server_schema(), server_name="vLLM",
+                                     target_kinds=TARGET_KINDS,
+                                     models_instead="name the model in server.model")
