@@ -7,7 +7,15 @@ import pytest
 
 from velollm.core.models import ModelInfo
 from velollm.core.tune_space import Candidate, for_workload, llama_space, pins, prune, to_args
-from velollm.core.workload import RequestResult, Round, Workload, parse_duration, score
+from velollm.core.workload import (
+    RequestResult,
+    Round,
+    Workload,
+    parse_duration,
+    round_score,
+    score,
+)
+from velollm.errors import VelollmError
 
 OK = RequestResult(ttft_ms=100.0, decode_tps=20.0, tokens=50)
 
@@ -108,3 +116,10 @@ def test_the_rule_based_choice_gets_a_slot_per_concurrent_request_that_fits() ->
                         lambda c: "needs 9 GiB" if c["parallel"] > 2 else None)["parallel"] == 2
     refused = {**rules, "flash_attention": "off", "kv_cache_type": "q8_0"}  # not the slots
     assert for_workload(refused, "parallel", 4, fits)["parallel"] == 4
+
+
+def test_a_round_that_measured_nothing_fails_the_candidate_with_the_first_reason() -> None:
+    bad = RequestResult(None, None, 0, problem="connection reset")
+    with pytest.raises(VelollmError, match="2 of 2 requests failed: connection reset"):
+        round_score(Workload(), Round((bad, bad), 1.0))
+    assert round_score(Workload(), Round((OK, OK), 1.0)) == score(Workload(), Round((OK, OK), 1.0))

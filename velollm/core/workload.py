@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from velollm.errors import VelollmError
+
 Objective = Literal["throughput", "decode_speed", "ttft_p95", "throughput_under_ttft"]
 OBJECTIVES: dict[str, str] = {
     "throughput": "generated tokens per second over all concurrent requests",
@@ -118,6 +120,17 @@ def score(workload: Workload, rnd: Round) -> float | None:
         return None
     throughput = rnd.throughput()
     return throughput if p95 <= workload.ttft_limit_ms and throughput is not None else 0.0
+
+
+def round_score(workload: Workload, rnd: Round) -> float:
+    """score(), or the error a tune candidate fails with when a round measured nothing
+    usable: how many requests failed, and the first one's reason."""
+    value = score(workload, rnd)
+    if value is None:
+        failed = [r.problem for r in rnd.requests if r.problem]
+        raise VelollmError(f"{len(failed)} of {len(rnd.requests)} requests failed: "
+                           f"{failed[0] if failed else '?'}")
+    return value
 
 
 def shown(workload: Workload, value: float | None) -> str:

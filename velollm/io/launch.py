@@ -45,6 +45,24 @@ class Launched:
         return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
 
 
+def answers(server: str, path: str, accept: Callable[[object], bool]) -> Callable[[str], bool]:
+    """A `ready` check for launched(): GET `path` answers 200 with a JSON body that `accept`
+    takes (asked with short deadlines: it is polled while the server starts)."""
+    def ready(base_url: str) -> bool:
+        from velollm.io.http import Http, Limits
+
+        http = Http(base_url, server, Limits(connect_s=0.5, deadline_s=2.0), retries=0)
+        try:
+            status, data = http.status("GET", path)
+        except VelollmError:
+            return False
+        finally:
+            http.close()
+        return status == 200 and accept(data)
+
+    return ready
+
+
 def free_port() -> int:
     """A port free on 127.0.0.1 now (the kernel picks it; a race with another program is
     possible and shows as the server failing to bind, which `launched` reports)."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from velollm.core.speculation import CandidateRun, Sample
 from velollm.errors import VelollmError
 from velollm.io.http import Http, Limits
-from velollm.io.launch import LaunchError, launched
+from velollm.io.launch import LaunchError, answers, launched
 
 # Far above any single stream on any hardware today; a figure beyond it is a broken timer.
 MAX_DECODE_TPS = 50_000.0
@@ -173,15 +173,9 @@ def _slug(cand: Candidate) -> str:
     return re.sub(r"[^a-z0-9]+", "-", cand.label.lower()).strip("-")
 
 
-def healthy(base_url: str) -> bool:
-    http = Http(base_url, "llama-server", Limits(connect_s=0.5, deadline_s=2.0), retries=0)
-    try:
-        status, data = http.status("GET", "/health")
-    except VelollmError:
-        return False
-    finally:
-        http.close()
-    return status == 200 and isinstance(data, dict) and data.get("status") == "ok"
+# llama-server answers {"status": "ok"} on /health once its model is loaded (503 before)
+healthy = answers("llama-server", "/health",
+                  lambda data: isinstance(data, dict) and data.get("status") == "ok")
 
 
 def _complete(http: Http, bench: Bench, prompt: SpecPrompt, n_predict: int) -> Sample:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from velollm.backends.llamacpp.speculative import healthy
 from velollm.core.tune_space import Candidate, key, to_args
-from velollm.core.workload import RequestResult, Round, Workload, score
+from velollm.core.workload import RequestResult, Round, Workload, round_score
 from velollm.errors import VelollmError
 from velollm.io.http import Http, Limits
 from velollm.io.launch import launched
@@ -50,13 +50,7 @@ def launcher(binary: Path, model: Path, workload: Workload, workdir: Path, *,
                 _request(http, workload, rng, 8)  # warm-up: the first request pays for loading
 
                 def run_round() -> float | None:
-                    rnd = measure_round(http, workload, rng)
-                    value = score(workload, rnd)
-                    if value is None:
-                        failed = [r.problem for r in rnd.requests if r.problem]
-                        raise VelollmError(f"{len(failed)} of {len(rnd.requests)} requests "
-                                           f"failed: {failed[0] if failed else '?'}")
-                    return value
+                    return round_score(workload, measure_round(http, workload, rng))
 
                 yield run_round
             finally:

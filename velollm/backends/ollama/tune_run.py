@@ -22,10 +22,9 @@ from velollm.backends.ollama import knobs
 from velollm.backends.ollama.client import OllamaClient
 from velollm.backends.wire import Done, GenerationError, Token
 from velollm.core.tune_space import OLLAMA_SERVER_KEYS, Candidate, key, ollama_options
-from velollm.core.workload import RequestResult, Round, Workload, score
+from velollm.core.workload import RequestResult, Round, Workload, round_score
 from velollm.errors import VelollmError
-from velollm.io.http import Http, Limits
-from velollm.io.launch import Launched, launched
+from velollm.io.launch import Launched, answers, launched
 
 # Short common English words: with a leading space each is one token in the usual BPE
 # vocabularies, so a prompt of N words is about N tokens. Ollama takes text, not token ids, so
@@ -46,16 +45,8 @@ class OllamaRuntime:
     workdir: Path  # scratch HOMEs and server logs
 
 
-def ready(base_url: str) -> bool:
-    """Ollama answers GET /api/version once it serves."""
-    http = Http(base_url, "Ollama", Limits(connect_s=0.5, deadline_s=2.0), retries=0)
-    try:
-        status, data = http.status("GET", "/api/version")
-    except VelollmError:
-        return False
-    finally:
-        http.close()
-    return status == 200 and isinstance(data, dict) and "version" in data
+# Ollama answers GET /api/version once it serves
+ready = answers("Ollama", "/api/version", lambda data: isinstance(data, dict) and "version" in data)
 
 
 def server_env(runtime: OllamaRuntime, candidate: Candidate, home: Path, port: int,
@@ -98,13 +89,7 @@ def launcher(runtime: OllamaRuntime, workload: Workload, *, seed: int = 0
             job.calibrate(rng)  # also the warm-up: the first request pays for loading
 
             def run_round() -> float | None:
-                rnd = job.round(rng)
-                value = score(workload, rnd)
-                if value is None:
-                    failed = [r.problem for r in rnd.requests if r.problem]
-                    raise VelollmError(f"{len(failed)} of {len(rnd.requests)} requests "
-                                       f"failed: {failed[0] if failed else '?'}")
-                return value
+                return round_score(workload, job.round(rng))
 
             yield run_round
 
