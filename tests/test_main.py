@@ -72,6 +72,15 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert command in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", main.COMMANDS)
+def test_every_help_fits_80_columns(command: str, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps to it; a long choice list does not wrap
+    assert main.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+
+
 def test_expected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     def boom(_args: object) -> int:
