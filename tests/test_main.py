@@ -33,6 +33,24 @@ def test_mistyped_command_suggests_the_right_one(argv: list[str], typo: str, mea
         "", f"error: unknown command {typo!r}; did you mean {meant!r}?\n")
 
 
+@pytest.mark.parametrize(("argv", "said"), [
+    (["plan", "--hardwre", "hw.json"],
+     "error: unknown option '--hardwre'; did you mean '--hardware'?\n"),
+    (["--json", "detect", "--timout=3"],
+     "error: unknown option '--timout'; did you mean '--timeout'?\n"),
+    (["plan", "--bogus"],
+     ("error: unknown option '--bogus' for `velollm plan`\n"
+      "hint: `velollm plan --help` lists its options\n")),
+    (["plan", "extra"],
+     ("error: unexpected argument 'extra' for `velollm plan`\n"
+      "hint: `velollm plan --help` shows what it takes\n"))])
+def test_unknown_option_names_the_command_s_own_option(argv: list[str], said: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse alone prints the top-level usage and blames `velollm`, suggesting nothing
+    assert main.main(argv) == 2
+    assert capsys.readouterr() == ("", said)
+
+
 @pytest.mark.parametrize("argv", [[], ["-v"], ["--color", "never"]])
 def test_no_command_prints_the_help_exit_2(argv: list[str],
                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,6 +70,15 @@ def test_help_before_the_command_is_still_help(capsys: pytest.CaptureFixture[str
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main.main([command, "--help"]) == 0
     assert command in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", main.COMMANDS)
+def test_every_help_fits_80_columns(command: str, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps to it; a long choice list does not wrap
+    assert main.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
 
 
 def test_expected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch,

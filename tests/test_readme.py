@@ -46,3 +46,12 @@ def test_typical_session_restarts_the_server_between_apply_and_verify() -> None:
     between = lines[apply + 1:verify]
     assert ". ~/.config/velollm/ollama.env.sh && ollama serve" in between  # shell target
     assert "sudo systemctl daemon-reload && sudo systemctl restart ollama" in between  # systemd
+
+
+def test_usage_lists_every_command() -> None:
+    from velollm.main import COMMANDS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    usage = text.split("## Usage", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    listed = set(re.findall(r"^velollm ([a-z]+)", usage, re.MULTILINE))
+    assert set(COMMANDS) <= listed, sorted(set(COMMANDS) - listed)

@@ -115,9 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    else "`velollm --help` lists the commands"))
         return EXIT_USAGE
     try:
-        args = parser.parse_args(args_list)
+        args, unknown = parser.parse_known_args(args_list)
     except SystemExit as exc:  # argparse: --help (0) or usage error (2)
         return int(exc.code or 0)
+    if unknown:
+        return _unknown_arguments(parser, args.command, unknown[0])
     configure(color=args.color, verbosity=args.verbose - args.quiet, json_mode=args.json)
     with _error_handler(args.command) as result:
         result.code = COMMANDS[args.command].run(args)
@@ -125,6 +127,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if result.code in (EXIT_OK, EXIT_CHANGES) and not getattr(args, "check", False):
             _keep_valid_documents()
     return result.code
+
+
+def _unknown_arguments(parser: argparse.ArgumentParser, command: str, word: str) -> int:
+    """argparse would print the top-level usage and blame `velollm`; like a mistyped command,
+    one line that names the command and the option probably meant."""
+    import difflib  # only for a mistyped option
+
+    options = [option for action in parser._actions
+               if isinstance(action, argparse._SubParsersAction)
+               for option_action in action.choices[command]._actions
+               for option in option_action.option_strings if option.startswith("--")]
+    if not word.startswith("-"):
+        OUT.error(f"unexpected argument {word!r} for `velollm {command}`",
+                  hint=f"`velollm {command} --help` shows what it takes")
+        return EXIT_USAGE
+    name = word.split("=")[0]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.75)
+    if close:
+        OUT.error(f"unknown option {name!r}; did you mean {close[0]!r}?")
+    else:
+        OUT.error(f"unknown option {name!r} for `velollm {command}`",
+                  hint=f"`velollm {command} --help` lists its options")
+    return EXIT_USAGE
 
 
 def _keep_valid_documents() -> None:

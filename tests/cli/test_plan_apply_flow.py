@@ -167,7 +167,8 @@ def test_plan_file_and_config_options_conflict(project: Path,
 def test_not_a_plan_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "apply", "hw.json")
     assert code == 1
-    assert "not a velollm plan" in err
+    assert err == ("error: hw.json is not a velollm plan\n"  # which file, when apply reads two
+                   "hint: create one with `velollm plan --out plan.json`\n")
 
 
 def test_knobs_without_ollama_prefix_read_back(project: Path, isolated_home: Path,

@@ -79,6 +79,18 @@ def test_bad_hardware_file(workdir: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "no such file: missing.json" in err
 
 
+def test_hardware_file_of_another_shape_is_named(workdir: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "velollm.yaml").write_text("version: 1\nbackend: ollama\n")
+    (workdir / "other.json").write_text('{"a": 1}')
+    code, _, err = run(capsys, "plan", "--hardware", "other.json")
+    assert code == 1
+    lines = err.splitlines()
+    assert "error: other.json: $: 'gpus' is a required property" in lines
+    assert lines[-2:] == ["error: other.json is not a hardware document: 10 problem(s)",
+                          "hint: create it with `velollm detect --json > hardware.json`"]
+
+
 def test_missing_config(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "plan")
     assert code == 1

@@ -28,10 +28,25 @@ def test_init_then_validate(workdir: Path, capsys: pytest.CaptureFixture[str]) -
     assert sorted(p.name for p in workdir.iterdir()) == ["velollm.yaml"]  # no temp files left
 
 
+def test_validate_summary_counts_llamacpp_models_as_models(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # llama.cpp lists its models under server.models: one model, not one more server setting
+    (workdir / "velollm.yaml").write_text(
+        "version: 1\nbackend: llamacpp\nserver:\n  parallel: 2\n"
+        "  models:\n    - path: /models/a.gguf\n", encoding="utf-8")
+    assert main.main(["validate"]) == 0
+    assert capsys.readouterr().out == (
+        "velollm.yaml: valid (profile balanced: 1 setting, 1 model, 0 overrides)\n")
+
+
 def test_init_refuses_an_existing_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (workdir / "velollm.yaml").write_text("mine\n", encoding="utf-8")
     assert main.main(["init"]) == 1
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == ("error: velollm.yaml already exists; not overwriting it\n"
+                   "hint: --force replaces it (keeps velollm.yaml.bak); "
+                   "--file PATH writes elsewhere\n")
+    assert max(len(line) for line in err.splitlines()) <= 80
     assert (workdir / "velollm.yaml").read_text(encoding="utf-8") == "mine\n"
     assert not (workdir / "velollm.yaml.bak").exists()
 

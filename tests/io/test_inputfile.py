@@ -90,6 +90,13 @@ def test_load_json_refuses(raw: bytes, says: str) -> None:
         load_json(raw, Path("doc.json"), what="a document", max_depth=8)
 
 
+def test_a_json_syntax_error_says_where_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_json(b'{"a":\n 1,,}', Path("doc.json"), what="a document", max_depth=8)
+    assert caught.value.message == ("doc.json is not a document: not valid JSON (line 2, column "
+                                    "4: expecting property name enclosed in double quotes)")
+
+
 @pytest.mark.parametrize("content", [b"[" * 100_000 + b"]" * 100_000, b"\x00" * 64, b"[]",
                                      b'{"model": "m", "suite": {}, "benchmarks": 1}'])
 def test_a_baseline_that_lies_is_a_clear_error(content: bytes, tmp_path: Path) -> None:

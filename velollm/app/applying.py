@@ -61,7 +61,7 @@ def load_plan_file(path: Path) -> Plan:
         doc = json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ConfigError(f"{path} is not a JSON plan file", hint=hint) from None
-    if not isinstance(doc, dict):
+    if not isinstance(doc, dict) or doc.get("kind") != "velollm.plan":
         raise ConfigError(f"{path} is not a velollm plan", hint=hint)
     return planner.plan_from_dict(doc)
 

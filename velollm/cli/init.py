@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     path = config_path(args.file)
     if path.exists() and not args.force:
         raise ConfigError(f"{path} already exists; not overwriting it",
-                          hint="use --force to replace it (the old file is kept as "
-                               f"{path.name}.bak), or --file PATH to write elsewhere")
+                          hint=f"--force replaces it (keeps {path.name}.bak); "
+                               "--file PATH writes elsewhere")
     hardware, detected = _hardware()
     profile = args.profile or suggest_profile(hardware, detected)
     # An unknown or broken profile fails here, before anything is written.

@@ -79,9 +79,18 @@ def check_file(path: Path) -> tuple[list[dict[str, Any]], list[str], str]:
     backend = get_backend(config.backend)
     warnings = [f"{path}: {w} (for the newest {backend.title}; `velollm plan` checks the "
                 "installed one)" for w in backend.trap_warnings(server, None)]
-    summary = (f"profile {profile.name}, {len(config.server)} server setting(s), "
-               f"{len(config.models)} model(s), {len(config.overrides)} override(s)")
+    # llama.cpp lists its models under server.models: models, not a server setting
+    server_models = config.server.get("models")
+    listed = server_models if isinstance(server_models, list) else []
+    settings = len(config.server) - (1 if listed else 0)
+    summary = (f"profile {profile.name}: {_count(settings, 'setting')}, "
+               f"{_count(len(config.models) + len(listed), 'model')}, "
+               f"{_count(len(config.overrides), 'override')}")
     return [], warnings, summary
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _errors(file: str, exc: Exception) -> list[dict[str, Any]]:

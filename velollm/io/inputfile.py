@@ -180,9 +180,16 @@ def load_json(raw: bytes, path: Path, *, what: str, max_depth: int,
         return json.loads(text, parse_constant=no_constant, parse_int=bounded_int,
                           object_pairs_hook=unique_keys)
     except ValueError as exc:  # JSONDecodeError, NaN/Infinity, an integer of 5000 digits
-        raise refuse(f"not valid JSON ({exc})") from None
+        raise refuse(f"not valid JSON ({_json_problem(exc)})") from None
     except RecursionError:  # cannot happen below max_depth; kept as the last guard
         raise refuse("it is nested too deeply") from None
+
+
+def _json_problem(exc: ValueError) -> str:
+    """A syntax error says where once (its str() repeats it as a character offset)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg[0].lower()}{exc.msg[1:]}"
+    return str(exc)
 
 
 def nesting_depth(text: str) -> int:

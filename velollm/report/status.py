@@ -26,10 +26,12 @@ def local_time(iso: str | None) -> str:
         return iso
 
 
-def _table(out: Output, rows: Sequence[tuple[str, ...]], colours: Sequence[str], at: int) -> None:
-    """Columns under a header row that fit the terminal (the last column wraps first); column
-    `at` of row i+1 in colour colours[i]."""
-    for i, lines in enumerate(fit_table(rows, indent=2, flex=len(rows[0]) - 1)):
+def _table(out: Output, rows: Sequence[tuple[str, ...]], colours: Sequence[str], at: int,
+           prose_last: bool = True) -> None:
+    """Columns under a header row that fit the terminal (the last column wraps first when it
+    is prose); column `at` of row i+1 in colour colours[i]."""
+    flex = len(rows[0]) - 1 if prose_last else None
+    for i, lines in enumerate(fit_table(rows, indent=2, flex=flex)):
         text = "\n".join(lines)
         out.line(text.replace(rows[i][at], out.style(rows[i][at], colours[i - 1]), 1) if i
                  else text)
@@ -67,10 +69,13 @@ def render(doc: dict[str, Any], out: Output) -> None:
 
 def _settings(doc: dict[str, Any], out: Output) -> None:
     if doc["settings"]:
-        rows = [("setting", "applied", "observed", "status", "why")]
+        # a server that is down is the one reason for every row: the Server line says it once
+        one_reason = not doc["server"]["reachable"] and len({s["why"] for s in doc["settings"]}) == 1
+        rows = [("setting", "applied", "observed", "status", "why")[:4 if one_reason else 5]]
         rows += [(s["env"], s["wanted"], "-" if s["observed"] is None else s["observed"],
-                  s["status"], s["why"]) for s in doc["settings"]]
-        _table(out, rows, [_STATUS[s["status"]] for s in doc["settings"]], 3)
+                  s["status"], s["why"])[:len(rows[0])] for s in doc["settings"]]
+        _table(out, rows, [_STATUS[s["status"]] for s in doc["settings"]], 3,
+               prose_last=not one_reason)
     for model, params in sorted(doc["model_params"].items()):
         values = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
         out.line(f"  model {model}: {values} (in its Modelfile; not checked on the server)")

@@ -25,7 +25,14 @@ def load_document(path: Path) -> Hardware:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a hardware document (a JSON object)", hint=HINT,
                           path=str(path))
-    return read_document(data)
+    try:
+        return read_document(data)
+    except SchemaValidationError as exc:  # each problem, and the summary, name the file
+        named = SchemaValidationError(f"{path} is not a hardware document: "
+                                      f"{len(exc.problems)} problem(s)",
+                                      [{"file": str(path), **p} for p in exc.problems])
+        named.hint = HINT
+        raise named from None
 
 
 def read_document(data: dict[str, Any]) -> Hardware:
