@@ -1,4 +1,4 @@
-"""`velollm benchmark`: measure the running Ollama server with a fixed suite."""
+"""`velollm benchmark`: measure the running server (Ollama, llama-server, vLLM) with a fixed suite."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ EXIT_INTERRUPTED = 130  # as main's ^C: the partial results are still reported
 EXIT_ERROR = 1
 RUN_DEADLINE_S = 3600.0  # the standard suite is 30 requests: minutes on a slow CPU
 
-HELP = "measure the running Ollama server (tokens/s, TTFT, prefill, concurrency)"
+HELP = ("measure the running server (Ollama by default; --backend llamacpp or vllm): tokens/s, "
+        "TTFT, prefill, concurrency")
 
 
 def add_parser(subparsers: Any, common: argparse.ArgumentParser) -> None:
